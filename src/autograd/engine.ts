@@ -1,0 +1,123 @@
+import { Tensor } from '../tensor.ts';
+import { describe, fail, fmtShape } from '../errors.ts';
+import { contiguousStrides, sameShape } from '../shape.ts';
+import type { Context } from './function.ts';
+import { withGradMode } from './grad-mode.ts';
+import { keep, scope } from './scope.ts';
+
+export interface BackwardOptions {
+  /** Keep the saved tensors so backward can run through this graph again. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Reverse-mode differentiation from `root`:
+ * 1. order the graph's contexts so each comes after every context that consumes its output;
+ * 2. walk them, calling each op's backward with the summed gradient of its output;
+ * 3. route each input gradient to the producing context, or accumulate it into a leaf's `.grad`.
+ * Saved tensors are released right after their op's backward unless retainGraph is set, so
+ * saved bytes fall back to zero. Gradients are computed without recording a graph.
+ */
+export function runBackward(root: Tensor, gradient: Tensor | undefined, options: BackwardOptions): void {
+  root.assertAlive('backward');
+  if (!root.requiresGrad) {
+    fail('backward', `${describe('tensor', root)} does not require grad and has no gradFn; ` +
+      'expected an output of ops on tensors created with { requiresGrad: true }');
+  }
+  const seed = gradient ?? defaultGradient(root);
+  if (gradient) {
+    gradient.assertAlive('backward');
+    if (!sameShape(gradient.shape, root.shape) || gradient.dtype !== root.dtype || gradient.device !== root.device) {
+      fail('backward', `${describe('gradient', gradient)} does not match ${describe('output', root)}; expected the same shape, dtype and device`);
+    }
+  }
+  withGradMode(false, () => {
+    if (!root.gradFn) {
+      accumulateLeaf(root, seed, gradient === undefined);
+      return;
+    }
+    const order = topologicalOrder(root.gradFn);
+    const grads = new Map<Context, { t: Tensor; owned: boolean }>([[root.gradFn, { t: seed, owned: gradient === undefined }]]);
+    for (const ctx of order) {
+      const g = grads.get(ctx);
+      if (!g) continue; // no gradient reached this node
+      grads.delete(ctx);
+      // intermediates of the op's backward are freed by the scope; the returned gradients survive it
+      const inputGrads = scope(() => ctx.fn.backward(ctx, g.t));
+      if (g.owned) g.t.dispose();
+      if (!options.retainGraph) ctx.release();
+      ctx.edges.forEach((edge, i) => {
+        const gi = inputGrads[i];
+        if (!edge) {
+          if (gi) gi.dispose();
+          return;
+        }
+        if (!gi) fail(ctx.opName, `backward returned no gradient for input ${i}, which needs one`);
+        if ('leaf' in edge) {
+          checkGradShape(ctx, i, gi, edge.leaf.shape);
+          accumulateLeaf(edge.leaf, gi, true);
+        } else {
+          const prev = grads.get(edge.gradFn);
+          grads.set(edge.gradFn, prev ? { t: addOwned(prev, gi), owned: true } : { t: gi, owned: true });
+        }
+      });
+    }
+  });
+}
+
+function defaultGradient(root: Tensor): Tensor {
+  if (root.size !== 1) {
+    fail('backward', `${describe('output', root)} is not a scalar; pass a gradient of the same shape (e.g. y.backward(ones(y.shape)))`);
+  }
+  return new Tensor(root.backend.kernels.full(root.dtype, 1, 1), root.shape);
+}
+
+/** Contexts reachable from root, each after all of its consumers (iterative DFS, post-order reversed). */
+function topologicalOrder(root: Context): Context[] {
+  const visited = new Set<Context>([root]);
+  const post: Context[] = [];
+  const stack: { ctx: Context; next: number }[] = [{ ctx: root, next: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (top.next < top.ctx.edges.length) {
+      const edge = top.ctx.edges[top.next++];
+      if (edge && 'gradFn' in edge && !visited.has(edge.gradFn)) {
+        visited.add(edge.gradFn);
+        stack.push({ ctx: edge.gradFn, next: 0 });
+      }
+    } else {
+      post.push(top.ctx);
+      stack.pop();
+    }
+  }
+  return post.reverse();
+}
+
+function addOwned(prev: { t: Tensor; owned: boolean }, g: Tensor): Tensor {
+  const k = g.backend.kernels;
+  const sum = new Tensor(k.binary('add', prev.t.storage, prev.t.shape, g.storage, g.shape, g.shape), g.shape);
+  if (prev.owned) prev.t.dispose();
+  g.dispose();
+  return sum;
+}
+
+/** leaf.grad += g (owned: g may be adopted or disposed; otherwise it is copied). Gradients survive scopes. */
+function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean): void {
+  if (!leaf.requiresGrad) return;
+  const k = g.backend.kernels;
+  if (leaf.grad && !leaf.grad.isDisposed) {
+    const sum = new Tensor(k.binary('add', leaf.grad.storage, leaf.grad.shape, g.storage, g.shape, g.shape), g.shape);
+    leaf.grad.dispose();
+    if (owned) g.dispose();
+    leaf.grad = keep(sum);
+  } else {
+    const copy = () => new Tensor(k.gatherStrided(g.storage, { shape: g.shape, strides: contiguousStrides(g.shape), offset: 0 }), g.shape);
+    leaf.grad = keep(owned ? g : copy());
+  }
+}
+
+function checkGradShape(ctx: Context, i: number, g: Tensor, shape: readonly number[]): void {
+  if (!sameShape(g.shape, shape)) {
+    fail(ctx.opName, `backward produced a gradient of shape ${fmtShape(g.shape)} for input ${i} of shape ${fmtShape(shape)}`);
+  }
+}

@@ -1,0 +1,141 @@
+import { Tensor } from '../tensor.ts';
+import { describe, fail } from '../errors.ts';
+import { isGradEnabled, withGradMode } from './grad-mode.ts';
+import { currentModule, recordSave } from './saved.ts';
+
+/**
+ * The autograd node of one op application, as PyTorch's ctx:
+ * - `needsInputGrad[i]`: whether argument i of forward is a tensor that needs a gradient;
+ *   forward saves only what those gradients require.
+ * - `saveForBackward(...)`: the only way tensors reach backward (so their bytes are counted).
+ * - `meta`: non-tensor data for backward (shapes, flags, seeds), typed per op.
+ */
+export class Context<M = Record<string, unknown>> {
+  meta = {} as M;
+  /** Inputs that need a gradient: their gradFn (non-leaf) or the leaf itself; null elsewhere. */
+  readonly edges: ({ gradFn: Context } | { leaf: Tensor } | null)[];
+  private saved: { tensor: Tensor | null; version: number }[] = [];
+  private releases: (() => void)[] = [];
+  private released = false;
+  readonly recording: boolean;
+
+  constructor(
+    readonly fn: FunctionClass,
+    readonly needsInputGrad: readonly boolean[],
+    args: readonly unknown[],
+    readonly module: string,
+  ) {
+    this.recording = needsInputGrad.some(Boolean);
+    this.edges = args.map((a, i) => {
+      if (!needsInputGrad[i]) return null;
+      const t = a as Tensor;
+      return t.gradFn ? { gradFn: t.gradFn } : { leaf: t };
+    });
+  }
+
+  get opName(): string {
+    return this.fn.opName;
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  /**
+   * Keeps tensors for backward (null keeps a slot empty). Each is held through its own alias
+   * of the storage, so disposing the original handle does not break backward. Does nothing
+   * when no input needs a gradient.
+   */
+  saveForBackward(...tensors: (Tensor | null)[]): void {
+    if (!this.recording) return;
+    for (const t of tensors) {
+      if (t === null) {
+        this.saved.push({ tensor: null, version: 0 });
+        continue;
+      }
+      const kind = t.isParameter || (t.isLeaf && t.requiresGrad) ? 'parameter' : 'activation';
+      this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
+      t.storage.retain();
+      this.saved.push({ tensor: new Tensor(t.storage, t.shape, { untracked: true }), version: t.version });
+    }
+  }
+
+  /** The saved tensors, in save order; throws if the graph was freed or a tensor changed in place. */
+  get savedTensors(): (Tensor | null)[] {
+    if (this.released) {
+      fail(this.opName, 'backward through a graph whose saved tensors were already freed by an earlier backward; ' +
+        'pass { retainGraph: true } to the first backward() to backpropagate through it again');
+    }
+    return this.saved.map(({ tensor, version }) => {
+      if (tensor && tensor.version !== version) {
+        fail(this.opName, `${describe('a tensor saved for backward,', tensor)} was modified in place after it was saved ` +
+          `(version ${tensor.version}, saved at version ${version}); gradients would be wrong`);
+      }
+      return tensor;
+    });
+  }
+
+  /** Frees the saved tensors (after backward, or when no gradient is needed). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const r of this.releases) r();
+    for (const s of this.saved) s.tensor?.dispose();
+    this.saved = [];
+    this.releases = [];
+  }
+}
+
+export interface FunctionClass {
+  readonly opName: string;
+  forward(ctx: Context<any>, ...args: any[]): Tensor;
+  backward(ctx: Context<any>, gradOut: Tensor): (Tensor | null | undefined)[];
+}
+
+type Tail<T extends unknown[]> = T extends [unknown, ...infer R] ? R : never;
+
+/**
+ * Base of every differentiable op. A subclass defines `static opName`, `static forward(ctx, ...args)`
+ * and `static backward(ctx, gradOut)` returning one gradient per forward argument (null where
+ * none is needed), and is called through `Op.apply(...args)`.
+ */
+export abstract class Function {
+  static readonly opName: string = 'function';
+
+  static forward(_ctx: Context<any>, ..._args: any[]): Tensor {
+    throw new Error(`${this.opName}: forward is not implemented`);
+  }
+
+  static backward(_ctx: Context<any>, _gradOut: Tensor): (Tensor | null | undefined)[] {
+    throw new Error(`${this.opName}: backward is not implemented`);
+  }
+
+  static apply<F extends FunctionClass>(this: F, ...args: Tail<Parameters<F['forward']>>): Tensor {
+    const op = this.opName;
+    let device: Tensor | null = null;
+    for (const a of args) {
+      if (!(a instanceof Tensor)) continue;
+      a.assertAlive(op);
+      if (device && a.device !== device.device) {
+        fail(op, `inputs are on different devices: ${describe('', device).trim()} and ${describe('', a).trim()}; ` +
+          'expected one device (move tensors with `await t.to(device)`)');
+      }
+      device ??= a;
+    }
+    const grad = isGradEnabled();
+    const needs = args.map((a) => grad && a instanceof Tensor && a.requiresGrad);
+    const ctx = new Context(this, needs, args, currentModule());
+    let out: Tensor;
+    try {
+      out = withGradMode(false, () => this.forward(ctx, ...args));
+    } catch (e) {
+      ctx.release();
+      throw e;
+    }
+    if (ctx.recording) {
+      out.requiresGrad = true;
+      out.gradFn = ctx;
+    }
+    return out;
+  }
+}

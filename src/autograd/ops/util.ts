@@ -1,0 +1,57 @@
+import type { Storage } from '../../backends/backend.ts';
+import { isFloat } from '../../dtype.ts';
+import { describe, fail } from '../../errors.ts';
+import { sameShape, sizeOf } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+
+/** Wraps a kernel's output storage as a new tensor. */
+export function wrap(storage: Storage, shape: readonly number[]): Tensor {
+  return new Tensor(storage, shape);
+}
+
+/** A new tensor sharing t's storage with another shape of the same size (no copy). */
+export function view(t: Tensor, shape: readonly number[]): Tensor {
+  t.storage.retain();
+  return wrap(t.storage, shape);
+}
+
+export function checkFloat(op: string, ...ts: Tensor[]): void {
+  for (const t of ts) {
+    if (!isFloat(t.dtype)) fail(op, `${describe('input', t)} is not floating point; expected float32 or float64`);
+  }
+}
+
+export function checkSameDtype(op: string, a: Tensor, b: Tensor): void {
+  checkFloat(op, a, b);
+  if (a.dtype !== b.dtype) {
+    fail(op, `dtypes differ: ${describe('a', a)} and ${describe('b', b)}; expected the same dtype (cast one with ops.cast)`);
+  }
+}
+
+/** A number becomes a rank-0 constant of like's dtype and device; a tensor is returned as is. */
+export function asTensor(v: Tensor | number, like: Tensor): Tensor {
+  if (v instanceof Tensor) return v;
+  return wrap(like.backend.kernels.full(like.dtype, 1, v), []);
+}
+
+/**
+ * Sums a broadcast gradient back to the shape of the operand it flows to: reduces the leading
+ * axes that broadcasting added and the axes where the operand had size 1. Returns g itself
+ * when nothing needs reducing.
+ */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const cur = [...g.shape];
+  let s = g.storage;
+  // reduce from the last axis so the [outer, len, inner] split of earlier axes stays valid
+  for (let ax = g.rank - 1; ax >= 0; ax--) {
+    const want = ax < lead ? 1 : shape[ax - lead]!;
+    if (want !== 1 || cur[ax] === 1) continue;
+    const next = g.backend.kernels.reduce('sum', s, sizeOf(cur.slice(0, ax)), cur[ax]!, sizeOf(cur.slice(ax + 1)));
+    if (s !== g.storage) s.release();
+    s = next;
+    cur[ax] = 1;
+  }
+  return s === g.storage ? view(g, shape) : wrap(s, shape); // only size-1 axes differed: a view of g
+}

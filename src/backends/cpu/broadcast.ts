@@ -1,0 +1,71 @@
+/**
+ * Row iteration for broadcasting kernels. Every operand is described by its strides in the
+ * output's index space (0 along broadcast axes); adjacent axes that are contiguous for every
+ * operand are merged, so `[N, d] + [d]` runs N rows of length d and `x + 1` runs one row.
+ */
+
+/** Strides of an operand of shape inShape read as outShape (right-aligned, 0 where broadcast). */
+export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[] {
+  const strides = new Array<number>(outShape.length).fill(0);
+  let s = 1;
+  for (let i = inShape.length - 1, j = outShape.length - 1; i >= 0; i--, j--) {
+    strides[j] = inShape[i] === 1 ? 0 : s;
+    s *= inShape[i]!;
+  }
+  return strides;
+}
+
+/** Drops size-1 axes and merges axes that every operand walks contiguously. */
+function collapse(shape: readonly number[], strides: number[][]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let j = 0; j < shape.length; j++) {
+    const n = shape[j]!;
+    if (n === 1) continue;
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[j]! * n);
+    if (mergeable) {
+      outShape[last]! *= n;
+      strides.forEach((s, k) => (outStrides[k]![last] = s[j]!));
+    } else {
+      outShape.push(n);
+      strides.forEach((s, k) => outStrides[k]!.push(s[j]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
+ * Calls row(offsets, len, innerStrides) once per innermost row of outShape, where offsets[k]
+ * is operand k's start and innerStrides[k] its step along the row. The output (contiguous)
+ * is operand 0's position: pass its strides first.
+ */
+export function forEachRow(
+  outShape: readonly number[],
+  operandStrides: number[][],
+  row: (offsets: number[], len: number, innerStrides: number[]) => void,
+): void {
+  const { shape, strides } = collapse(outShape, operandStrides);
+  const k = strides.length;
+  if (shape.length === 0) {
+    row(new Array<number>(k).fill(0), 1, new Array<number>(k).fill(0));
+    return;
+  }
+  const rank = shape.length;
+  const len = shape[rank - 1]!;
+  const inner = strides.map((s) => s[rank - 1]!);
+  const idx = new Array<number>(rank - 1).fill(0);
+  const offsets = new Array<number>(k).fill(0);
+  const rows = shape.slice(0, rank - 1).reduce((a, b) => a * b, 1);
+  for (let r = 0; r < rows; r++) {
+    row(offsets, len, inner);
+    // odometer over the outer axes
+    for (let ax = rank - 2; ax >= 0; ax--) {
+      idx[ax]!++;
+      for (let o = 0; o < k; o++) offsets[o]! += strides[o]![ax]!;
+      if (idx[ax]! < shape[ax]!) break;
+      for (let o = 0; o < k; o++) offsets[o]! -= strides[o]![ax]! * shape[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}

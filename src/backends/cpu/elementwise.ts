@@ -1,0 +1,98 @@
+import type { BinaryOp, UnaryOp } from '../backend.ts';
+import { typedArrayFor, type DType, type TypedArray } from '../../dtype.ts';
+import { contiguousStrides } from '../../shape.ts';
+import { broadcastStrides, forEachRow } from './broadcast.ts';
+import { gelu, geluErf, geluErfGrad, geluGrad, sigmoid } from './math.ts';
+
+type FloatArray = Float32Array | Float64Array;
+
+function like(x: TypedArray, size = x.length): FloatArray {
+  return x instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+}
+
+/** y = f(x). One loop per op keeps each loop monomorphic (no call through a variable in it). */
+export function unary(op: UnaryOp, x: FloatArray, p: number): FloatArray {
+  const n = x.length, y = like(x);
+  switch (op) {
+    case 'neg': for (let i = 0; i < n; i++) y[i] = -x[i]!; break;
+    case 'exp': for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]!); break;
+    case 'log': for (let i = 0; i < n; i++) y[i] = Math.log(x[i]!); break;
+    case 'sqrt': for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]!); break;
+    case 'abs': for (let i = 0; i < n; i++) y[i] = Math.abs(x[i]!); break;
+    case 'tanh': for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]!); break;
+    case 'sigmoid': for (let i = 0; i < n; i++) y[i] = sigmoid(x[i]!); break;
+    case 'relu': for (let i = 0; i < n; i++) y[i] = x[i]! > 0 ? x[i]! : 0; break;
+    case 'gelu': for (let i = 0; i < n; i++) y[i] = gelu(x[i]!); break;
+    case 'geluErf': for (let i = 0; i < n; i++) y[i] = geluErf(x[i]!); break;
+    case 'silu': for (let i = 0; i < n; i++) y[i] = x[i]! * sigmoid(x[i]!); break;
+    case 'pow': for (let i = 0; i < n; i++) y[i] = Math.pow(x[i]!, p); break;
+  }
+  return y;
+}
+
+/** dx = g·f'(·) from the tensor UNARY_GRAD_NEEDS names (s is x or y). */
+export function unaryGrad(op: UnaryOp, s: FloatArray, g: FloatArray, p: number): FloatArray {
+  const n = g.length, dx = like(g);
+  switch (op) {
+    case 'neg': for (let i = 0; i < n; i++) dx[i] = -g[i]!; break;
+    case 'exp': for (let i = 0; i < n; i++) dx[i] = g[i]! * s[i]!; break;
+    case 'log': for (let i = 0; i < n; i++) dx[i] = g[i]! / s[i]!; break;
+    case 'sqrt': for (let i = 0; i < n; i++) dx[i] = g[i]! / (2 * s[i]!); break;
+    case 'abs': for (let i = 0; i < n; i++) dx[i] = g[i]! * Math.sign(s[i]!); break;
+    case 'tanh': for (let i = 0; i < n; i++) dx[i] = g[i]! * (1 - s[i]! * s[i]!); break;
+    case 'sigmoid': for (let i = 0; i < n; i++) dx[i] = g[i]! * s[i]! * (1 - s[i]!); break;
+    case 'relu': for (let i = 0; i < n; i++) dx[i] = s[i]! > 0 ? g[i]! : 0; break;
+    case 'gelu': for (let i = 0; i < n; i++) dx[i] = g[i]! * geluGrad(s[i]!); break;
+    case 'geluErf': for (let i = 0; i < n; i++) dx[i] = g[i]! * geluErfGrad(s[i]!); break;
+    case 'silu':
+      for (let i = 0; i < n; i++) {
+        const sg = sigmoid(s[i]!);
+        dx[i] = g[i]! * sg * (1 + s[i]! * (1 - sg));
+      }
+      break;
+    case 'pow': for (let i = 0; i < n; i++) dx[i] = g[i]! * p * Math.pow(s[i]!, p - 1); break;
+  }
+  return dx;
+}
+
+/** out = a ∘ b, broadcast; one inner loop per op. */
+export function binary(op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[], outShape: readonly number[]): FloatArray {
+  const out = like(a, outShape.reduce((x, y) => x * y, 1));
+  const strides = [contiguousStrides(outShape), broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)];
+  forEachRow(outShape, strides, (off, len, st) => {
+    let o = off[0]!, i = off[1]!, j = off[2]!;
+    const sa = st[1]!, sb = st[2]!;
+    switch (op) {
+      case 'add': for (let t = 0; t < len; t++, o++, i += sa, j += sb) out[o] = a[i]! + b[j]!; break;
+      case 'sub': for (let t = 0; t < len; t++, o++, i += sa, j += sb) out[o] = a[i]! - b[j]!; break;
+      case 'mul': for (let t = 0; t < len; t++, o++, i += sa, j += sb) out[o] = a[i]! * b[j]!; break;
+      case 'div': for (let t = 0; t < len; t++, o++, i += sa, j += sb) out[o] = a[i]! / b[j]!; break;
+      case 'eq': for (let t = 0; t < len; t++, o++, i += sa, j += sb) out[o] = a[i] === b[j] ? 1 : 0; break;
+      case 'gt': for (let t = 0; t < len; t++, o++, i += sa, j += sb) out[o] = a[i]! > b[j]! ? 1 : 0; break;
+    }
+  });
+  return out;
+}
+
+/** out = cond ≠ 0 ? a : b, broadcast. */
+export function where(cond: TypedArray, condShape: readonly number[], a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[], outShape: readonly number[]): FloatArray {
+  const out = like(a, outShape.reduce((x, y) => x * y, 1));
+  const strides = [contiguousStrides(outShape), broadcastStrides(condShape, outShape), broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)];
+  forEachRow(outShape, strides, (off, len, st) => {
+    let o = off[0]!, c = off[1]!, i = off[2]!, j = off[3]!;
+    const sc = st[1]!, sa = st[2]!, sb = st[3]!;
+    for (let t = 0; t < len; t++, o++, c += sc, i += sa, j += sb) out[o] = cond[c] !== 0 ? a[i]! : b[j]!;
+  });
+  return out;
+}
+
+export function cast(x: TypedArray, dtype: DType): TypedArray {
+  const y = typedArrayFor(dtype, x.length);
+  if (dtype === 'int32') for (let i = 0; i < x.length; i++) y[i] = Math.trunc(x[i]!);
+  else y.set(x);
+  return y;
+}
+
+export function full(dtype: DType, size: number, value: number): TypedArray {
+  return typedArrayFor(dtype, size).fill(value);
+}

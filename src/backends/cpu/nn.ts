@@ -1,0 +1,155 @@
+import { dropThreshold, philox4x32 } from '../../random.ts';
+
+type FloatArray = Float32Array | Float64Array;
+
+function like(x: FloatArray, size = x.length): FloatArray {
+  return x instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+}
+
+/** Row-wise softmax or log-softmax of x [rows, cols], shifted by the row max for stability. */
+export function softmax(x: FloatArray, rows: number, cols: number, log: boolean): FloatArray {
+  const y = like(x);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let max = -Infinity;
+    for (let c = 0; c < cols; c++) max = Math.max(max, x[base + c]!);
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += Math.exp(x[base + c]! - max);
+    if (log) {
+      const lse = max + Math.log(sum);
+      for (let c = 0; c < cols; c++) y[base + c] = x[base + c]! - lse;
+    } else {
+      for (let c = 0; c < cols; c++) y[base + c] = Math.exp(x[base + c]! - max) / sum;
+    }
+  }
+  return y;
+}
+
+/** softmax: dx = y·(g − Σ g·y); log-softmax: dx = g − exp(y)·Σ g. */
+export function softmaxGrad(y: FloatArray, g: FloatArray, rows: number, cols: number, log: boolean): FloatArray {
+  const dx = like(y);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let dot = 0;
+    if (log) for (let c = 0; c < cols; c++) dot += g[base + c]!;
+    else for (let c = 0; c < cols; c++) dot += g[base + c]! * y[base + c]!;
+    if (log) for (let c = 0; c < cols; c++) dx[base + c] = g[base + c]! - Math.exp(y[base + c]!) * dot;
+    else for (let c = 0; c < cols; c++) dx[base + c] = y[base + c]! * (g[base + c]! - dot);
+  }
+  return dx;
+}
+
+/** y = (x − μ)·rstd·γ + β per row, rstd = 1/√(var + eps) with the biased variance. */
+export function layerNorm(x: FloatArray, gamma: FloatArray | null, beta: FloatArray | null, rows: number, cols: number, eps: number) {
+  const y = like(x), mean = like(x, rows), rstd = like(x, rows);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let mu = 0;
+    for (let c = 0; c < cols; c++) mu += x[base + c]!;
+    mu /= cols;
+    let v = 0;
+    for (let c = 0; c < cols; c++) v += (x[base + c]! - mu) ** 2;
+    const rs = 1 / Math.sqrt(v / cols + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    for (let c = 0; c < cols; c++) {
+      const xhat = (x[base + c]! - mu) * rs;
+      y[base + c] = xhat * (gamma ? gamma[c]! : 1) + (beta ? beta[c]! : 0);
+    }
+  }
+  return { y, mean, rstd };
+}
+
+/**
+ * With x̂ = (x − μ)·rstd and ĝ = g·γ:
+ *   dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)),  dγ = Σ_rows g·x̂,  dβ = Σ_rows g.
+ */
+export function layerNormGrad(x: FloatArray, gamma: FloatArray | null, mean: FloatArray, rstd: FloatArray, g: FloatArray, rows: number, cols: number) {
+  const gradX = like(x), gGamma = new Float64Array(cols), gBeta = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols, mu = mean[r]!, rs = rstd[r]!;
+    let sumG = 0, sumGX = 0;
+    for (let c = 0; c < cols; c++) {
+      const xhat = (x[base + c]! - mu) * rs;
+      const gh = g[base + c]! * (gamma ? gamma[c]! : 1);
+      sumG += gh;
+      sumGX += gh * xhat;
+      gGamma[c]! += g[base + c]! * xhat;
+      gBeta[c]! += g[base + c]!;
+    }
+    for (let c = 0; c < cols; c++) {
+      const xhat = (x[base + c]! - mu) * rs;
+      const gh = g[base + c]! * (gamma ? gamma[c]! : 1);
+      gradX[base + c] = rs * (gh - sumG / cols - xhat * (sumGX / cols));
+    }
+  }
+  const gradGamma = like(x, cols), gradBeta = like(x, cols);
+  gradGamma.set(gGamma);
+  gradBeta.set(gBeta);
+  return { gradX, gradGamma, gradBeta };
+}
+
+export function crossEntropy(logits: FloatArray, targets: Int32Array, rows: number, classes: number, ignoreIndex: number) {
+  const loss = like(logits, rows), lse = like(logits, rows), valid = like(logits, rows);
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logits[base + c]!);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[base + c]! - max);
+    const l = max + Math.log(sum);
+    lse[r] = l;
+    const t = targets[r]!;
+    if (t === ignoreIndex) continue;
+    valid[r] = 1;
+    loss[r] = t >= 0 && t < classes ? l - logits[base + t]! : NaN;
+  }
+  return { loss, lse, valid };
+}
+
+export function crossEntropyGrad(logits: FloatArray, lse: FloatArray, targets: Int32Array, scale: FloatArray, rows: number, classes: number, ignoreIndex: number): FloatArray {
+  const dx = like(logits);
+  const s = scale[0]!;
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r]!;
+    if (t === ignoreIndex) continue;
+    const base = r * classes;
+    for (let c = 0; c < classes; c++) dx[base + c] = (Math.exp(logits[base + c]! - lse[r]!) - (c === t ? 1 : 0)) * s;
+  }
+  return dx;
+}
+
+/** out [n, dim] = table[idx[i]]; an index outside the table gives a zero row (as on the GPU). */
+export function gatherRows(table: FloatArray, idx: Int32Array, n: number, dim: number): FloatArray {
+  const out = like(table, n * dim);
+  const rows = table.length / dim;
+  for (let i = 0; i < n; i++) {
+    const r = idx[i]!;
+    if (r >= 0 && r < rows) out.set(table.subarray(r * dim, (r + 1) * dim), i * dim);
+  }
+  return out;
+}
+
+export function scatterAddRows(src: FloatArray, idx: Int32Array, n: number, rows: number, dim: number): FloatArray {
+  const out = like(src, rows * dim);
+  for (let i = 0; i < n; i++) {
+    const r = idx[i]!;
+    if (r < 0 || r >= rows) continue;
+    for (let c = 0; c < dim; c++) out[r * dim + c]! += src[i * dim + c]!;
+  }
+  return out;
+}
+
+/** Inverted dropout with the mask drawn from Philox (seed, offset); see random.ts. */
+export function dropout(x: FloatArray, p: number, seed: number, offset: number): FloatArray {
+  const y = like(x);
+  const threshold = dropThreshold(p), scale = 1 / (1 - p);
+  const w = new Uint32Array(4);
+  for (let i = 0; i < x.length; i += 4) {
+    philox4x32((offset + i / 4) >>> 0, 0, 0, 0, seed >>> 0, 0, w);
+    for (let lane = 0; lane < 4 && i + lane < x.length; lane++) {
+      y[i + lane] = w[lane]! >>> 8 >= threshold ? x[i + lane]! * scale : 0;
+    }
+  }
+  return y;
+}

@@ -1,0 +1,153 @@
+import { getBackend, defaultDevice } from './backends/registry.ts';
+import type { Backend, Storage } from './backends/backend.ts';
+import { DTYPES, dtypeOfArray, isFloat, typedArrayFor, type DType, type Device, type TypedArray } from './dtype.ts';
+import { fail, fmtShape } from './errors.ts';
+import { checkSeed, nextRandomState } from './random.ts';
+import { checkShape, sizeOf } from './shape.ts';
+import { Tensor, type NestedArray } from './tensor.ts';
+
+export interface CreateOptions {
+  /** float32 unless given (a Float64Array or Int32Array source keeps its own type). */
+  dtype?: DType;
+  /** The default device (see useBackend) unless given. */
+  device?: Device;
+  requiresGrad?: boolean;
+  /** Marks a weight for the saved-bytes accounting. */
+  parameter?: boolean;
+}
+
+export interface RandomOptions extends CreateOptions {
+  /** Seed of this call's own stream (offset 0); without it the global generator (manualSeed) is used and advanced. */
+  seed?: number;
+}
+
+/** Resolves and validates the options every factory shares; returns the backend to allocate on. */
+function resolve(op: string, opts: CreateOptions, fallbackDtype: DType = 'float32'): { backend: Backend; dtype: DType } {
+  const dtype = opts.dtype ?? fallbackDtype;
+  if (!DTYPES.includes(dtype)) fail(op, `unknown dtype '${String(dtype)}'; expected one of ${DTYPES.join(', ')}`);
+  const backend = getBackend(opts.device ?? defaultDevice());
+  if (!backend.supportsDtype(dtype)) {
+    fail(op, `dtype ${dtype} is not supported on ${backend.device}; expected ${backend.device === 'webgpu' ? 'float32 or int32 (float64 lives on the CPU)' : 'a supported dtype'}`);
+  }
+  if (opts.requiresGrad && !isFloat(dtype)) fail(op, `only floating-point tensors can require grad; got dtype ${dtype}`);
+  return { backend, dtype };
+}
+
+function make(storage: Storage, shape: readonly number[], opts: CreateOptions): Tensor {
+  return new Tensor(storage, shape, { requiresGrad: opts.requiresGrad ?? false, parameter: opts.parameter ?? false });
+}
+
+/**
+ * A tensor from nested arrays (`tensor([[1, 2], [3, 4]])`), a number (rank 0), or a flat
+ * array / typed array with an explicit shape (`tensor(new Float32Array(6), { shape: [2, 3] })`).
+ */
+export function tensor(data: NestedArray | TypedArray | readonly number[], opts: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
+  const isTyped = ArrayBuffer.isView(data);
+  const { backend, dtype } = resolve('tensor', opts, isTyped ? dtypeOfArray(data as TypedArray) : 'float32');
+  let shape: readonly number[];
+  let flat: TypedArray;
+  if (isTyped || opts.shape) {
+    const values = isTyped ? (data as TypedArray) : (data as readonly number[]);
+    if (!isTyped && (data as unknown[]).some((v) => typeof v !== 'number')) fail('tensor', 'with a shape, data must be a flat array of numbers');
+    shape = opts.shape ?? [values.length];
+    checkShape('tensor', shape);
+    if (sizeOf(shape) !== values.length) {
+      fail('tensor', `data has ${values.length} elements but shape ${fmtShape(shape)} needs ${sizeOf(shape)}`);
+    }
+    flat = typedArrayFor(dtype, values.length);
+    flat.set(values as ArrayLike<number>);
+  } else {
+    shape = inferShape(data as NestedArray);
+    flat = typedArrayFor(dtype, sizeOf(shape));
+    let i = 0;
+    const walk = (v: NestedArray): void => {
+      if (typeof v === 'number') flat[i++] = v;
+      else v.forEach(walk);
+    };
+    walk(data as NestedArray);
+  }
+  return make(backend.upload(flat), shape, opts);
+}
+
+/** Shape of a nested array; throws on ragged nesting or non-numbers. */
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let v: NestedArray = data;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    if (v.length === 0) break;
+    v = v[0]!;
+  }
+  const check = (x: NestedArray, axis: number, path: string): void => {
+    if (axis === shape.length) {
+      if (typeof x !== 'number') fail('tensor', `element ${path || '(root)'} is ${JSON.stringify(x)}; expected a number`);
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[axis]) {
+      fail('tensor', `ragged nested array: element ${path || '(root)'} has ${Array.isArray(x) ? `length ${x.length}` : 'no length'} ` +
+        `but axis ${axis} has length ${shape[axis]}; expected a rectangular array of shape ${fmtShape(shape)}`);
+    }
+    x.forEach((y, i) => check(y, axis + 1, `${path}[${i}]`));
+  };
+  check(data, 0, '');
+  return shape;
+}
+
+export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+  checkShape('full', shape);
+  const { backend, dtype } = resolve('full', opts);
+  return make(backend.kernels.full(dtype, sizeOf(shape), value), shape, opts);
+}
+
+export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  return full(shape, 0, opts);
+}
+
+export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  return full(shape, 1, opts);
+}
+
+/** [start, start + step, ...) up to end (exclusive); arange(n) is 0..n−1. */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0 || !Number.isFinite(step)) fail('arange', `step must be a finite non-zero number, got ${step}`);
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const { backend, dtype } = resolve('arange', opts);
+  const flat = typedArrayFor(dtype, n);
+  for (let i = 0; i < n; i++) flat[i] = start + i * step;
+  return make(backend.upload(flat), [n], opts);
+}
+
+/** n×m identity (m = n by default). */
+export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
+  checkShape('eye', [n, m]);
+  const { backend, dtype } = resolve('eye', opts);
+  const flat = typedArrayFor(dtype, n * m);
+  for (let i = 0; i < Math.min(n, m); i++) flat[i * m + i] = 1;
+  return make(backend.upload(flat), [n, m], opts);
+}
+
+function random(op: string, dist: 'uniform' | 'normal', shape: readonly number[], opts: RandomOptions): Tensor {
+  checkShape(op, shape);
+  const { backend, dtype } = resolve(op, opts);
+  if (!isFloat(dtype)) fail(op, `dtype must be float32 or float64, got ${dtype}`);
+  const size = sizeOf(shape);
+  let state: { seed: number; offset: number };
+  if (opts.seed !== undefined) {
+    checkSeed(op, opts.seed);
+    state = { seed: opts.seed, offset: 0 };
+  } else {
+    state = nextRandomState(dist, size);
+  }
+  return make(backend.kernels.random(dist, dtype, size, state.seed, state.offset), shape, opts);
+}
+
+/** Uniform on [0, 1), from the Philox stream (see random.ts). */
+export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  return random('rand', 'uniform', shape, opts);
+}
+
+/** Standard normal, from the Philox stream (see random.ts). */
+export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  return random('randn', 'normal', shape, opts);
+}

@@ -1,0 +1,17 @@
+/** lorafa: the public API (re-exports only). */
+import './tensor-methods.ts';
+
+export { Tensor, type NestedArray } from './tensor.ts';
+export type { DType, Device } from './dtype.ts';
+export { LorafaError } from './errors.ts';
+export { tensor, zeros, ones, full, arange, eye, rand, randn, type CreateOptions, type RandomOptions } from './factories.ts';
+export { manualSeed } from './random.ts';
+export { noGrad, isGradEnabled } from './autograd/grad-mode.ts';
+export { scope, keep } from './autograd/scope.ts';
+export { measureSaved, savedStats, resetSavedPeak, withModule, type SavedEntry, type SavedReport } from './autograd/saved.ts';
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.ts';
+export { Function, Context } from './autograd/function.ts';
+export { getBackend, useBackend, defaultDevice } from './backends/registry.ts';
+export type { Backend, Kernels, AllocationStats } from './backends/backend.ts';
+export * as ops from './ops.ts';
+export * as linalg from './linalg.ts';

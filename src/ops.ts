@@ -1,0 +1,8 @@
+/** Every differentiable op, as plain functions (the `ops` namespace of the public API). */
+export { add, sub, mul, div, neg, pow, exp, log, sqrt, abs, tanh, sigmoid, relu, gelu, silu } from './autograd/ops/elementwise.ts';
+export { sum, mean, max } from './autograd/ops/reduce.ts';
+export { reshape, permute, transpose, slice, concat, expand } from './autograd/ops/shape.ts';
+export { matmul } from './autograd/ops/matmul.ts';
+export { softmax, logSoftmax, layerNorm, crossEntropy, embedding, dropout } from './autograd/ops/nn.ts';
+export { eq, gt, where, maskedFill } from './autograd/ops/select.ts';
+export { cast } from './autograd/ops/cast.ts';

@@ -1,0 +1,57 @@
+import { fail, fmtShape } from './errors.ts';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides: the last axis is contiguous. */
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  return strides;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** numpy broadcasting: shapes are right-aligned; each axis pair must be equal or contain a 1. */
+export function broadcastShapes(op: string, shapes: Shape[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (let j = 1; j <= rank; j++) {
+    for (const s of shapes) {
+      const d = s.length - j >= 0 ? s[s.length - j]! : 1;
+      const cur = out[rank - j]!;
+      if (d === cur || d === 1) continue;
+      if (cur === 1) out[rank - j] = d;
+      else {
+        fail(op, `shapes ${shapes.map(fmtShape).join(' and ')} cannot be broadcast together: ` +
+          `axis ${-j} has sizes ${cur} and ${d}; expected equal sizes or 1`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Resolves a possibly negative axis against a rank, or throws naming the op. */
+export function normalizeAxis(op: string, axis: number, rank: number): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
+    fail(op, `axis ${axis} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+export function checkShape(op: string, shape: Shape): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) fail(op, `invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
+  }
+}

@@ -1,0 +1,181 @@
+import type { Backend, Storage } from './backends/backend.ts';
+import { getBackend } from './backends/registry.ts';
+import type { Context } from './autograd/function.ts';
+import { runBackward, type BackwardOptions } from './autograd/engine.ts';
+import { trackTensor } from './autograd/scope.ts';
+import type { DType, Device, TypedArray } from './dtype.ts';
+import { describe, fail } from './errors.ts';
+import { sizeOf } from './shape.ts';
+
+/** Nested arrays of numbers, as many levels deep as the tensor's rank (a number for rank 0). */
+export type NestedArray = number | NestedArray[];
+
+export interface TensorInit {
+  requiresGrad?: boolean;
+  /** Marks a weight: saving it for backward costs no activation memory (see saved.ts). */
+  parameter?: boolean;
+  /** Internal: not tracked by scope() (aliases held by autograd contexts). */
+  untracked?: boolean;
+}
+
+/** Releases the storage of tensors that were garbage-collected without dispose(). */
+const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+
+/**
+ * An n-dimensional array on one device, with autograd. Storage is contiguous row-major and
+ * may be shared with views (reshape). `gradFn` is the autograd context that produced this
+ * tensor (null for leaves); `grad` receives the gradient of leaves that require it.
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  requiresGrad: boolean;
+  grad: Tensor | null = null;
+  gradFn: Context | null = null;
+  isParameter: boolean;
+  /** Optional name (parameters get their module path). */
+  name = '';
+  private disposed = false;
+
+  constructor(readonly storage: Storage, shape: readonly number[], init: TensorInit = {}) {
+    this.shape = Object.freeze([...shape]);
+    this.requiresGrad = init.requiresGrad ?? false;
+    this.isParameter = init.parameter ?? false;
+    if (sizeOf(shape) !== storage.size) {
+      fail('Tensor', `shape [${shape.join(', ')}] has ${sizeOf(shape)} elements but its storage holds ${storage.size}`);
+    }
+    finalizer.register(this, storage, this);
+    if (!init.untracked) trackTensor(this);
+  }
+
+  get dtype(): DType {
+    return this.storage.dtype;
+  }
+
+  get device(): Device {
+    return this.storage.backend.device;
+  }
+
+  get backend(): Backend {
+    return this.storage.backend;
+  }
+
+  get size(): number {
+    return this.storage.size;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Bumped by in-place writes; shared with views of the same storage. */
+  get version(): number {
+    return this.storage.version;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  /** Throws a clear error if this tensor was disposed; ops call it on every input. */
+  assertAlive(op: string): void {
+    if (this.disposed) fail(op, `${describe('input', this)} was disposed; a tensor cannot be used after dispose()`);
+  }
+
+  /** Releases this handle's reference to the storage (freed when no view or saved graph holds it). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    finalizer.unregister(this);
+    this.storage.release();
+  }
+
+  /** A copy of the elements (asynchronous on WebGPU). */
+  async data(): Promise<TypedArray> {
+    this.assertAlive('data');
+    return this.backend.read(this.storage);
+  }
+
+  /** Synchronous copy of the elements; CPU only. */
+  dataSync(): TypedArray {
+    this.assertAlive('dataSync');
+    const read = this.backend.readSync;
+    if (!read) fail('dataSync', `${describe('tensor', this)} is not on the CPU; use \`await t.data()\``);
+    return read.call(this.backend, this.storage);
+  }
+
+  async toArray(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape);
+  }
+
+  /** Synchronous toArray; CPU only. */
+  toArraySync(): NestedArray {
+    return nest(this.dataSync(), this.shape);
+  }
+
+  async item(): Promise<number> {
+    this.checkScalar('item');
+    return (await this.data())[0]!;
+  }
+
+  /** Synchronous item; CPU only. */
+  itemSync(): number {
+    this.checkScalar('itemSync');
+    return this.dataSync()[0]!;
+  }
+
+  private checkScalar(op: string): void {
+    if (this.size !== 1) fail(op, `${describe('tensor', this)} has ${this.size} elements; expected exactly 1`);
+  }
+
+  /** A tensor sharing this storage, cut from the graph (no gradFn, requiresGrad false). */
+  detach(): Tensor {
+    this.assertAlive('detach');
+    this.storage.retain();
+    return new Tensor(this.storage, this.shape);
+  }
+
+  /**
+   * Backpropagates from this tensor: leaves that require grad accumulate into `.grad`.
+   * gradient defaults to 1 for a one-element tensor. The graph's saved tensors are freed
+   * afterwards unless retainGraph is set.
+   */
+  backward(gradient?: Tensor, options: BackwardOptions = {}): void {
+    runBackward(this, gradient, options);
+  }
+
+  /** A copy on another device, as a new leaf with the same requiresGrad (asynchronous: reading from WebGPU is). */
+  async to(device: Device): Promise<Tensor> {
+    this.assertAlive('to');
+    const target = getBackend(device);
+    if (!target.supportsDtype(this.dtype)) {
+      fail('to', `${describe('tensor', this)} cannot move to ${device}: ${device} does not support ${this.dtype}; cast to float32 first`);
+    }
+    const data = await this.data();
+    const t = new Tensor(target.upload(data), this.shape, { requiresGrad: this.requiresGrad, parameter: this.isParameter });
+    t.name = this.name;
+    return t;
+  }
+
+  toString(): string {
+    const flags = [this.requiresGrad ? 'requiresGrad' : '', this.isDisposed ? 'disposed' : ''].filter(Boolean).join(', ');
+    return `Tensor(${describe('', this).trim()}${flags ? `, ${flags}` : ''})`;
+  }
+}
+
+function nest(data: TypedArray, shape: readonly number[]): NestedArray {
+  if (shape.length === 0) return data[0]!;
+  const build = (axis: number, offset: number, stride: number): NestedArray[] => {
+    const n = shape[axis]!;
+    const inner = stride / n;
+    const out: NestedArray[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(axis === shape.length - 1 ? data[offset + i]! : build(axis + 1, offset + i * inner, inner));
+    }
+    return out;
+  };
+  return build(0, 0, data.length);
+}
