@@ -5,7 +5,7 @@ import { runBackward, type BackwardOptions } from './autograd/engine.ts';
 import { trackTensor } from './autograd/scope.ts';
 import type { DType, Device, TypedArray } from './dtype.ts';
 import { describe, fail } from './errors.ts';
-import { sizeOf } from './shape.ts';
+import { contiguousStrides, sizeOf } from './shape.ts';
 
 /** Nested arrays of numbers, as many levels deep as the tensor's rank (a number for rank 0). */
 export type NestedArray = number | NestedArray[];
@@ -91,6 +91,26 @@ export class Tensor {
     this.disposed = true;
     finalizer.unregister(this);
     this.storage.release();
+  }
+
+  /**
+   * In place: copies src's values into this tensor (same shape, dtype and device) and bumps
+   * the version, so caches derived from it (e.g. LoRA-FA's factor of AᵀA) are invalidated.
+   */
+  assign(src: Tensor): this {
+    this.assertAlive('assign');
+    src.assertAlive('assign');
+    if (src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i]) || src.dtype !== this.dtype || src.device !== this.device) {
+      fail('assign', `${describe('src', src)} does not match ${describe('target', this)}; expected the same shape, dtype and device`);
+    }
+    this.backend.kernels.scatterStrided(this.storage, src.storage, { shape: this.shape, strides: contiguousStrides(this.shape), offset: 0 });
+    this.markModified();
+    return this;
+  }
+
+  /** Records an in-place change made by a kernel (optimizer steps call this). */
+  markModified(): void {
+    this.storage.version++;
   }
 
   /** A copy of the elements (asynchronous on WebGPU). */
