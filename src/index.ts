@@ -15,3 +15,4 @@ export { getBackend, useBackend, defaultDevice } from './backends/registry.ts';
 export type { Backend, Kernels, AllocationStats } from './backends/backend.ts';
 export * as ops from './ops.ts';
 export * as linalg from './linalg.ts';
+export * as memory from './memory/index.ts';

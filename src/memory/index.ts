@@ -1,0 +1,3 @@
+/** Analytic memory models (the `memory` namespace): Table 7 audit, per-method memory, Appendix C. */
+export * from './model.ts';
+export * from './table7.ts';

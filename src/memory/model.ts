@@ -1,0 +1,198 @@
+/**
+ * Analytic memory of fine-tuning a transformer with Full-FT, LoRA, LoRA-FA or LoRA-FB: weights,
+ * gradients, optimizer state and the activations autograd saves, per method. The activation model
+ * lists every tensor a layer keeps for backward (Korthikanti et al. 2023, in the accounting of
+ * MATH.md) and decides per method which linear-layer inputs must be kept:
+ *   Full-FT  X of every linear (for ∂W = Xᵀ·dY);
+ *   LoRA     X of each adapted linear (for g_A) and XA (for g_B); with adapter dropout, each adapted
+ *            linear keeps its own dropped copy of X (PEFT) instead of sharing one;
+ *   LoRA-FB  X of each adapted linear (for g_A), no XA;
+ *   LoRA-FA  only XA (N×r) per adapted linear — also with dropout (mask regenerated from a seed).
+ * Frozen, non-adapted linears keep nothing (their input gradient needs only W).
+ */
+
+export { auditTable7, type Table7Audit } from './table7.ts';
+
+export type Method = 'full' | 'lora' | 'lorafa' | 'lorafb';
+export const METHODS: readonly Method[] = ['full', 'lora', 'lorafa', 'lorafb'];
+
+export interface LinearSpec {
+  name: string;
+  in: number;
+  out: number;
+  /** Linears that read the same tensor share one saved copy of it (q, k, v read the LN output). */
+  input: string;
+}
+
+export interface TransformerConfig {
+  name: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  ffn: number;
+  vocab: number;
+  /** 'gelu': up → GELU → down (GPT); 'swiglu': silu(gate)·up → down (Llama). */
+  mlp: 'gelu' | 'swiglu';
+  /** Width of k and v (grouped-query attention); hidden when absent. */
+  kvHidden?: number;
+  dropout: boolean;
+  tiedEmbeddings: boolean;
+}
+
+export const MODELS: Record<string, TransformerConfig> = {
+  'llama2-7b': { name: 'Llama2-7B', layers: 32, hidden: 4096, heads: 32, ffn: 11008, vocab: 32000, mlp: 'swiglu', dropout: false, tiedEmbeddings: false },
+  'llama3-8b': { name: 'Llama3-8B', layers: 32, hidden: 4096, heads: 32, ffn: 14336, vocab: 128256, mlp: 'swiglu', kvHidden: 1024, dropout: false, tiedEmbeddings: false },
+};
+
+export const BYTES: Record<string, number> = { fp32: 4, float32: 4, bf16: 2, fp16: 2 };
+
+/** The linear layers of one transformer layer, with which saved input each reads. */
+export function layerLinears(cfg: TransformerConfig): LinearSpec[] {
+  const d = cfg.hidden, kv = cfg.kvHidden ?? d;
+  const attn: LinearSpec[] = [
+    { name: 'q', in: d, out: d, input: 'attention LN output' },
+    { name: 'k', in: d, out: kv, input: 'attention LN output' },
+    { name: 'v', in: d, out: kv, input: 'attention LN output' },
+    { name: 'o', in: d, out: d, input: 'attention output' },
+  ];
+  const mlp: LinearSpec[] = cfg.mlp === 'swiglu'
+    ? [{ name: 'gate', in: d, out: cfg.ffn, input: 'MLP LN output' }, { name: 'up', in: d, out: cfg.ffn, input: 'MLP LN output' }]
+    : [{ name: 'up', in: d, out: cfg.ffn, input: 'MLP LN output' }];
+  return [...attn, ...mlp, { name: 'down', in: cfg.ffn, out: d, input: 'MLP activation output' }];
+}
+
+export interface Item {
+  name: string;
+  elements: number;
+  bytes: number;
+}
+
+export interface RunShape {
+  batch: number;
+  seq: number;
+  /** Bytes per element of activations and weights (2 for bf16). */
+  bytes: number;
+  rank: number;
+  /** Adapted linears by name (all of them by default). */
+  targets?: readonly string[];
+  /** Dropout on the adapter input (LoRA/LoRA-FA/LoRA-FB). */
+  adapterDropout?: boolean;
+}
+
+/** Tensors one layer saves for backward that do not depend on the method (16-bit: 20·bsd + 5·bhs² for GPT). */
+export function baseLayerActivations(cfg: TransformerConfig, run: RunShape): Item[] {
+  const N = run.batch * run.seq, d = cfg.hidden, kv = cfg.kvHidden ?? d, e = run.bytes;
+  const probs = cfg.heads * run.batch * run.seq * run.seq;
+  const items: [string, number, number][] = [
+    ['attention LN input', N * d, e],
+    ['q, k (for QKᵀ)', N * (d + kv), e],
+    ['softmax output', probs, e],
+    ['v (for probs·V)', N * kv, e],
+    ['MLP LN input', N * d, e],
+  ];
+  if (cfg.dropout) items.push(['attention dropout mask', probs, 1], ['dropped probabilities', probs, e], ['output dropout mask', N * d, 1], ['MLP dropout mask', N * d, 1]);
+  if (cfg.mlp === 'gelu') items.push(['GELU input', N * cfg.ffn, e]);
+  else items.push(['gate output (silu input)', N * cfg.ffn, e], ['silu output', N * cfg.ffn, e], ['up output', N * cfg.ffn, e]);
+  return items.map(([name, elements, bytes]) => ({ name, elements, bytes: elements * bytes }));
+}
+
+/** The method-dependent tensors one layer saves: linear inputs and XA products. */
+export function adapterLayerActivations(cfg: TransformerConfig, method: Method, run: RunShape): Item[] {
+  const N = run.batch * run.seq, e = run.bytes;
+  const linears = layerLinears(cfg);
+  const adapted = new Set(run.targets ?? linears.map((l) => l.name));
+  const items: Item[] = [];
+  const sharedInputs = new Set<string>();
+  for (const l of linears) {
+    const isAdapted = method === 'full' || adapted.has(l.name);
+    if (!isAdapted) continue;
+    const needsX = method !== 'lorafa';
+    if (needsX && method === 'lora' && run.adapterDropout) {
+      items.push({ name: `${l.name}: dropped input (own copy)`, elements: N * l.in, bytes: N * l.in * e });
+      items.push({ name: `${l.name}: dropout mask`, elements: N * l.in, bytes: N * l.in });
+    } else if (needsX && !sharedInputs.has(l.input)) {
+      sharedInputs.add(l.input);
+      items.push({ name: `input of ${linears.filter((m) => m.input === l.input && (method === 'full' || adapted.has(m.name))).map((m) => m.name).join(', ')}`, elements: N * l.in, bytes: N * l.in * e });
+    }
+    if (method === 'lora' || method === 'lorafa') items.push({ name: `${l.name}: XA`, elements: N * run.rank, bytes: N * run.rank * e });
+  }
+  return items;
+}
+
+export interface MethodMemory {
+  method: Method;
+  totalParams: number;
+  trainableParams: number;
+  weights: number;
+  gradients: number;
+  /** AdamW: two fp32 moments per trainable parameter. */
+  optimizer: number;
+  activations: number;
+  total: number;
+}
+
+/** Weights, gradients, AdamW state and saved activations of fine-tuning cfg with a method. */
+export function methodMemory(cfg: TransformerConfig, method: Method, run: RunShape): MethodMemory {
+  const linears = layerLinears(cfg);
+  const adapted = linears.filter((l) => (run.targets ?? linears.map((x) => x.name)).includes(l.name));
+  const r = run.rank;
+  // A and B are both stored by every PEFT method; which of them trains differs
+  const adapterParamsPerLayer = method === 'full' ? 0 : adapted.reduce((n, l) => n + r * (l.in + l.out), 0);
+  const baseParams = cfg.layers * (linears.reduce((n, l) => n + l.in * l.out, 0) + 2 * cfg.hidden) + cfg.hidden + cfg.vocab * cfg.hidden * (cfg.tiedEmbeddings ? 1 : 2);
+  const trainablePerLayer = { full: 0, lora: 0, lorafa: 0, lorafb: 0 };
+  for (const l of adapted) {
+    trainablePerLayer.lora += r * (l.in + l.out);
+    trainablePerLayer.lorafa += r * l.out;
+    trainablePerLayer.lorafb += l.in * r;
+  }
+  const trainableParams = method === 'full' ? baseParams : cfg.layers * trainablePerLayer[method];
+  const totalParams = baseParams + cfg.layers * adapterParamsPerLayer;
+  const perLayer = [...baseLayerActivations(cfg, run), ...adapterLayerActivations(cfg, method, run)].reduce((n, x) => n + x.bytes, 0);
+  const m = {
+    method,
+    totalParams,
+    trainableParams,
+    weights: totalParams * run.bytes,
+    gradients: trainableParams * run.bytes,
+    optimizer: trainableParams * 2 * 4,
+    activations: cfg.layers * perLayer,
+  };
+  return { ...m, total: m.weights + m.gradients + m.optimizer + m.activations };
+}
+
+/** Korthikanti et al.'s 16-bit activation bytes of one GPT layer: 34·b·s·d + 5·b·h·s². */
+export function korthikantiBytes(b: number, s: number, d: number, h: number): number {
+  return 34 * b * s * d + 5 * b * h * s * s;
+}
+
+export interface AppendixC {
+  /** Bytes LoRA keeps that LoRA-FA does not, when each adapted linear keeps its own copy of its input. */
+  ownCopies: number;
+  /** The same when linears reading one tensor share it (q, k, v; gate, up). */
+  sharedInputs: number;
+  /** How each figure is made, one line per step. */
+  accounting: string[];
+}
+
+/**
+ * Appendix C: LoRA-FA's activation saving over LoRA for a model (default Llama2-7B, b = 8,
+ * s = 1024, 16-bit). Both methods keep XA; LoRA also keeps each adapted linear's input X.
+ */
+export function appendixC(cfg: TransformerConfig = MODELS['llama2-7b']!, batch = 8, seq = 1024, bytes = 2): AppendixC {
+  const linears = layerLinears(cfg);
+  const N = batch * seq;
+  const perLayerOwn = linears.reduce((n, l) => n + l.in, 0);
+  const perLayerShared = [...new Map(linears.map((l) => [l.input, l.in])).values()].reduce((a, b) => a + b, 0);
+  const own = cfg.layers * N * perLayerOwn * bytes, shared = cfg.layers * N * perLayerShared * bytes;
+  const gb = (x: number) => `${(x / 1e9).toFixed(2)} GB (${(x / 2 ** 30).toFixed(2)} GiB)`;
+  return {
+    ownCopies: own,
+    sharedInputs: shared,
+    accounting: [
+      `${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, MLP width ${cfg.ffn}; b = ${batch}, s = ${seq}, ${bytes} bytes per element`,
+      `input widths of the adapted linears per layer: ${linears.map((l) => `${l.name} ${l.in}`).join(', ')} → Σ = ${perLayerOwn}`,
+      `own copies (e.g. LoRA dropout per adapter): L·b·s·Σ·bytes = ${cfg.layers}·${N}·${perLayerOwn}·${bytes} = ${own} bytes = ${gb(own)}`,
+      `shared inputs (${[...new Set(linears.map((l) => l.input))].join('; ')}): Σ = ${perLayerShared} → ${shared} bytes = ${gb(shared)}`,
+    ],
+  };
+}
