@@ -93,18 +93,23 @@ function inferShape(data: NestedArray): number[] {
   return shape;
 }
 
-export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
-  checkShape('full', shape);
-  const { backend, dtype } = resolve('full', opts);
+/** full, zeros and ones; op names the caller in errors. */
+function filled(op: string, shape: readonly number[], value: number, opts: CreateOptions): Tensor {
+  checkShape(op, shape);
+  const { backend, dtype } = resolve(op, opts);
   return make(backend.kernels.full(dtype, sizeOf(shape), value), shape, opts);
 }
 
+export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+  return filled('full', shape, value, opts);
+}
+
 export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return filled('zeros', shape, 0, opts);
 }
 
 export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return filled('ones', shape, 1, opts);
 }
 
 /** [start, start + step, ...) up to end (exclusive); arange(n) is 0..n−1. */

@@ -6,3 +6,4 @@ export { matmul } from './autograd/ops/matmul.ts';
 export { softmax, logSoftmax, layerNorm, crossEntropy, embedding, dropout } from './autograd/ops/nn.ts';
 export { eq, gt, where, maskedFill } from './autograd/ops/select.ts';
 export { cast } from './autograd/ops/cast.ts';
+export { linear, lora, loraFA, loraFB, type LoraOptions, type LoraFrozenOptions } from './autograd/ops/lora.ts';

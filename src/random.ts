@@ -12,6 +12,8 @@
  *             z = √(−2 ln u₁)·cos(2π u₂)   (Box–Muller)
  */
 
+import { fail } from './errors.ts';
+
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
@@ -44,7 +46,7 @@ const TWO_POW_24 = 16777216;
 
 export function checkSeed(op: string, seed: number): void {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new RangeError(`${op}: seed must be an integer in [0, 2^32), got ${seed}`);
+    fail(op, `seed must be an integer in [0, 2^32), got ${seed}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { fail, fmtShape } from './errors.ts';
+import { describe, fail, fmtShape } from './errors.ts';
 
 export type Shape = readonly number[];
 
@@ -42,10 +42,11 @@ export function broadcastShapes(op: string, shapes: Shape[]): number[] {
   return out;
 }
 
-/** Resolves a possibly negative axis against a rank, or throws naming the op. */
-export function normalizeAxis(op: string, axis: number, rank: number): number {
+/** Resolves a possibly negative axis against a rank, or throws naming the op (and the tensor, when given). */
+export function normalizeAxis(op: string, axis: number, rank: number, t?: { shape: Shape; dtype: string; device: string }): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    fail(op, `axis ${axis} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`);
+    const what = t ? describe('x', t) : 'a tensor';
+    fail(op, `axis ${axis} is out of range for ${what} of rank ${rank}; expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`);
   }
   return axis < 0 ? axis + rank : axis;
 }

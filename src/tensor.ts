@@ -151,11 +151,14 @@ export class Tensor {
     if (this.size !== 1) fail(op, `${describe('tensor', this)} has ${this.size} elements; expected exactly 1`);
   }
 
-  /** A tensor sharing this storage, cut from the graph (no gradFn, requiresGrad false). */
+  /**
+   * A tensor sharing this storage, cut from the graph (no gradFn, requiresGrad false). Detaching
+   * a weight (or a leaf that requires grad) keeps it a parameter: saving it holds no new memory.
+   */
   detach(): Tensor {
     this.assertAlive('detach');
     this.storage.retain();
-    return new Tensor(this.storage, this.shape);
+    return new Tensor(this.storage, this.shape, { parameter: this.isParameter || (this.isLeaf && this.requiresGrad) });
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Storage } from '../backends/backend.ts';
 import { Tensor } from '../tensor.ts';
 import { describe, fail, fmtShape } from '../errors.ts';
 import { contiguousStrides, sameShape } from '../shape.ts';
@@ -24,43 +25,49 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
     fail('backward', `${describe('tensor', root)} does not require grad and has no gradFn; ` +
       'expected an output of ops on tensors created with { requiresGrad: true }');
   }
-  const seed = gradient ?? defaultGradient(root);
   if (gradient) {
     gradient.assertAlive('backward');
     if (!sameShape(gradient.shape, root.shape) || gradient.dtype !== root.dtype || gradient.device !== root.device) {
       fail('backward', `${describe('gradient', gradient)} does not match ${describe('output', root)}; expected the same shape, dtype and device`);
     }
   }
+  // the engine owns every gradient it holds: a caller's gradient is copied, so a pass-through
+  // op (add, reshape) never hands the caller's tensor to a leaf's .grad
+  const seed = gradient ? copyOf(gradient) : defaultGradient(root);
   withGradMode(false, () => {
     if (!root.gradFn) {
-      accumulateLeaf(root, seed, gradient === undefined);
+      accumulateLeaf(root, seed);
       return;
     }
     const order = topologicalOrder(root.gradFn);
-    const grads = new Map<Context, { t: Tensor; owned: boolean }>([[root.gradFn, { t: seed, owned: gradient === undefined }]]);
+    const grads = new Map<Context, Tensor>([[root.gradFn, seed]]);
     for (const ctx of order) {
       const g = grads.get(ctx);
       if (!g) continue; // no gradient reached this node
       grads.delete(ctx);
       // intermediates of the op's backward are freed by the scope; the returned gradients survive it
-      const inputGrads = scope(() => ctx.fn.backward(ctx, g.t));
-      if (g.owned) g.t.dispose();
+      const inputGrads = scope(() => ctx.fn.backward(ctx, g));
       if (!options.retainGraph) ctx.release();
+      // a backward may return g itself (add) or one storage for several inputs (add of equal
+      // shapes): each storage is handed on once, a later input gets a copy
+      const handedOn = new Set<Tensor>();
+      const storages = new Set<Storage>();
       ctx.edges.forEach((edge, i) => {
-        const gi = inputGrads[i];
-        if (!edge) {
-          if (gi) gi.dispose();
-          return;
-        }
+        let gi = inputGrads[i];
+        if (!edge) return;
         if (!gi) fail(ctx.opName, `backward returned no gradient for input ${i}, which needs one`);
+        if (storages.has(gi.storage)) gi = copyOf(gi);
+        handedOn.add(gi);
+        storages.add(gi.storage);
         if ('leaf' in edge) {
           checkGradShape(ctx, i, gi, edge.leaf.shape);
-          accumulateLeaf(edge.leaf, gi, true);
+          accumulateLeaf(edge.leaf, gi);
         } else {
           const prev = grads.get(edge.gradFn);
-          grads.set(edge.gradFn, prev ? { t: addOwned(prev, gi), owned: true } : { t: gi, owned: true });
+          grads.set(edge.gradFn, prev ? addOwned(prev, gi) : gi);
         }
       });
+      for (const t of [g, ...inputGrads]) if (t && !handedOn.has(t)) t.dispose();
     }
   });
 }
@@ -93,26 +100,29 @@ function topologicalOrder(root: Context): Context[] {
   return post.reverse();
 }
 
-function addOwned(prev: { t: Tensor; owned: boolean }, g: Tensor): Tensor {
-  const k = g.backend.kernels;
-  const sum = new Tensor(k.binary('add', prev.t.storage, prev.t.shape, g.storage, g.shape, g.shape), g.shape);
-  if (prev.owned) prev.t.dispose();
+function copyOf(t: Tensor): Tensor {
+  return new Tensor(t.backend.kernels.gatherStrided(t.storage, { shape: t.shape, strides: contiguousStrides(t.shape), offset: 0 }), t.shape);
+}
+
+/** prev + g, disposing both. */
+function addOwned(prev: Tensor, g: Tensor): Tensor {
+  const sum = new Tensor(g.backend.kernels.binary('add', prev.storage, prev.shape, g.storage, g.shape, g.shape), g.shape);
+  prev.dispose();
   g.dispose();
   return sum;
 }
 
-/** leaf.grad += g (owned: g may be adopted or disposed; otherwise it is copied). Gradients survive scopes. */
-function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean): void {
-  if (!leaf.requiresGrad) return;
-  const k = g.backend.kernels;
+/** leaf.grad += g; g is adopted or disposed. Gradients survive scopes. */
+function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+  if (!leaf.requiresGrad) {
+    g.dispose();
+    return;
+  }
   if (leaf.grad && !leaf.grad.isDisposed) {
-    const sum = new Tensor(k.binary('add', leaf.grad.storage, leaf.grad.shape, g.storage, g.shape, g.shape), g.shape);
-    leaf.grad.dispose();
-    if (owned) g.dispose();
+    const sum = addOwned(leaf.grad, g);
     leaf.grad = keep(sum);
   } else {
-    const copy = () => new Tensor(k.gatherStrided(g.storage, { shape: g.shape, strides: contiguousStrides(g.shape), offset: 0 }), g.shape);
-    leaf.grad = keep(owned ? g : copy());
+    leaf.grad = keep(g);
   }
 }
 

@@ -1,5 +1,107 @@
-// Placeholder until the issue that owns 'calc' lands; replaced by its implementation.
-export async function run(_args: string[]): Promise<number> {
-  console.error("lorafa calc: not built yet");
-  return 1;
+/**
+ * `lorafa calc`: weight, gradient, optimizer-state and activation memory of fine-tuning a
+ * transformer with each method, from the analytic model of src/memory; reproduces the paper's
+ * Appendix C comparison and audits its Table 7.
+ *   lorafa calc --model llama2-7b --batch 8 --seq 1024 --dtype bf16
+ *   lorafa calc --model custom --layers 2 --hidden 64 --heads 4 --ffn 256 --vocab 77 --mlp gelu --dtype fp32
+ */
+import { parseArgs } from 'node:util';
+import { fmtBytes, numberOption, UsageError, withUsage } from '../lab/cli-args.ts';
+import { appendixC, auditTable7, BYTES, korthikantiBytes, layerLinears, methodMemory, METHODS, MODELS, type Method, type TransformerConfig } from '../memory/index.ts';
+
+const OPTIONS = {
+  model: { type: 'string', default: 'llama2-7b' },
+  batch: { type: 'string', default: '8' },
+  seq: { type: 'string', default: '1024' },
+  dtype: { type: 'string', default: 'bf16' },
+  rank: { type: 'string', default: '16' },
+  targets: { type: 'string' },
+  'adapter-dropout': { type: 'boolean', default: false },
+  layers: { type: 'string' },
+  hidden: { type: 'string' },
+  heads: { type: 'string' },
+  ffn: { type: 'string' },
+  vocab: { type: 'string' },
+  'kv-hidden': { type: 'string' },
+  mlp: { type: 'string', default: 'swiglu' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const USAGE = `usage: lorafa calc [--model ${Object.keys(MODELS).join('|')}|custom] [--batch B] [--seq S] [--dtype bf16|fp16|fp32] [--rank R]
+                  [--targets q,k,v,o,...] [--adapter-dropout]
+       custom: --layers L --hidden D --heads H --ffn F --vocab V [--mlp swiglu|gelu] [--kv-hidden K]`;
+
+const LABELS: Record<Method, string> = { full: 'Full-FT', lora: 'LoRA', lorafa: 'LoRA-FA', lorafb: 'LoRA-FB' };
+const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+const positive = (name: string, value: string | undefined) => numberOption(name, value, { integer: true });
+
+function modelConfig(v: Record<string, string | boolean | undefined>): TransformerConfig {
+  const name = String(v.model);
+  if (name !== 'custom') {
+    const cfg = MODELS[name];
+    if (!cfg) throw new UsageError(`unknown --model ${name}; expected ${Object.keys(MODELS).join(', ')} or custom`);
+    return cfg;
+  }
+  if (v.mlp !== 'swiglu' && v.mlp !== 'gelu') throw new UsageError(`--mlp ${String(v.mlp)}; expected swiglu or gelu`);
+  const hidden = positive('hidden', v.hidden as string);
+  return {
+    name: 'custom', layers: positive('layers', v.layers as string), hidden, heads: positive('heads', v.heads as string),
+    ffn: positive('ffn', v.ffn as string), vocab: positive('vocab', v.vocab as string), mlp: v.mlp,
+    ...(v['kv-hidden'] ? { kvHidden: positive('kv-hidden', v['kv-hidden'] as string) } : {}),
+    dropout: false, tiedEmbeddings: false,
+  };
+}
+
+export function run(args: string[]): Promise<number> {
+  return withUsage('calc', USAGE, () => calc(args));
+}
+
+async function calc(args: string[]): Promise<number> {
+  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true });
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const cfg = modelConfig(v);
+  const bytes = BYTES[v.dtype!];
+  if (!bytes) throw new UsageError(`--dtype ${v.dtype}; expected bf16, fp16 or fp32`);
+  const [batch, seq, rank] = [positive('batch', v.batch), positive('seq', v.seq), positive('rank', v.rank)];
+  const names = layerLinears(cfg).map((l) => l.name);
+  const targets = v.targets ? v.targets.split(',').map((t) => t.trim()) : names;
+  const bad = targets.filter((t) => !names.includes(t));
+  if (bad.length) throw new UsageError(`--targets ${bad.join(',')} not in this model's linears (${names.join(', ')})`);
+  const run = { batch, seq, bytes, rank, targets, adapterDropout: v['adapter-dropout'] };
+
+  console.log(`${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, h = ${cfg.heads}, MLP ${cfg.mlp} of width ${cfg.ffn}, vocabulary ${cfg.vocab}` +
+    `${cfg.kvHidden ? `, k/v width ${cfg.kvHidden}` : ''}; b = ${batch}, s = ${seq}, ${v.dtype} (${bytes} bytes per element), rank ${rank}, adapters on ${targets.join(', ')}` +
+    `${v['adapter-dropout'] ? ' with adapter dropout' : ''}\n`);
+  const rows = [['method', 'trainable', 'weights', 'gradients', 'AdamW state', 'activations', 'total']];
+  const mem = METHODS.map((m) => methodMemory(cfg, m, run));
+  for (const m of mem) {
+    rows.push([LABELS[m.method], `${(m.trainableParams / 1e6).toFixed(2)} M`, fmtBytes(m.weights), fmtBytes(m.gradients), fmtBytes(m.optimizer), fmtBytes(m.activations), fmtBytes(m.total)]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((x, c) => (c ? x.padStart(widths[c]!) : x.padEnd(widths[c]!))).join('  '));
+  console.log('\nweights: every parameter (A and B included) at the dtype; gradients: trainable parameters at the dtype; AdamW: two fp32 moments per trainable parameter;');
+  console.log('activations: what autograd keeps for backward in all layers (Korthikanti et al.\'s tensors plus each method\'s linear inputs and XA), no output head.\n');
+
+  const [lora, fa] = [mem[METHODS.indexOf('lora')]!, mem[METHODS.indexOf('lorafa')]!];
+  console.log(`LoRA-FA saves ${gb(lora.activations - fa.activations)} (${fmtBytes(lora.activations - fa.activations)}) of activations versus LoRA with these settings.\n`);
+
+  const c = appendixC(cfg, batch, seq, bytes);
+  console.log('Appendix C (LoRA keeps each adapted linear\'s input X; LoRA-FA keeps only XA):');
+  for (const line of c.accounting) console.log(`  ${line}`);
+  if (cfg === MODELS['llama2-7b'] && batch === 8 && seq === 1024 && bytes === 2) {
+    const holds = (x: number) => (x >= 18e9 ? 'holds' : 'does not hold');
+    console.log(`  the paper's "at least 18 GB": ${holds(c.ownCopies)} with own copies (${gb(c.ownCopies)}), ${holds(c.sharedInputs)} with shared inputs (${gb(c.sharedInputs)})`);
+  }
+
+  const korth = korthikantiBytes(batch, seq, cfg.hidden, cfg.heads);
+  console.log(`\nKorthikanti et al. (16-bit, per layer): 34·b·s·d + 5·b·h·s² = ${korth} bytes = ${fmtBytes(korth)}; × L = ${fmtBytes(korth * cfg.layers)}`);
+  console.log('\nTable 7 audit (coefficients of b·s·d and b·h·s², bytes per layer):');
+  for (const a of auditTable7()) {
+    console.log(`  ${a.precision.padEnd(13)} printed ${a.printedSum.padEnd(13)} sum of its columns ${a.columnsSum.padEnd(13)} ${a.printedSumMatchesColumns ? 'agrees' : 'DISAGREES'}; recomputed from what each column stores: ${a.recomputedSum}`);
+    for (const w of a.wrongCells) console.log(`      cell "${w.column}": printed ${w.printed}, bytes × tensor gives ${w.expected}`);
+  }
+  return 0;
 }

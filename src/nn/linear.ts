@@ -1,5 +1,5 @@
-import { add, mul, sub } from '../autograd/ops/elementwise.ts';
-import { matmul } from '../autograd/ops/matmul.ts';
+import { mul, sub } from '../autograd/ops/elementwise.ts';
+import { linear } from '../autograd/ops/lora.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
 import type { DType, Device } from '../dtype.ts';
 import { rand } from '../factories.ts';
@@ -17,7 +17,7 @@ export interface LinearOptions {
 /** Uniform(−bound, bound) of the given shape as a new leaf. */
 export function uniformInit(shape: number[], bound: number, opts: LinearOptions, seedOffset = 0): Tensor {
   return noGrad(() => {
-    const u = rand(shape, { dtype: opts.dtype, device: opts.device, seed: opts.seed === undefined ? undefined : opts.seed + seedOffset });
+    const u = rand(shape, { dtype: opts.dtype, device: opts.device, seed: opts.seed === undefined ? undefined : (opts.seed + seedOffset) >>> 0 });
     return sub(mul(u, 2 * bound), bound);
   });
 }
@@ -41,7 +41,6 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     checkFeatures('Linear', x, this.inFeatures);
-    const y = matmul(x, this.weight);
-    return this.bias ? add(y, this.bias) : y;
+    return linear(x, this.weight, this.bias);
   }
 }

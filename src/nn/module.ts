@@ -1,6 +1,12 @@
+import { noGrad } from '../autograd/grad-mode.ts';
+import { cast } from '../autograd/ops/cast.ts';
 import { withModule } from '../autograd/saved.ts';
+import { scope } from '../autograd/scope.ts';
 import { describe, fail } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
+
+/** Each registered module's forward before it was wrapped in its module scope. */
+const ownForward = new WeakMap<Module, (...args: never[]) => Tensor>();
 
 /**
  * Base of every layer, in the spirit of torch.nn.Module:
@@ -15,6 +21,8 @@ export abstract class Module {
   training = true;
   private readonly params = new Map<string, Tensor>();
   private readonly buffers = new Map<string, Tensor>();
+  /** Buffers left out of stateDict (derived constants such as a causal mask). */
+  private readonly transientBuffers = new Set<string>();
   private readonly children = new Map<string, Module>();
 
   abstract forward(...args: never[]): Tensor;
@@ -26,18 +34,26 @@ export abstract class Module {
     return t;
   }
 
-  protected registerBuffer(name: string, t: Tensor): Tensor {
+  /** A constant of the module; `persistent: false` keeps it out of stateDict (it is rebuilt by the constructor). */
+  protected registerBuffer(name: string, t: Tensor, options: { persistent?: boolean } = {}): Tensor {
     t.isParameter = true;
     t.requiresGrad = false;
     t.name = name;
     this.buffers.set(name, t);
+    if (options.persistent === false) this.transientBuffers.add(name);
+    else this.transientBuffers.delete(name);
     return t;
   }
 
-  /** Registers child under name and scopes its forward calls to that name. */
+  /**
+   * Registers child under name and scopes its forward calls to that name. Registering a module
+   * again (e.g. an adapter wrapping the layer it replaces) re-scopes its own forward, so paths
+   * never nest twice.
+   */
   protected registerModule<M extends Module>(name: string, child: M): M {
     this.children.set(name, child);
-    const forward = child.forward;
+    const forward = ownForward.get(child) ?? child.forward;
+    ownForward.set(child, forward);
     child.forward = ((...args: never[]) => withModule(name, () => forward.apply(child, args))) as M['forward'];
     return child;
   }
@@ -76,6 +92,46 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * Parameters and persistent buffers by dotted path (`blocks.0.attn.q.weight`), as
+   * torch's state_dict: the tensors themselves, not copies.
+   */
+  stateDict(prefix = ''): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    const join = (n: string) => (prefix ? `${prefix}.${n}` : n);
+    for (const [n, t] of this.params) out[join(n)] = t;
+    for (const [n, t] of this.buffers) if (!this.transientBuffers.has(n)) out[join(n)] = t;
+    for (const [name, child] of this.children) Object.assign(out, child.stateDict(join(name)));
+    return out;
+  }
+
+  /**
+   * Copies values into this module's parameters and buffers in place (versions bump). Every
+   * source must match its target's shape and device; another float dtype is converted. With
+   * strict (default), a missing or unexpected name is an error; otherwise they are returned.
+   */
+  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+    const own = this.stateDict();
+    const missing = Object.keys(own).filter((n) => !(n in state));
+    const unexpected = Object.keys(state).filter((n) => !(n in own));
+    if ((options.strict ?? true) && (missing.length || unexpected.length)) {
+      fail('loadStateDict', `names differ: missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}]; expected exactly the names of stateDict()`);
+    }
+    for (const [name, target] of Object.entries(own)) {
+      const src = state[name];
+      if (!src) continue;
+      if (src.shape.length !== target.shape.length || src.shape.some((d, i) => d !== target.shape[i]) || src.device !== target.device) {
+        fail('loadStateDict', `'${name}': ${describe('source', src)} does not fit ${describe('target', target)}; expected the same shape and device`);
+      }
+      noGrad(() => {
+        const value = src.dtype === target.dtype ? src : cast(src, target.dtype);
+        target.assign(value);
+        if (value !== src) value.dispose();
+      });
+    }
+    return { missing, unexpected };
+  }
+
   trainableParameters(): Tensor[] {
     return this.parameters().filter((p) => p.requiresGrad);
   }
@@ -104,6 +160,12 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /** Frees every parameter (and its gradient) and buffer; the module cannot be used afterwards. */
+  dispose(): void {
+    this.zeroGrad();
+    for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) t.dispose();
+  }
+
   /** Sets every parameter's .grad to null (freeing it). */
   zeroGrad(): void {
     for (const p of this.parameters()) {
@@ -111,6 +173,18 @@ export abstract class Module {
       p.grad = null;
     }
   }
+}
+
+/**
+ * Builds a module inside a scope: temporaries of its initialisation (random draws, scalings)
+ * are freed at once instead of waiting for the garbage collector; its parameters and buffers
+ * are kept. `const model = buildModule(() => new GPT(config))`.
+ */
+export function buildModule<M extends Module>(make: () => M): M {
+  return scope(() => {
+    const module = make();
+    return { module, tensors: [...module.parameters(), ...module.namedBuffers().map(([, b]) => b)] };
+  }).module;
 }
 
 /** Throws unless x's last axis has the expected size. */

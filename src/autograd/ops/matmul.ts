@@ -1,5 +1,5 @@
 import type { Storage } from '../../backends/backend.ts';
-import { describe, fail } from '../../errors.ts';
+import { describe, fail, fmtShape } from '../../errors.ts';
 import { broadcastShapes, contiguousStrides, sizeOf } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
@@ -42,6 +42,10 @@ export function matmulRaw(op: string, a: Tensor, b: Tensor, transA: boolean, tra
       `expected op(a).shape[-1] (${k}) = op(b).shape[-2] (${k2})`);
   }
   const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  if (aBatch.some((d, i) => !batchAxisFits(d, bBatch[bBatch.length - aBatch.length + i]))) {
+    fail(op, `batch axes ${fmtShape(aBatch)} of ${describe('a', a)} and ${fmtShape(bBatch)} of ${describe('b', b)} cannot be broadcast together; ` +
+      'expected equal sizes or 1 on each batch axis');
+  }
   const batchShape = broadcastShapes(op, [aBatch, bBatch]);
   const batch = sizeOf(batchShape);
   const kernels = a.backend.kernels;
@@ -55,6 +59,11 @@ export function matmulRaw(op: string, a: Tensor, b: Tensor, transA: boolean, tra
   if (as !== a.storage) as.release();
   if (bs !== b.storage) bs.release();
   return wrap(out, outShape);
+}
+
+/** Whether batch sizes d and e (undefined: e's rank is shorter) broadcast together. */
+function batchAxisFits(d: number, e: number | undefined): boolean {
+  return e === undefined || d === e || d === 1 || e === 1;
 }
 
 /** The storage and batch stride to pass for t under batchShape (expanding t's batch axes if needed). */

@@ -44,7 +44,7 @@ class LogSoftmaxLast extends SoftmaxLast {
 
 /** Applies a last-axis op along any axis by swapping that axis to the end and back. */
 function alongAxis(op: string, F: typeof SoftmaxLast, x: Tensor, axis: number): Tensor {
-  const ax = normalizeAxis(op, axis, x.rank);
+  const ax = normalizeAxis(op, axis, x.rank, x);
   if (ax === x.rank - 1 || x.rank === 0) return F.apply(x);
   return transpose(F.apply(transpose(x, ax, -1)), ax, -1);
 }
@@ -128,11 +128,12 @@ export class CrossEntropy extends Function {
 /** Targets given as numbers are uploaded as int32 on the logits' device. */
 function asIndices(op: string, idx: Tensor | readonly number[] | Int32Array, like: Tensor): Tensor {
   if (idx instanceof Tensor) {
-    if (idx.dtype !== 'int32') fail(op, `${describe('indices', idx)} must be int32`);
+    if (idx.dtype !== 'int32') fail(op, `${describe('indices', idx)} must be int32; expected an int32 tensor or an array of integers`);
     return idx;
   }
   const data = Int32Array.from(idx);
-  if (data.some((v, i) => v !== idx[i])) fail(op, 'indices must be integers');
+  const bad = data.findIndex((v, i) => v !== idx[i]);
+  if (bad >= 0) fail(op, `index ${idx[bad]} at position ${bad} is not an int32 integer; expected integer indices`);
   return new Tensor(like.backend.upload(data), [data.length]);
 }
 

@@ -1,5 +1,5 @@
 import type { ReduceOp } from '../../backends/backend.ts';
-import { fail } from '../../errors.ts';
+import { describe, fail } from '../../errors.ts';
 import { contiguousStrides, normalizeAxis, sizeOf } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
@@ -17,11 +17,11 @@ interface ReduceMeta {
 }
 
 /** Sorted, de-duplicated, non-negative axes (all axes when undefined). */
-export function resolveAxes(op: string, axes: Axes, rank: number): number[] {
+export function resolveAxes(op: string, axes: Axes, rank: number, x?: Tensor): number[] {
   if (axes === undefined) return [...Array(rank).keys()];
-  const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normalizeAxis(op, a, rank));
+  const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normalizeAxis(op, a, rank, x));
   const unique = [...new Set(list)].sort((a, b) => a - b);
-  if (unique.length !== list.length) fail(op, `axis list [${[...(typeof axes === 'number' ? [axes] : axes)].join(', ')}] repeats an axis`);
+  if (unique.length !== list.length) fail(op, `axis list [${[...(typeof axes === 'number' ? [axes] : axes)].join(', ')}] repeats an axis${x ? ` of ${describe('x', x)}` : ''}; expected distinct axes`);
   return unique;
 }
 
@@ -62,7 +62,7 @@ export class Sum extends Function {
   static override readonly opName = 'sum';
   static override forward(ctx: Context<ReduceMeta>, x: Tensor, axes: Axes, keepdim: boolean): Tensor {
     checkFloat(this.opName, x);
-    const ax = resolveAxes(this.opName, axes, x.rank);
+    const ax = resolveAxes(this.opName, axes, x.rank, x);
     const { storage, keptShape } = reduceAxes('sum', x, ax);
     ctx.meta = { inShape: x.shape, keptShape };
     return wrap(storage, outShape(keptShape, ax, keepdim));
@@ -81,8 +81,8 @@ export class Max extends Function {
   static override readonly opName = 'max';
   static override forward(ctx: Context<ReduceMeta>, x: Tensor, axes: Axes, keepdim: boolean): Tensor {
     checkFloat(this.opName, x);
-    const ax = resolveAxes(this.opName, axes, x.rank);
-    if (x.size === 0) fail(this.opName, `cannot take the max of an empty tensor of shape [${x.shape.join(', ')}]`);
+    const ax = resolveAxes(this.opName, axes, x.rank, x);
+    if (ax.some((a) => x.shape[a] === 0)) fail(this.opName, `cannot take the max over an empty axis of ${describe('x', x)}; expected every reduced axis to have size ≥ 1`);
     const { storage, keptShape } = reduceAxes('max', x, ax);
     ctx.meta = { inShape: x.shape, keptShape };
     const y = wrap(storage, outShape(keptShape, ax, keepdim));
@@ -113,7 +113,7 @@ export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor {
 
 /** Mean over axes = sum / (number of elements reduced). */
 export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  const ax = resolveAxes('mean', axes, x.rank);
+  const ax = resolveAxes('mean', axes, x.rank, x);
   const count = sizeOf(ax.map((a) => x.shape[a]!));
   return div(sum(x, ax, keepdim), count);
 }

@@ -39,7 +39,7 @@ function inferReshape(x: Tensor, shape: readonly number[]): number[] {
 export class Permute extends Function {
   static override readonly opName = 'permute';
   static override forward(ctx: Context<{ dims: number[] }>, x: Tensor, dims: readonly number[]): Tensor {
-    const d = dims.map((a) => normalizeAxis(this.opName, a, x.rank));
+    const d = dims.map((a) => normalizeAxis(this.opName, a, x.rank, x));
     if (d.length !== x.rank || new Set(d).size !== d.length) {
       fail(this.opName, `dims [${dims.join(', ')}] is not a permutation of the ${x.rank} axes of ${describe('x', x)}`);
     }
@@ -73,7 +73,7 @@ interface SliceMeta {
 export class Slice extends Function {
   static override readonly opName = 'slice';
   static override forward(ctx: Context<SliceMeta>, x: Tensor, axis: number, start: number, end: number): Tensor {
-    const ax = normalizeAxis(this.opName, axis, x.rank);
+    const ax = normalizeAxis(this.opName, axis, x.rank, x);
     const n = x.shape[ax]!;
     const s = start < 0 ? start + n : start, e = end < 0 ? end + n : end;
     if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > n || s > e) {
@@ -108,7 +108,7 @@ export class Concat extends Function {
   static override forward(ctx: Context<{ axis: number; sizes: number[] }>, axis: number, ...xs: Tensor[]): Tensor {
     if (xs.length === 0) fail(this.opName, 'expected at least one tensor');
     const first = xs[0]!;
-    const ax = normalizeAxis(this.opName, axis, first.rank);
+    const ax = normalizeAxis(this.opName, axis, first.rank, first);
     for (const t of xs) {
       const same = t.rank === first.rank && t.shape.every((d, i) => i === ax || d === first.shape[i]);
       if (!same || t.dtype !== first.dtype) {
@@ -172,7 +172,7 @@ export const expand = (x: Tensor, shape: readonly number[]): Tensor => Expand.ap
 /** Swaps two axes (the last two by default). */
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   if (x.rank < 2 && dim0 === -2 && dim1 === -1) fail('transpose', `${describe('x', x)} has fewer than 2 axes; expected rank ≥ 2 (or pass dim0 and dim1)`);
-  const a = normalizeAxis('transpose', dim0, x.rank), b = normalizeAxis('transpose', dim1, x.rank);
+  const a = normalizeAxis('transpose', dim0, x.rank, x), b = normalizeAxis('transpose', dim1, x.rank, x);
   const dims = [...Array(x.rank).keys()];
   [dims[a], dims[b]] = [dims[b]!, dims[a]!];
   return permute(x, dims);

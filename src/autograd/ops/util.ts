@@ -9,10 +9,15 @@ export function wrap(storage: Storage, shape: readonly number[]): Tensor {
   return new Tensor(storage, shape);
 }
 
-/** A new tensor sharing t's storage with another shape of the same size (no copy). */
+/**
+ * A new tensor sharing t's storage with another shape of the same size (no copy). A view of a
+ * weight (or of a leaf that requires grad) is marked a parameter too: saving it holds no new memory.
+ */
 export function view(t: Tensor, shape: readonly number[]): Tensor {
   t.storage.retain();
-  return wrap(t.storage, shape);
+  const v = wrap(t.storage, shape);
+  v.isParameter = t.isParameter || (t.isLeaf && t.requiresGrad);
+  return v;
 }
 
 export function checkFloat(op: string, ...ts: Tensor[]): void {

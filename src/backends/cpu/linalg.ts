@@ -3,9 +3,12 @@
  * LoRA-FA / LoRA-FB. r is small (≤ a few hundred), so clarity wins over blocking.
  */
 
-export class NotPositiveDefiniteError extends Error {
+import { LorafaError } from '../../errors.ts';
+
+/** A LorafaError (like every bad-input error) that also carries the failing pivot. */
+export class NotPositiveDefiniteError extends LorafaError {
   constructor(op: string, readonly column: number, readonly pivot: number) {
-    super(`${op}: matrix is not positive definite: pivot ${column} is ${pivot.toExponential(3)}; ` +
+    super(op, `matrix is not positive definite: pivot ${column} is ${pivot.toExponential(3)}; ` +
       'expected a symmetric positive definite matrix (full column rank for AᵀA)');
     this.name = 'NotPositiveDefiniteError';
   }

@@ -16,8 +16,9 @@ export function softmax(x: FloatArray, rows: number, cols: number, log: boolean)
     let sum = 0;
     for (let c = 0; c < cols; c++) sum += Math.exp(x[base + c]! - max);
     if (log) {
-      const lse = max + Math.log(sum);
-      for (let c = 0; c < cols; c++) y[base + c] = x[base + c]! - lse;
+      // (x − max) − log Σ, not x − (max + log Σ): adding log Σ to a large max would round it away
+      const logSum = Math.log(sum);
+      for (let c = 0; c < cols; c++) y[base + c] = x[base + c]! - max - logSum;
     } else {
       for (let c = 0; c < cols; c++) y[base + c] = Math.exp(x[base + c]! - max) / sum;
     }

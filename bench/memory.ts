@@ -1,0 +1,183 @@
+/**
+ * Measured saved-activation bytes against the analytic figures (`npm run bench:memory`):
+ *   1. one adapted linear layer: each method against MATH.md's table, and LoRA-FA/LoRA against r/(d + r);
+ *   2. one transformer block: each op against the paper's Table 7 (float32 columns) and the
+ *      block against Korthikanti et al.'s 34·b·s·d + 5·b·h·s² (16-bit);
+ *   3. the block per method against the per-layer analytic model (src/memory methodMemory).
+ * Only forward passes run (saved bytes are known once forward returns). Prints markdown and
+ * rewrites the memory section of bench/RESULTS.md (between its memory markers).
+ */
+import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { full, noGrad, ops, randn, scope, type Tensor } from '../src/index.ts';
+import { fmtBytes } from '../src/lab/cli-args.ts';
+import { bytesByColumn, LN_STATS, measureForward } from '../src/lab/saved-columns.ts';
+import { korthikantiBytes, methodMemory, type Method } from '../src/memory/model.ts';
+import { expectedCell, TABLE7, TABLE7_COLUMNS } from '../src/memory/table7.ts';
+import { Linear } from '../src/nn/linear.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../src/nn/lora.ts';
+import { buildModule, type Module } from '../src/nn/module.ts';
+import { Block } from '../src/nn/transformer.ts';
+import { applyAdapters } from '../src/nn/adapters.ts';
+import { transformerConfig } from '../src/lab/accounting.ts';
+
+const F32 = 4;
+const out: string[] = [];
+const say = (line = '') => {
+  out.push(line);
+  console.log(line);
+};
+
+/** Saved bytes of layer.forward(x) (forward only; the graph is released afterwards). */
+function savedBytes(layer: Module, x: Tensor): number {
+  return measureForward(() => (layer.forward as (x: Tensor) => Tensor)(x)).bytes;
+}
+
+// ---------------------------------------------------------------- 1. one linear layer
+const O = 128; // the output width: saved bytes do not depend on it (it only has to allow r ≤ min(d, o))
+const NS = [256, 1024, 8192], DS = [256, 1024, 4096], RS = [1, 8, 128];
+const METHODS = [
+  { name: 'Full-FT', formula: (N: number, d: number) => N * d, make: (base: Linear) => base },
+  { name: 'LoRA', formula: (N: number, d: number, r: number) => N * (d + r), make: (base: Linear, r: number) => new LoraLinear(base, { rank: r, alpha: 2 * r, seed: 1 }) },
+  { name: 'LoRA-FB', formula: (N: number, d: number) => N * d, make: (base: Linear, r: number) => new LoraFbLinear(base, { rank: r, alpha: 2 * r, seed: 1 }) },
+  { name: 'LoRA-FA', formula: (N: number, _d: number, r: number) => N * r, make: (base: Linear, r: number) => new LoraFaLinear(base, { rank: r, alpha: 2 * r, seed: 1 }) },
+  { name: 'LoRA, dropout 0.1', formula: (N: number, d: number, r: number) => N * (d + r), make: (base: Linear, r: number) => new LoraLinear(base, { rank: r, alpha: 2 * r, seed: 1, dropout: 0.1 }) },
+  { name: 'LoRA-FA, dropout 0.1', formula: (N: number, _d: number, r: number) => N * r, make: (base: Linear, r: number) => new LoraFaLinear(base, { rank: r, alpha: 2 * r, seed: 1, dropout: 0.1 }) },
+];
+
+const t0 = performance.now();
+say('## Saved activations (bench/memory.ts)');
+say();
+say(`Command: \`npm run bench:memory\`, ${new Date().toISOString().slice(0, 10)}, float32 (4 bytes per element), forward passes only.`);
+say();
+say('### 1. One adapted linear layer against MATH.md');
+say();
+say(`A Linear d → o = ${O} (the saved bytes do not depend on o) wrapped by each layer, input X [N, d]; every cell is`);
+say('the measured `measureSaved` bytes, and "= table" says whether each equals MATH.md\'s elements × 4 bytes:');
+say('Full-FT N·d, LoRA N·(d + r), LoRA-FB N·d, LoRA-FA N·r. Measured at every N ∈ {256, 1024, 8192}, d ∈ {256, 1024, 4096},');
+say('r ∈ {1, 8, 128} below (the formula has no other dependence, so larger grids only repeat it). With adapter dropout,');
+say('the mask is regenerated from a seed in backward, so LoRA keeps one X (not X and a dropped copy) and LoRA-FA still only XA.');
+say();
+say(`| N | d | r | ${METHODS.map((m) => m.name).join(' | ')} | = table | LoRA-FA / LoRA | r/(d + r) |`);
+say(`| ---: | ---: | ---: |${METHODS.map(() => ' ---: ').join('|')}| :---: | ---: | ---: |`);
+let allExact = true;
+for (const N of NS) {
+  for (const d of DS) {
+    const x = full([N, d], 0.5);
+    for (const r of RS) {
+      const measured = METHODS.map((m) => {
+        const layer = buildModule(() => m.make(new Linear(d, O, { seed: 3 }), r));
+        const bytes = savedBytes(layer, x);
+        layer.dispose();
+        return bytes;
+      });
+      const exact = METHODS.every((m, i) => measured[i] === m.formula(N, d, r) * F32);
+      allExact &&= exact;
+      const ratio = measured[3]! / measured[1]!;
+      say(`| ${N} | ${d} | ${r} | ${measured.map(fmtBytes).join(' | ')} | ${exact ? 'yes' : '**no**'} | ${ratio.toFixed(5)} | ${(r / (d + r)).toFixed(5)} |`);
+    }
+    x.dispose();
+  }
+}
+say();
+say(allExact
+  ? 'Every measured cell equals MATH.md\'s table exactly, so LoRA-FA/LoRA = N·r/(N·(d + r)) = r/(d + r) exactly (the last two columns agree to every digit).'
+  : '**Some cells differ from MATH.md\'s table** (marked "no").');
+say();
+
+// ---------------------------------------------------------------- 2. one transformer block against Table 7
+const [b, s, d, h] = [2, 128, 256, 4];
+const bsd = b * s * d, bhss = b * h * s * s, bs = b * s;
+const block = buildModule(() => new Block(d, h, s, { dropout: 0.1, seed: 5 }));
+const x0 = randn([b, s, d], { seed: 9, requiresGrad: true });
+const full32 = scope(() => {
+  const x = ops.add(x0, 0); // a non-leaf input that requires grad, as between two blocks
+  const r = measureForward(() => block.forward(x));
+  return { bytes: r.bytes, columns: bytesByColumn(r.entries) };
+});
+const printed = TABLE7.fp32.columns;
+const why: Record<string, string> = {
+  'attention LN': 'LayerNorm input',
+  'QKV input': 'one copy: q, k and v read the same LN output (deduplicated by storage)',
+  QKV: 'Q and K (for QKᵀ) and V (for probs·V), [b, h, s, d/h] each',
+  softmax: 'softmax output',
+  'attention dropout mask': 'not stored: the mask is regenerated from (seed, offset) in backward',
+  'matmul V': 'the dropped probabilities (without dropout: the softmax output again, counted once)',
+  'output input': 'input of o',
+  'output dropout mask': 'not stored (regenerated)',
+  'MLP LN': 'LayerNorm input',
+  'up input': 'input of up',
+  'GELU input': 'GELU input [b, s, 4d]: 4 bytes × 4d = 16·bsd; the printed 64·bsd is 4× too large',
+  'down input': 'GELU output [b, s, 4d]',
+  'MLP dropout mask': 'not stored (regenerated)',
+};
+const cell = (c: { bsd: number; bhss: number }) => c.bsd * bsd + c.bhss * bhss;
+/** bytes as a multiple of b·s·d, b·h·s² or b·s (the unit that column is counted in). */
+const coef = (bytes: number, unit: 'bsd' | 'bhs²' | 'bs') => (bytes === 0 ? '0' : `${bytes / { bsd, 'bhs²': bhss, bs }[unit]}·${unit}`);
+say('### 2. One transformer block (Full-FT, dropout 0.1) against Table 7 and Korthikanti et al.');
+say();
+say(`Block: pre-LN, d = ${d}, h = ${h}, MLP 4d with GELU, attention and residual dropout 0.1; b = ${b}, s = ${s}`);
+say(`(b·s·d = ${bsd}, b·h·s² = ${bhss}); input requiring grad, every weight trained. "Table 7" is the paper's printed FP32 cell,`);
+say('"4 B × tensor" what that column stores at 4 bytes per element (dropout masks: 1 byte), "measured" the `measureSaved` entries of that op.');
+say();
+say('| column | Table 7 (FP32, printed) | 4 B × tensor | measured | measured bytes | why |');
+say('| --- | ---: | ---: | ---: | ---: | --- |');
+let sumPrinted = 0, sumExpected = 0;
+TABLE7_COLUMNS.forEach((c, i) => {
+  const p = cell(printed[i]!), e = cell(expectedCell('fp32', i)), m = full32.columns.get(c)!;
+  const unit = expectedCell('fp32', i).bhss ? 'bhs²' : 'bsd';
+  sumPrinted += p;
+  sumExpected += e;
+  say(`| ${c} | ${coef(p, unit)} | ${coef(e, unit)} | ${coef(m, unit)} | ${m} | ${why[c]} |`);
+});
+const stats = full32.columns.get(LN_STATS)!;
+say(`| ${LN_STATS} | – | – | ${coef(stats, 'bs')} | ${stats} | mean and rstd [b·s] of both LayerNorms, kept for their backward |`);
+say(`| **total** | 114·bsd + 9·bhs² = ${sumPrinted} | 66·bsd + 9·bhs² = ${sumExpected} | 64·bsd + 8·bhs² + 16·bs | ${full32.bytes} | measured = 4 B × tensor − masks (2·bsd + bhs² at 1 byte) + LN statistics (16·bs): ${sumExpected - 2 * bsd - bhss + 16 * bs === full32.bytes ? 'holds exactly' : '**does not hold**'} |`);
+say();
+const korth = korthikantiBytes(b, s, d, h);
+const halved = full32.bytes / 2; // every tensor this block saves is float32: the same tensors at 2 bytes
+say(`Korthikanti et al.'s 16-bit total 34·bsd + 5·bhs² = ${korth} bytes. The same tensors as measured, at 2 bytes per element:`);
+say(`${halved} bytes. The difference ${korth - halved} = 2·bsd + bhs² (the three dropout masks at 1 byte, which this engine does not store)`);
+say(`− 8·bs (the LayerNorm statistics at 2 bytes, which Korthikanti et al. do not count): ${korth - halved === 2 * bsd + bhss - 8 * bs ? 'holds exactly' : '**does not hold**'}.`);
+say('The printed FP32 row sum 114·bsd + 9·bhs² equals the sum of its own cells, but the GELU cell (64·bsd) is 4× what it stores (16·bsd): from first principles FP32 is 66·bsd + 9·bhs².');
+say();
+
+// ---------------------------------------------------------------- 3. the block per method against methodMemory
+say('### 3. The block per method against the per-layer analytic model');
+say();
+say(`The same block (dropout 0.1), adapters of rank 8 on q, k, v, o, up, down; "analytic" is one layer of \`methodMemory\``);
+say('(src/memory, float32, with dropout masks at 1 byte). measured − analytic should be the LN statistics (16·bs) minus the masks the engine does not store (2·bsd + bhs²).');
+say();
+say('| method | measured | analytic (one layer) | measured − analytic | explained |');
+say('| --- | ---: | ---: | ---: | :---: |');
+const tcfg = transformerConfig({ vocab: 1, dim: d, heads: h, layers: 1, context: s, dropout: 0.1 });
+for (const method of ['full', 'lora', 'lorafa', 'lorafb'] as Method[]) {
+  const m = buildModule(() => new Block(d, h, s, { dropout: 0.1, seed: 5 }));
+  if (method !== 'full') applyAdapters(m, { method, rank: 8, alpha: 16, seed: 2 });
+  const measured = scope(() => {
+    const x = ops.add(x0, 0);
+    return measureForward(() => m.forward(x)).bytes;
+  });
+  const analytic = methodMemory(tcfg, method, { batch: b, seq: s, bytes: F32, rank: 8 }).activations;
+  const diff = measured - analytic;
+  say(`| ${method} | ${measured} | ${analytic} | ${diff} | ${diff === 16 * bs - 2 * bsd - bhss ? 'yes' : '**no**'} |`);
+  m.dispose();
+}
+noGrad(() => block.dispose());
+say();
+say(`(${((performance.now() - t0) / 1000).toFixed(0)} s on ${process.platform}, Node ${process.version}.)`);
+
+// ---------------------------------------------------------------- RESULTS.md
+const path = new URL('./RESULTS.md', import.meta.url);
+const [BEGIN, END] = ['<!-- memory:begin -->', '<!-- memory:end -->'];
+let text = '';
+try {
+  text = readFileSync(path, 'utf8');
+} catch {
+  text = '# Benchmark results\n';
+}
+const section = `${BEGIN}\n${out.join('\n')}\n${END}`;
+const start = text.indexOf(BEGIN), end = text.indexOf(END);
+text = start >= 0 && end > start ? text.slice(0, start) + section + text.slice(end + END.length) : `${text.trimEnd()}\n\n${section}\n`;
+writeFileSync(path, text);
+console.log(`\nupdated the memory section of ${fileURLToPath(path)}`);

@@ -1,0 +1,154 @@
+/**
+ * What the LoRA-family ops share: argument checks, option parsing, and small helpers over the
+ * backend kernels. Shapes: x [..., d] seen as X [N, d]; W [d, o]; A [d, r]; B [r, o]; σ = α/r.
+ */
+import { describe, fail } from '../../errors.ts';
+import { checkSeed, nextRandomState } from '../../random.ts';
+import type { Tensor } from '../../tensor.ts';
+import { matmulRaw } from './matmul.ts';
+import { checkFloat, view, wrap } from './util.ts';
+
+export interface LoraOptions {
+  /** σ = α / r, the scale of the adapter path. */
+  scale: number;
+  /** Drop probability of the adapter's input, in [0, 1) (0: no dropout). */
+  dropout?: number;
+  /** A fixed dropout seed (offset 0) instead of the global generator's next (seed, offset). */
+  seed?: number;
+}
+
+export interface LoraFrozenOptions extends LoraOptions {
+  /** 'closed-form' (default): the gradient of the trained factor is projected (Theorem 4.1 / A.1); 'none': the plain LoRA gradient. */
+  correction?: 'closed-form' | 'none';
+  /** λ ≥ 0: solve with (AᵀA + λI) (LoRA-FA) or (BBᵀ + λI) (LoRA-FB), as Hugging Face PEFT's optimizer does; default 0. */
+  ridge?: number;
+}
+
+/** The parsed options every LoRA op carries into its context (dropout: the mask's (seed, offset)). */
+export interface LoraConfig {
+  scale: number;
+  p: number;
+  seed: number;
+  offset: number;
+  closedForm: boolean;
+  ridge: number;
+}
+
+/** Validates options and draws the dropout stream's (seed, offset) for x's N·d elements. */
+export function parseOptions(op: string, x: Tensor, options: LoraFrozenOptions): LoraConfig {
+  if (typeof options !== 'object' || options === null) fail(op, 'expected an options object { scale, ... }');
+  const { scale, dropout: p = 0, seed, correction = 'closed-form', ridge = 0 } = options;
+  if (!(typeof scale === 'number' && Number.isFinite(scale) && scale !== 0)) {
+    fail(op, `scale = ${String(scale)} is invalid; expected a finite non-zero σ = α / r`);
+  }
+  if (!(p >= 0 && p < 1)) fail(op, `dropout = ${p} is out of range; expected 0 ≤ p < 1`);
+  if (correction !== 'closed-form' && correction !== 'none') fail(op, `correction = '${String(correction)}' is unknown; expected 'closed-form' or 'none'`);
+  if (!(Number.isFinite(ridge) && ridge >= 0)) fail(op, `ridge = ${ridge} is invalid; expected a finite λ ≥ 0`);
+  let state = { seed: 0, offset: 0 };
+  if (p > 0) {
+    if (seed !== undefined) checkSeed(op, seed);
+    state = seed !== undefined ? { seed, offset: 0 } : nextRandomState('uniform', x.size);
+  }
+  return { scale, p, seed: state.seed, offset: state.offset, closedForm: correction === 'closed-form', ridge };
+}
+
+export interface Dims {
+  N: number;
+  d: number;
+  o: number;
+  r: number;
+}
+
+/** Checks x [..., d], W [d, o] (and A [d, r], B [r, o] with 1 ≤ r ≤ min(d, o)): one float dtype. */
+export function checkArgs(op: string, x: Tensor, W: Tensor, A: Tensor | null, B: Tensor | null): Dims {
+  const all = [['x', x], ['W', W], ['A', A], ['B', B]].filter(([, t]) => t) as [string, Tensor][];
+  checkFloat(op, ...all.map(([, t]) => t));
+  if (all.some(([, t]) => t.dtype !== x.dtype)) {
+    fail(op, `dtypes differ: ${all.map(([n, t]) => describe(n, t)).join(', ')}; expected one dtype (cast with ops.cast)`);
+  }
+  const given = all.map(([n, t]) => describe(n, t)).join(', ');
+  const expected = A ? 'x [..., d], W [d, o], A [d, r], B [r, o]' : 'x [..., d], W [d, o]';
+  if (W.rank !== 2 || x.rank < 1 || x.shape[x.rank - 1] !== W.shape[0]) fail(op, `shapes do not fit: ${given}; expected ${expected}`);
+  const [d, o] = W.shape as [number, number];
+  const N = d === 0 ? 0 : x.size / d;
+  if (!A || !B) return { N, d, o, r: 0 };
+  if (A.rank !== 2 || B.rank !== 2 || A.shape[0] !== d || B.shape[1] !== o || A.shape[1] !== B.shape[0]) {
+    fail(op, `shapes do not fit: ${given}; expected ${expected}`);
+  }
+  const r = A.shape[1]!;
+  if (r < 1 || r > Math.min(d, o)) {
+    fail(op, `rank r = ${r} (from ${describe('A', A)}) is out of range; expected 1 ≤ r ≤ min(d, o) = ${Math.min(d, o)}`);
+  }
+  return { N, d, o, r };
+}
+
+/** Throws unless each named tensor is frozen (requiresGrad false). */
+export function checkFrozen(op: string, method: string, trained: string, tensors: [string, Tensor][]): void {
+  for (const [name, t] of tensors) {
+    if (t.requiresGrad) {
+      fail(op, `${describe(name, t)} requires grad, but ${method} keeps ${tensors.map(([n]) => n).join(' and ')} frozen ` +
+        `and trains only ${trained}; set ${name}.requiresGrad = false (or use ops.lora to train both factors)`);
+    }
+  }
+}
+
+/** t [..., f] as a 2-D [rows, f] view (no copy). */
+export function rows2d(t: Tensor, f: number): Tensor {
+  return view(t, [f === 0 ? 0 : t.size / f, f]);
+}
+
+/** op(a)·op(b) through the matmul kernel: the flags read a transpose without copying it. */
+export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  return matmulRaw('matmul', a, b, transA, transB);
+}
+
+/** s·t, a new tensor. */
+export function scaled(t: Tensor, s: number): Tensor {
+  const k = t.backend.kernels;
+  const c = k.full(t.dtype, 1, s);
+  const out = wrap(k.binary('mul', t.storage, t.shape, c, [], t.shape), t.shape);
+  c.release();
+  return out;
+}
+
+/** a + s·b for a, b of one shape; disposes a and b. */
+export function addScaledInto(a: Tensor, s: number, b: Tensor): Tensor {
+  const sb = s === 1 ? b : scaled(b, s);
+  const out = wrap(a.backend.kernels.binary('add', a.storage, a.shape, sb.storage, sb.shape, a.shape), a.shape);
+  for (const t of new Set([a, b, sb])) t.dispose();
+  return out;
+}
+
+/**
+ * The dropout of the adapter input, mask from (cfg.seed, cfg.offset): the same call on a
+ * gradient of x's shape is its backward. Returns a new handle (a view of t when p = 0).
+ */
+export function adapterDropout(t: Tensor, cfg: LoraConfig): Tensor {
+  if (cfg.p === 0) return view(t, t.shape);
+  return wrap(t.backend.kernels.dropout(t.storage, cfg.p, cfg.seed, cfg.offset), t.shape);
+}
+
+/** t's storage under another shape of the same size; disposes the handle t. */
+export function reshaped(t: Tensor, shape: readonly number[]): Tensor {
+  const v = view(t, shape);
+  t.dispose();
+  return v;
+}
+
+/** t [a, b] transposed into a new contiguous [b, a]. */
+export function transposed(t: Tensor): Tensor {
+  const [a, b] = t.shape as [number, number];
+  return wrap(t.backend.kernels.gatherStrided(t.storage, { shape: [b, a], strides: [1, b], offset: 0 }), [b, a]);
+}
+
+/**
+ * gradX = dY·Wᵀ + σ·drop((dY·Bᵀ)·Aᵀ) [N, d], viewed as x's shape. Needs only weights — never a
+ * saved activation. dYBt = dY·Bᵀ [N, r] may be passed when already computed.
+ */
+export function inputGrad(g: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, xShape: readonly number[], dYBt?: Tensor): Tensor {
+  const t = dYBt ?? mm(g, B, false, true); //           [N, r]
+  const adapter = mm(t, A, false, true); //              [N, d]
+  const dropped = adapterDropout(adapter, cfg);
+  adapter.dispose();
+  return reshaped(addScaledInto(mm(g, W, false, true), cfg.scale, dropped), xShape);
+}

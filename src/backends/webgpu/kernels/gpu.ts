@@ -1,0 +1,41 @@
+/** What the kernel modules need from the backend, and launch-size helpers shared by them. */
+import type { Kernels, Storage } from '../../backend.ts';
+import type { DType } from '../../../dtype.ts';
+import { grid, type Launch } from '../gpu-context.ts';
+
+export interface Gpu {
+  /** A new storage of `size` elements (contents undefined); `op` names the kernel in errors. */
+  alloc(op: string, dtype: DType, size: number): Storage<GPUBuffer>;
+  /**
+   * Records a dispatch (runs in queue order; nothing is read back). `outputs`, the storages
+   * allocated for it, are released if the launch is refused (e.g. a loop too long for llvmpipe).
+   */
+  run(launch: Launch, outputs?: readonly Storage[]): void;
+  /** A small buffer bound where a kernel's optional input is absent (never read). */
+  readonly placeholder: GPUBuffer;
+  /** All kernels, for kernels built from others (layerNormGrad's column sums use reduce). */
+  readonly kernels: Kernels;
+}
+
+/** The GPUBuffer behind a storage of this backend. */
+export function buf(s: Storage): GPUBuffer {
+  return s.handle as GPUBuffer;
+}
+
+/** Threads per workgroup of the 1-D kernels (their WGSL default). */
+export const WG = 256;
+
+/** The grid of a 1-D launch of `threads` threads with workgroups of `wg`. */
+export function grid1d(threads: number, wg = WG): [number, number, number] {
+  return grid(Math.ceil(threads / wg));
+}
+
+/** Workgroup size for one workgroup per row of `cols` elements: a power of two in [32, 256]. */
+export function rowWorkgroup(cols: number): number {
+  return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.max(cols, 1)))));
+}
+
+/** Iterations of each strided loop over a row of `cols` with rowWorkgroup(cols) threads. */
+export function rowLoops(cols: number): number {
+  return Math.ceil(cols / rowWorkgroup(cols));
+}

@@ -1,0 +1,65 @@
+/** Tiled matmul and the [outer, len, inner] reduction on WebGPU. */
+import type { Kernels } from '../../backend.ts';
+import { fail } from '../../../errors.ts';
+import { grid, Params } from '../gpu-context.ts';
+import { buf, grid1d, rowWorkgroup, type Gpu } from './gpu.ts';
+
+const MAX_GROUPS = 65535;
+/** Each thread of matmul.wgsl computes a MICRO × MICRO block of the output. */
+const MICRO = 4;
+/** matmul.wgsl's TILE_K default. */
+const TILE_K = 16;
+
+/** Threads along one side of the workgroup: small matrices get small tiles (4·threads wide). */
+function sideThreads(size: number): number {
+  return size <= 16 ? 4 : size <= 32 ? 8 : 16;
+}
+
+/**
+ * The longest loop of matmul.wgsl per invocation over all k tiles: the tile loads run
+ * ⌈TM·TILE_K / threads⌉ (A) or ⌈TN·TILE_K / threads⌉ (B) times per tile, the kk loop TILE_K.
+ */
+function matmulLoops(k: number, wgX: number, wgY: number): number {
+  const threads = wgX * wgY;
+  const perTile = Math.max(TILE_K, Math.ceil((MICRO * wgY * TILE_K) / threads), Math.ceil((MICRO * wgX * TILE_K) / threads));
+  return perTile * Math.ceil(k / TILE_K);
+}
+
+/** Rows at least this long are reduced by a workgroup tree; shorter ones by one thread each. */
+const TREE_MIN_LEN = 64;
+
+export function matmulKernels(gpu: Gpu): Pick<Kernels, 'matmul' | 'reduce'> {
+  return {
+    matmul(a, b, p) {
+      const { batch, m, n, k } = p;
+      const wgX = sideThreads(n), wgY = sideThreads(m);
+      const gx = Math.ceil(n / (MICRO * wgX)), gy = Math.ceil(m / (MICRO * wgY));
+      if (gx > MAX_GROUPS || gy > MAX_GROUPS) fail('matmul', `an output of [${m}, ${n}] needs more than ${MAX_GROUPS} tiles along one side`);
+      const out = gpu.alloc('matmul', a.dtype, batch * m * n);
+      gpu.run({
+        shader: 'matmul',
+        constants: { TRANS_A: p.transA, TRANS_B: p.transB, WG_X: wgX, WG_Y: wgY },
+        params: new Params().u32(m).u32(n).u32(k).u32(batch).u32(p.aBatchStride).u32(p.bBatchStride),
+        buffers: [buf(a), buf(b), buf(out)],
+        groups: [gx, gy, Math.min(batch, MAX_GROUPS)],
+        loops: matmulLoops(k, wgX, wgY),
+      }, [out]);
+      return out;
+    },
+    reduce(op, x, outer, len, inner) {
+      const outputs = outer * inner;
+      const out = gpu.alloc(op, x.dtype, outputs);
+      const params = new Params().u32(outer).u32(len).u32(inner).u32(outputs);
+      const OP = op === 'sum' ? 0 : 1;
+      if (len >= TREE_MIN_LEN) {
+        const wg = rowWorkgroup(Math.ceil(len / 4));
+        const launch = { shader: 'reduce', entry: 'tree', constants: { OP, WG: wg }, params, groups: grid(outputs), loops: Math.ceil(len / wg) };
+        gpu.run({ ...launch, buffers: [buf(x), buf(out)] }, [out]);
+      } else {
+        const launch = { shader: 'reduce', entry: 'serial', constants: { OP, WG: 64 }, params, groups: grid1d(outputs, 64), loops: len };
+        gpu.run({ ...launch, buffers: [buf(x), buf(out)] }, [out]);
+      }
+      return out;
+    },
+  };
+}

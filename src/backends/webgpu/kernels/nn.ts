@@ -1,0 +1,94 @@
+/** Row-wise kernels (softmax, layerNorm, crossEntropy and their gradients) and embedding rows. */
+import type { Kernels } from '../../backend.ts';
+import { grid, Params } from '../gpu-context.ts';
+import { buf, grid1d, rowLoops, rowWorkgroup, type Gpu } from './gpu.ts';
+
+export function nnKernels(gpu: Gpu): Pick<Kernels,
+  'softmax' | 'softmaxGrad' | 'layerNorm' | 'layerNormGrad' | 'crossEntropy' | 'crossEntropyGrad' | 'gatherRows' | 'scatterAddRows'> {
+  return {
+    softmax(x, rows, cols, log) {
+      const y = gpu.alloc(log ? 'logSoftmax' : 'softmax', x.dtype, rows * cols);
+      gpu.run({
+        shader: 'softmax', constants: { LOG: log, WG: rowWorkgroup(cols) }, params: new Params().u32(rows).u32(cols), loops: rowLoops(cols),
+        buffers: [buf(x), buf(y)], groups: grid(rows),
+      }, [y]);
+      return y;
+    },
+    softmaxGrad(y, gradOut, rows, cols, log) {
+      const dx = gpu.alloc(log ? 'logSoftmax' : 'softmax', y.dtype, rows * cols);
+      gpu.run({
+        shader: 'softmax-grad', constants: { LOG: log, WG: rowWorkgroup(cols) }, params: new Params().u32(rows).u32(cols), loops: rowLoops(cols),
+        buffers: [buf(y), buf(gradOut), buf(dx)], groups: grid(rows),
+      }, [dx]);
+      return dx;
+    },
+    layerNorm(x, gamma, beta, rows, cols, eps) {
+      const y = gpu.alloc('layerNorm', x.dtype, rows * cols);
+      const mean = gpu.alloc('layerNorm', x.dtype, rows), rstd = gpu.alloc('layerNorm', x.dtype, rows);
+      gpu.run({
+        shader: 'layer-norm', constants: { HAS_GAMMA: gamma !== null, HAS_BETA: beta !== null, WG: rowWorkgroup(cols) },
+        params: new Params().u32(rows).u32(cols).f32(eps), loops: rowLoops(cols),
+        buffers: [buf(x), gamma ? buf(gamma) : gpu.placeholder, beta ? buf(beta) : gpu.placeholder, buf(y), buf(mean), buf(rstd)],
+        groups: grid(rows),
+      }, [y, mean, rstd]);
+      return { y, mean, rstd };
+    },
+    layerNormGrad(x, gamma, mean, rstd, gradOut, rows, cols) {
+      const gradX = gpu.alloc('layerNorm', x.dtype, rows * cols);
+      const gxhat = gpu.alloc('layerNorm', x.dtype, rows * cols); // g·x̂, summed over rows below
+      gpu.run({
+        shader: 'layer-norm-grad', constants: { HAS_GAMMA: gamma !== null, WG: rowWorkgroup(cols) },
+        params: new Params().u32(rows).u32(cols), loops: rowLoops(cols),
+        buffers: [buf(x), gamma ? buf(gamma) : gpu.placeholder, buf(mean), buf(rstd), buf(gradOut), buf(gradX), buf(gxhat)],
+        groups: grid(rows),
+      }, [gradX, gxhat]);
+      const gradGamma = gpu.kernels.reduce('sum', gxhat, 1, rows, cols); // dγ = Σ_rows g·x̂  [cols]
+      const gradBeta = gpu.kernels.reduce('sum', gradOut, 1, rows, cols); // dβ = Σ_rows g    [cols]
+      gxhat.release();
+      return { gradX, gradGamma, gradBeta };
+    },
+    crossEntropy(logits, targets, rows, classes, ignoreIndex) {
+      const loss = gpu.alloc('crossEntropy', logits.dtype, rows);
+      const lse = gpu.alloc('crossEntropy', logits.dtype, rows), valid = gpu.alloc('crossEntropy', logits.dtype, rows);
+      gpu.run({
+        shader: 'cross-entropy', constants: { WG: rowWorkgroup(classes) }, params: new Params().u32(rows).u32(classes).i32(ignoreIndex), loops: rowLoops(classes),
+        buffers: [buf(logits), buf(targets), buf(loss), buf(lse), buf(valid)], groups: grid(rows),
+      }, [loss, lse, valid]);
+      return { loss, lse, valid };
+    },
+    crossEntropyGrad(logits, lse, targets, scale, rows, classes, ignoreIndex) {
+      const n = rows * classes;
+      const dz = gpu.alloc('crossEntropy', logits.dtype, n);
+      gpu.run({
+        shader: 'cross-entropy-grad', params: new Params().u32(n).u32(classes).i32(ignoreIndex),
+        buffers: [buf(logits), buf(lse), buf(targets), buf(scale), buf(dz)], groups: grid1d(n),
+      });
+      return dz;
+    },
+    gatherRows(table, indices, n, dim) {
+      const out = gpu.alloc('embedding', table.dtype, n * dim);
+      const tableRows = dim === 0 ? 0 : table.size / dim;
+      gpu.run({
+        shader: 'gather-rows', params: new Params().u32(n * dim).u32(dim).u32(tableRows),
+        buffers: [buf(table), buf(indices), buf(out)], groups: grid1d(n * dim),
+      });
+      return out;
+    },
+    scatterAddRows(src, indices, n, rows, dim) {
+      const out = gpu.alloc('embedding', src.dtype, rows * dim);
+      if (rows * dim === 0) return out;
+      // scratch: heads [rows + 1] then the positions sorted by row [n] (see scatter-add-rows.wgsl)
+      const lists = gpu.alloc('embedding', 'int32', rows + 1 + n);
+      const params = new Params().u32(rows * dim).u32(rows).u32(dim).u32(n);
+      gpu.run({
+        shader: 'scatter-add-rows', entry: 'bucket', params, buffers: [buf(indices), buf(lists)], groups: [1, 1, 1], loops: Math.max(rows + 1, n),
+      }, [out, lists]);
+      gpu.run({
+        shader: 'scatter-add-rows', entry: 'accumulate', params, loops: n, // a row's bucket holds at most n positions
+        buffers: [null, buf(lists), buf(src), buf(out)], groups: grid1d(rows * dim),
+      }, [out, lists]);
+      lists.release();
+      return out;
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import type { DType, Device } from '../dtype.ts';
+import { fail } from '../errors.ts';
+import { tensor } from '../factories.ts';
+import type { Tensor } from '../tensor.ts';
+
+/**
+ * The safetensors format (Hugging Face):
+ *   [8 bytes: header length n, u64 little-endian] [n bytes: JSON header] [raw data]
+ * The header maps each name to { dtype, shape, data_offsets: [begin, end) } (offsets into the
+ * data section, little-endian row-major) plus an optional "__metadata__" of string → string.
+ * Like the reference writer, tensors are laid out by element size (largest first) then name,
+ * so every tensor is aligned, and the header is padded with spaces to a multiple of 8 bytes.
+ */
+export interface SafetensorsContent {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+const WRITE_DTYPES: Record<DType, { code: string; bytes: number }> = {
+  float64: { code: 'F64', bytes: 8 },
+  float32: { code: 'F32', bytes: 4 },
+  int32: { code: 'I32', bytes: 4 },
+};
+
+/** How each readable code decodes: F16 and BF16 widen to float32 (no engine dtype holds them). */
+const READ_DTYPES: Record<string, { bytes: number; dtype: DType; decode: (view: DataView, i: number) => number }> = {
+  F64: { bytes: 8, dtype: 'float64', decode: (v, i) => v.getFloat64(i * 8, true) },
+  F32: { bytes: 4, dtype: 'float32', decode: (v, i) => v.getFloat32(i * 4, true) },
+  I32: { bytes: 4, dtype: 'int32', decode: (v, i) => v.getInt32(i * 4, true) },
+  F16: { bytes: 2, dtype: 'float32', decode: (v, i) => halfToFloat(v.getUint16(i * 2, true)) },
+  BF16: { bytes: 2, dtype: 'float32', decode: (v, i) => bfloat16ToFloat(v.getUint16(i * 2, true)) },
+};
+
+/** IEEE 754 binary16 bits → number (subnormals, ±∞ and NaN included). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** bfloat16 bits are the top half of a float32. */
+export function bfloat16ToFloat(h: number): number {
+  const v = new DataView(new ArrayBuffer(4));
+  v.setUint32(0, h << 16, false);
+  return v.getFloat32(0, false);
+}
+
+/** The bytes of a safetensors file holding the tensors (read back from any device) and metadata. */
+export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+  const names = Object.keys(tensors).sort((a, b) => WRITE_DTYPES[tensors[b]!.dtype].bytes - WRITE_DTYPES[tensors[a]!.dtype].bytes || (a < b ? -1 : a > b ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const name of names) {
+    if (name === '__metadata__') fail('safetensors', "'__metadata__' is reserved and cannot name a tensor");
+    const t = tensors[name]!;
+    const data = await t.data();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(); // host order is little-endian on every supported platform
+    header[name] = { dtype: WRITE_DTYPES[t.dtype].code, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Parses a safetensors file into tensors on `device` (the default device if not given), checking every offset. */
+export function parseSafetensors(bytes: Uint8Array, options: { device?: Device } = {}): SafetensorsContent {
+  if (bytes.length < 8) fail('safetensors', `the file has ${bytes.length} bytes; expected at least the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  if (n > bytes.length - 8) fail('safetensors', `header length ${n} exceeds the ${bytes.length - 8} bytes after it`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    fail('safetensors', `the header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('safetensors', 'the header is not a JSON object');
+  const data = bytes.subarray(8 + n);
+  const { __metadata__: meta = {}, ...entries } = header;
+  const metadata = checkMetadata(meta);
+  const spans: [number, number, string][] = [];
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, raw] of Object.entries(entries)) {
+    const { dtype, shape, data_offsets: offsets } = (raw ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const info = READ_DTYPES[String(dtype)];
+    if (!info) fail('safetensors', `'${name}' has dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(READ_DTYPES).join(', ')}`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) fail('safetensors', `'${name}' has shape ${JSON.stringify(shape)}; expected a list of non-negative integers`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+      fail('safetensors', `'${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end]`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const size = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (end - begin !== size * info.bytes || end > data.length) {
+      fail('safetensors', `'${name}' spans bytes [${begin}, ${end}) of ${data.length}; expected ${size * info.bytes} bytes for ${dtype} [${shape.join(', ')}] inside the data`);
+    }
+    spans.push([begin, end, name]);
+    const src = new DataView(data.buffer, data.byteOffset + begin, end - begin);
+    const values = info.dtype === 'float64' ? new Float64Array(size) : info.dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
+    for (let i = 0; i < size; i++) values[i] = info.decode(src, i);
+    tensors[name] = tensor(values, { shape: shape as number[], device: options.device });
+  }
+  checkCoverage(spans, data.length);
+  return { tensors, metadata };
+}
+
+function checkMetadata(meta: unknown): Record<string, string> {
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((v) => typeof v !== 'string')) {
+    fail('safetensors', `__metadata__ is ${JSON.stringify(meta)}; expected an object of strings`);
+  }
+  return meta as Record<string, string>;
+}
+
+/** Tensors must tile the data section exactly, without gaps or overlaps (as the reference reader checks). */
+function checkCoverage(spans: [number, number, string][], length: number): void {
+  spans.sort((a, b) => a[0] - b[0]);
+  let at = 0;
+  for (const [begin, end, name] of spans) {
+    if (begin !== at) fail('safetensors', `'${name}' starts at byte ${begin} but the previous tensor ends at ${at}; expected tensors to tile the data without gaps or overlaps`);
+    at = end;
+  }
+  if (at !== length) fail('safetensors', `the tensors cover ${at} of the ${length} data bytes; expected all of them`);
+}
+
+export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
+  await writeFile(path, await serializeSafetensors(tensors, metadata));
+}
+
+export async function loadSafetensors(path: string, options: { device?: Device } = {}): Promise<SafetensorsContent> {
+  return parseSafetensors(new Uint8Array(await readFile(path)), options);
+}

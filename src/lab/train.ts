@@ -1,0 +1,55 @@
+import { noGrad } from '../autograd/grad-mode.ts';
+import { measureSaved, type SavedEntry } from '../autograd/saved.ts';
+import { scope } from '../autograd/scope.ts';
+import { batchAt, type Batch } from '../data/text.ts';
+import type { GPT } from '../nn/transformer.ts';
+import { clipGradNorm } from '../optim/clip.ts';
+import type { Optimizer } from '../optim/optimizer.ts';
+import type { Tensor } from '../tensor.ts';
+
+/** What one training step reports: its loss and, when measured, what autograd saved for backward. */
+export interface StepResult {
+  loss: number;
+  saved?: { bytes: number; entries: SavedEntry[] };
+}
+
+/**
+ * One optimisation step: forward (loss), backward, clip to maxNorm, optimizer step, free the
+ * gradients. Intermediates are freed by scope(); with `measure`, the forward runs under
+ * measureSaved and its saved bytes (everything held for backward) are returned.
+ */
+export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean } = {}): Promise<StepResult> {
+  let saved: StepResult['saved'];
+  const loss = scope(() => {
+    const forward = () => model.loss(batch.x, batch.y);
+    let l: Tensor;
+    if (options.measure) {
+      const r = measureSaved(forward);
+      saved = { bytes: r.bytes, entries: r.entries };
+      l = r.result;
+    } else l = forward();
+    l.backward();
+    if (options.clip) clipGradNorm(opt.params, options.clip)?.dispose();
+    opt.step();
+    opt.zeroGrad();
+    return l;
+  });
+  const value = await loss.item();
+  loss.dispose();
+  return saved ? { loss: value, saved } : { loss: value };
+}
+
+/** Mean loss over fixed windows (in chunks of `batch` windows), in eval mode and without a graph. */
+export async function evaluate(model: GPT, ids: Int32Array, starts: readonly number[], seq: number, batch: number): Promise<number> {
+  model.eval();
+  let total = 0;
+  for (let i = 0; i < starts.length; i += batch) {
+    const chunk = starts.slice(i, i + batch);
+    const b = batchAt(ids, chunk, seq, model.tok.weight.device);
+    const loss = scope(() => noGrad(() => model.loss(b.x, b.y)));
+    total += (await loss.item()) * chunk.length;
+    for (const t of [loss, b.x, b.y]) t.dispose();
+  }
+  model.train();
+  return total / starts.length;
+}

@@ -1,0 +1,99 @@
+import { add } from '../autograd/ops/elementwise.ts';
+import { crossEntropy, dropout } from '../autograd/ops/nn.ts';
+import { reshape, slice } from '../autograd/ops/shape.ts';
+import { describe, fail } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { CausalSelfAttention } from './attention.ts';
+import { Embedding, LayerNorm, MLP, pipe, Sequential, subSeed, type LayerOptions } from './layers.ts';
+import { Linear } from './linear.ts';
+import { Module } from './module.ts';
+
+/** Pre-LN block: x + attn(ln1(x)), then + mlp(ln2(·)). Children ln1, attn, ln2, mlp. */
+export class Block extends Module {
+  readonly ln1: LayerNorm;
+  readonly attn: CausalSelfAttention;
+  readonly ln2: LayerNorm;
+  readonly mlp: MLP;
+
+  constructor(dim: number, heads: number, context: number, options: LayerOptions & { hidden?: number; dropout?: number } = {}) {
+    super();
+    const p = options.dropout ?? 0;
+    const opt = { dtype: options.dtype, device: options.device };
+    this.ln1 = this.registerModule('ln1', new LayerNorm(dim, opt));
+    this.attn = this.registerModule('attn', new CausalSelfAttention(dim, heads, context, p, { ...opt, seed: subSeed(options.seed, 0) }));
+    this.ln2 = this.registerModule('ln2', new LayerNorm(dim, opt));
+    this.mlp = this.registerModule('mlp', new MLP(dim, options.hidden ?? 4 * dim, p, { ...opt, seed: subSeed(options.seed, 1) }));
+  }
+
+  forward(x: Tensor): Tensor {
+    const a = pipe(this.ln1.forward(x), (t) => this.attn.forward(t));
+    const h = add(x, a);
+    a.dispose();
+    const m = pipe(this.ln2.forward(h), (t) => this.mlp.forward(t));
+    const out = add(h, m);
+    h.dispose();
+    m.dispose();
+    return out;
+  }
+}
+
+/** A tiny character-level GPT: V tokens, width d, h heads, L blocks, context s (MLP width 4d). */
+export interface GptConfig {
+  vocab: number;
+  dim: number;
+  heads: number;
+  layers: number;
+  context: number;
+  /** Dropout on attention probabilities and residual branches (0 by default). */
+  dropout?: number;
+}
+
+/**
+ * logits = head(lnF(blocks(tok[idx] + pos[0:s]))): idx int32 [b, s] → [b, s, V].
+ * Children tok, pos, blocks (blocks.0, blocks.1, ...), lnF, head (no bias).
+ */
+export class GPT extends Module {
+  readonly tok: Embedding;
+  readonly pos: Embedding;
+  readonly blocks: Sequential<Block>;
+  readonly lnF: LayerNorm;
+  readonly head: Linear;
+
+  constructor(readonly config: GptConfig, options: LayerOptions = {}) {
+    super();
+    const { vocab, dim, heads, layers, context } = config;
+    for (const [k, v] of Object.entries({ vocab, dim, heads, layers, context })) {
+      if (!Number.isInteger(v) || v < 1) fail('GPT', `config.${k} = ${v}; expected a positive integer`);
+    }
+    const opt = { dtype: options.dtype, device: options.device };
+    this.tok = this.registerModule('tok', new Embedding(vocab, dim, { ...opt, seed: subSeed(options.seed, 0) }));
+    this.pos = this.registerModule('pos', new Embedding(context, dim, { ...opt, seed: subSeed(options.seed, 1) }));
+    const blocks = Array.from({ length: layers }, (_, i) =>
+      new Block(dim, heads, context, { ...opt, dropout: config.dropout, seed: subSeed(options.seed, 10 + i) }));
+    this.blocks = this.registerModule('blocks', new Sequential(blocks));
+    this.lnF = this.registerModule('lnF', new LayerNorm(dim, opt));
+    this.head = this.registerModule('head', new Linear(dim, vocab, { ...opt, bias: false, seed: subSeed(options.seed, 2) }));
+  }
+
+  forward(idx: Tensor): Tensor {
+    if (idx.rank !== 2 || idx.dtype !== 'int32' || idx.shape[1]! > this.config.context) {
+      fail('GPT', `${describe('idx', idx)} does not fit; expected int32 [batch, seq ≤ ${this.config.context}]`);
+    }
+    const tok = this.tok.forward(idx), pos = slice(this.pos.weight, 0, 0, idx.shape[1]!);
+    const x = add(tok, pos); // [b, s, d] + [s, d]
+    tok.dispose();
+    pos.dispose();
+    return pipe(x, (t) => dropout(t, this.config.dropout ?? 0, { training: this.training }),
+      (t) => this.blocks.forward(t), (t) => this.lnF.forward(t), (t) => this.head.forward(t));
+  }
+
+  /** Mean next-token cross entropy of idx [b, s] against targets [b, s] (int32). */
+  loss(idx: Tensor, targets: Tensor): Tensor {
+    const logits = pipe(this.forward(idx), (t) => reshape(t, [idx.size, this.config.vocab]));
+    const flat = reshape(targets, [targets.size]);
+    const loss = crossEntropy(logits, flat);
+    logits.dispose();
+    flat.dispose();
+    return loss;
+  }
+}

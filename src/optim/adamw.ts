@@ -1,0 +1,68 @@
+import { keep } from '../autograd/scope.ts';
+import { fail } from '../errors.ts';
+import { zeros } from '../factories.ts';
+import type { Tensor } from '../tensor.ts';
+import { Optimizer } from './optimizer.ts';
+
+export interface AdamWOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Decoupled weight decay λ (torch.optim.AdamW's default is 0.01). */
+  weightDecay?: number;
+}
+
+/**
+ * AdamW (Loshchilov & Hutter), step by step as torch.optim.AdamW, per parameter with its own step t:
+ *   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
+ *   p ← p − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ).
+ * State: m and v, one tensor each per parameter (2 floats per trainable element).
+ */
+export class AdamW extends Optimizer {
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  private readonly state = new Map<Tensor, { m: Tensor; v: Tensor; step: number }>();
+
+  constructor(params: Iterable<Tensor>, options: AdamWOptions = {}) {
+    super('AdamW', params, options.lr ?? 1e-3);
+    this.betas = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0.01;
+    const [b1, b2] = this.betas;
+    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) fail('AdamW', `betas [${b1}, ${b2}] are out of range; expected each in [0, 1)`);
+  }
+
+  step(): void {
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      let s = this.state.get(p);
+      if (!s) {
+        const like = { dtype: p.dtype, device: p.device };
+        s = { m: keep(zeros(p.shape, like)), v: keep(zeros(p.shape, like)), step: 0 };
+        this.state.set(p, s);
+      }
+      s.step++;
+      p.backend.kernels.adamwStep(p.storage, p.grad.storage, s.m.storage, s.v.storage, {
+        lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: s.step,
+      });
+      p.markModified();
+    }
+  }
+
+  /** Bytes of optimizer state held (m and v of every parameter stepped so far). */
+  stateBytes(): number {
+    let n = 0;
+    for (const { m, v } of this.state.values()) n += m.storage.bytes + v.storage.bytes;
+    return n;
+  }
+
+  /** Frees the moment buffers. */
+  dispose(): void {
+    for (const { m, v } of this.state.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.state.clear();
+  }
+}

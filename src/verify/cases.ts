@@ -1,0 +1,132 @@
+/**
+ * Random LoRA problems for the claims. A case is a handful of integers (sizes, a seed, σ), and
+ * the matrices are drawn from the engine's Philox stream of that seed, so fast-check shrinks
+ * sizes and seeds rather than thousands of floats, and a printed counterexample is replayable.
+ */
+import fc from 'fast-check';
+import { linear, lora, loraFA, loraFB } from '../autograd/ops/lora.ts';
+import { typedArrayFor } from '../dtype.ts';
+import { tensor } from '../factories.ts';
+import { initFactor, randomStream, type RandomStream } from '../lora/init.ts';
+import { fillNormal } from '../random.ts';
+import type { Tensor } from '../tensor.ts';
+import type { FloatDType } from './claim.ts';
+import { combine, fromTensor, mat, matmul, scale, type Mat } from './dense.ts';
+
+export type RandomInit = 'gaussian' | 'uniform' | 'orthogonal';
+export const RANDOM_INITS: readonly RandomInit[] = ['gaussian', 'uniform', 'orthogonal'];
+
+export interface LoraCase {
+  N: number;
+  d: number;
+  o: number;
+  r: number;
+  sigma: number;
+  seed: number;
+  init: RandomInit;
+  dtype: FloatDType;
+}
+
+/** d, o in 1..48, r in 1..min(d, o), N in 1..32, σ in [1/16, 16], A drawn with `init`. */
+export function loraCase(dtype: FloatDType, init?: RandomInit): fc.Arbitrary<LoraCase> {
+  return fc
+    .record({
+      N: fc.integer({ min: 1, max: 32 }),
+      d: fc.integer({ min: 1, max: 48 }),
+      o: fc.integer({ min: 1, max: 48 }),
+      sigma: fc.double({ min: 1 / 16, max: 16, noNaN: true }),
+      seed: fc.integer({ min: 0, max: 0xffffffff }),
+      init: init ? fc.constant(init) : fc.constantFrom(...RANDOM_INITS),
+    })
+    .chain((c) => fc.integer({ min: 1, max: Math.min(c.d, c.o) }).map((r) => ({ ...c, r, dtype })));
+}
+
+/** Values N(0, std²) of a rows×cols matrix from the stream, rounded to dtype. */
+export function gaussian(stream: RandomStream, rows: number, cols: number, std: number, dtype: FloatDType): Mat {
+  const v = new Float64Array(rows * cols);
+  const { seed, offset } = stream.take('normal', v.length);
+  fillNormal(v, seed, offset);
+  return rounded(mat(rows, cols, v.map((x) => x * std)), dtype);
+}
+
+/** m with its values rounded to dtype (what a tensor of that dtype holds). */
+export function rounded(m: Mat, dtype: FloatDType): Mat {
+  const t = typedArrayFor(dtype, m.data.length);
+  t.set(m.data);
+  return mat(m.rows, m.cols, Float64Array.from(t));
+}
+
+/** A new CPU tensor holding m's values. */
+export function leaf(m: Mat, dtype: FloatDType, opts: { requiresGrad?: boolean; parameter?: boolean } = {}): Tensor {
+  return tensor(m.data, { shape: [m.rows, m.cols], dtype, ...opts });
+}
+
+/** The host matrices of one case: X [N, d], W [d, o], A [d, r] (by init), B [r, o], dY [N, o]. */
+export interface LoraData {
+  c: LoraCase;
+  X: Mat;
+  W: Mat;
+  A: Mat;
+  B: Mat;
+  dY: Mat;
+}
+
+export function makeData(c: LoraCase): LoraData {
+  const s = randomStream('verify', c.seed);
+  const A = rounded(mat(c.d, c.r, initFactor('verify', c.init, c.d, c.r, 'columns', s)), c.dtype);
+  return {
+    c,
+    A,
+    X: gaussian(s, c.N, c.d, 1, c.dtype),
+    W: gaussian(s, c.d, c.o, 1 / Math.sqrt(c.d), c.dtype),
+    B: gaussian(s, c.r, c.o, 1, c.dtype),
+    dY: gaussian(s, c.N, c.o, 1, c.dtype),
+  };
+}
+
+/** W + σ·A·B, the effective weight, rounded to the case's dtype. */
+export function effectiveWeight(data: LoraData): Mat {
+  return rounded(combine(data.W, 1, scale(matmul(data.A, data.B), data.c.sigma), 1), data.c.dtype);
+}
+
+/**
+ * The Full-FT gradient G = ∂L/∂W = Xᵀ·dY, computed independently of every LoRA code path: the
+ * engine's generic autograd through ops.linear with the effective weight as a trainable leaf.
+ */
+export function fullGradient(data: LoraData): Mat {
+  const { dtype } = data.c;
+  const Weff = leaf(effectiveWeight(data), dtype, { requiresGrad: true, parameter: true });
+  linear(leaf(data.X, dtype), Weff).backward(leaf(data.dY, dtype));
+  return fromTensor(Weff.grad!);
+}
+
+export type Method = 'lora' | 'loraFA' | 'loraFB';
+
+export interface MethodRun {
+  y: Mat;
+  gradX: Mat | null;
+  gradA: Mat | null;
+  gradB: Mat | null;
+}
+
+/**
+ * Runs one LoRA op on the case with upstream gradient dY: LoRA trains A and B, LoRA-FA trains
+ * B, LoRA-FB trains A; x needs a gradient when withGradX.
+ */
+export function runMethod(
+  data: LoraData,
+  method: Method,
+  options: { correction?: 'closed-form' | 'none'; dropout?: number; seed?: number; withGradX?: boolean; ridge?: number } = {},
+): MethodRun {
+  const { dtype, sigma } = data.c;
+  const x = leaf(data.X, dtype, { requiresGrad: options.withGradX ?? false });
+  const W = leaf(data.W, dtype, { parameter: true });
+  const A = leaf(data.A, dtype, { parameter: true, requiresGrad: method !== 'loraFA' });
+  const B = leaf(data.B, dtype, { parameter: true, requiresGrad: method !== 'loraFB' });
+  const opts = { scale: sigma, dropout: options.dropout, seed: options.seed, correction: options.correction, ridge: options.ridge };
+  const op = { lora, loraFA, loraFB }[method];
+  const y = op(x, W, A, B, opts);
+  y.backward(leaf(data.dY, dtype));
+  const grad = (t: Tensor) => (t.grad ? fromTensor(t.grad) : null);
+  return { y: fromTensor(y), gradX: grad(x), gradA: grad(A), gradB: grad(B) };
+}

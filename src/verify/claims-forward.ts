@@ -1,0 +1,120 @@
+/**
+ * Claim 6: every LoRA-type op computes the same forward, x·W + σ(x·A)·B, and the same input
+ * gradient, which equals the Full-FT graph's (dY·W_effᵀ with W_eff = W + σAB). With dropout on
+ * the adapter input, each op's forward and gradients equal a generic graph built from
+ * ops.dropout (same seed) and matmuls — which proves the mask regenerated in backward is the
+ * forward's mask.
+ */
+import fc from 'fast-check';
+import { dropout } from '../autograd/ops/nn.ts';
+import { add, mul } from '../autograd/ops/elementwise.ts';
+import { linear } from '../autograd/ops/lora.ts';
+import { matmul } from '../autograd/ops/matmul.ts';
+import type { Tensor } from '../tensor.ts';
+import { EPSILON, roundoff, worst, type Claim, type Outcome } from './claim.ts';
+import { effectiveWeight, leaf, loraCase, makeData, runMethod, type LoraCase, type LoraData, type Method } from './cases.ts';
+import { fromTensor, gramCondition, matmul as mmul, norm, project, scale, sub, transpose, type Mat } from './dense.ts';
+
+const METHODS: readonly Method[] = ['lora', 'loraFA', 'loraFB'];
+
+/** ‖a − b‖ / scaleNorm. */
+const errorOn = (a: Mat, b: Mat, scaleNorm: number): number => norm(sub(a, b)) / Math.max(scaleNorm, Number.MIN_VALUE);
+
+/** The generic engine graph y = x·W + σ·(drop(x)·A)·B with x, A, B as trainable leaves, and its gradients for dY. */
+function genericGraph(data: LoraData, p: number, seed: number): { y: Mat; gradX: Mat; gradA: Mat; gradB: Mat; xDropped: Mat } {
+  const { dtype, sigma } = data.c;
+  const x = leaf(data.X, dtype, { requiresGrad: true });
+  const A = leaf(data.A, dtype, { requiresGrad: true });
+  const B = leaf(data.B, dtype, { requiresGrad: true });
+  const xd = p > 0 ? dropout(x, p, { seed }) : x;
+  const y = add(matmul(x, leaf(data.W, dtype)), mul(matmul(matmul(xd, A), B), sigma));
+  y.backward(leaf(data.dY, dtype));
+  const g = (t: Tensor) => fromTensor(t.grad!);
+  return { y: fromTensor(y), gradX: g(x), gradA: g(A), gradB: g(B), xDropped: fromTensor(xd) };
+}
+
+/** The scales of y and of the gradients: ‖X‖(‖W‖ + |σ|‖A‖‖B‖) and the like, so a tiny result is not over-weighted. */
+function scales(data: LoraData) {
+  const s = Math.abs(data.c.sigma);
+  const weights = norm(data.W) + s * norm(data.A) * norm(data.B);
+  return {
+    y: norm(data.X) * weights,
+    gradX: norm(data.dY) * weights,
+    gradA: s * norm(data.X) * norm(data.dY) * norm(data.B),
+    gradB: s * norm(data.X) * norm(data.A) * norm(data.dY),
+  };
+}
+
+/** Claim 6 for one case: forward vs the generic graph, gradX vs the Full-FT graph's, for all three ops. */
+function forwardAndInputGrad(c: LoraCase): Outcome {
+  const data = makeData(c);
+  const tol = roundoff(EPSILON[c.dtype], [c.N, c.d, c.o]);
+  const s = scales(data);
+  const reference = genericGraph(data, 0, 0);
+  const x = leaf(data.X, c.dtype, { requiresGrad: true });
+  linear(x, leaf(effectiveWeight(data), c.dtype, { parameter: true })).backward(leaf(data.dY, c.dtype));
+  const fullGradX = fromTensor(x.grad!);
+  return worst(...METHODS.flatMap((m): Outcome[] => {
+    // correction 'none' leaves a float32 case with an ill-conditioned A to be refused by claims 1–5
+    const run = runMethod(data, m, { withGradX: true, correction: 'none' });
+    return [
+      { error: errorOn(run.y, reference.y, s.y), tolerance: tol, note: `${m}: y vs x·W + σ(x·A)·B` },
+      { error: errorOn(run.gradX!, fullGradX, s.gradX), tolerance: tol, note: `${m}: gradX vs the Full-FT graph` },
+    ];
+  }));
+}
+
+interface DropoutCase {
+  base: LoraCase;
+  p: number;
+  dropoutSeed: number;
+}
+
+/** Claim 6b for one case: with dropout p, every op's y and gradients equal the generic graph's. */
+function withDropout({ base: c, p, dropoutSeed }: DropoutCase): Outcome {
+  const data = makeData(c);
+  const tol = roundoff(EPSILON[c.dtype], [c.N, c.d, c.o]);
+  const s = scales(data);
+  const ref = genericGraph(data, p, dropoutSeed);
+  const opts = { dropout: p, seed: dropoutSeed, withGradX: true };
+  const checks: Outcome[] = [];
+  const compare = (what: string, a: Mat, b: Mat, scaleNorm: number, t = tol) => checks.push({ error: errorOn(a, b, scaleNorm), tolerance: t, note: what });
+  for (const m of METHODS) {
+    const run = runMethod(data, m, { ...opts, correction: 'none' });
+    compare(`${m}: y`, run.y, ref.y, s.y);
+    compare(`${m}: gradX`, run.gradX!, ref.gradX, s.gradX);
+    if (run.gradA) compare(`${m}: gradA = g_A`, run.gradA, ref.gradA, s.gradA);
+    if (run.gradB) compare(`${m}: gradB = g_B`, run.gradB, ref.gradB, s.gradB);
+  }
+  // the corrected updates are the projections of the dropped-input gradient G̃ = X̃ᵀ·dY
+  const Gd = mmul(transpose(ref.xDropped), data.dY);
+  const gNorm = norm(Gd);
+  const fa = runMethod(data, 'loraFA', opts).gradB!;
+  compare('loraFA: σ·A·gradB = P_A·X̃ᵀdY', scale(mmul(data.A, fa), c.sigma), project(data.A, Gd), gNorm, tol * gramCondition(data.A));
+  const fb = runMethod(data, 'loraFB', opts).gradA!;
+  const Bt = transpose(data.B);
+  compare('loraFB: σ·gradA·B = X̃ᵀdY·P_B', scale(mmul(fb, data.B), c.sigma), transpose(project(Bt, transpose(Gd))), gNorm, tol * gramCondition(Bt));
+  return worst(...checks);
+}
+
+export function forwardClaims(): Claim<never>[] {
+  const six = (dtype: LoraCase['dtype']): Claim<LoraCase> => ({
+    id: `6 forward, gradX · ${dtype === 'float64' ? 'f64' : 'f32'}`,
+    title: 'lora, loraFA, loraFB: y = x·W + σ(x·A)·B; gradX equal for all and to the Full-FT graph',
+    unit: 'rel',
+    arbitrary: loraCase(dtype),
+    check: forwardAndInputGrad,
+  });
+  const dropoutClaim: Claim<DropoutCase> = {
+    id: '6 with dropout · f64',
+    title: 'with adapter dropout, every op matches a generic ops.dropout graph (mask regenerated in backward)',
+    unit: 'rel',
+    arbitrary: fc.record({
+      base: loraCase('float64'),
+      p: fc.double({ min: 0.05, max: 0.9, noNaN: true }),
+      dropoutSeed: fc.integer({ min: 0, max: 0xffffffff }),
+    }),
+    check: withDropout,
+  };
+  return [six('float64'), six('float32'), dropoutClaim] as Claim<never>[];
+}

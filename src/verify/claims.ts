@@ -1,0 +1,28 @@
+/**
+ * Every claim of shared/paper/MATH.md that the project checks, in the order of issue 3:
+ *   1–4  LoRA-FA's corrected gradient: closed form, projection, optimality, descent (f64 and f32)
+ *   5    the same four for LoRA-FB, from the right
+ *   6    one forward and one input gradient for all LoRA ops (and with dropout)
+ *   7    Theorem 3.1: same span ⇒ exact; Monte Carlo E‖(I − P)A*‖² = r(d − r)
+ *   8    saved activation bytes per method, one layer and a stack of two
+ *   9    claims 1–4 for gaussian, uniform and orthogonal A
+ *   10   a rank-deficient frozen factor: a clear refusal, or the documented ridge
+ */
+import type { Claim } from './claim.ts';
+import { degenerateClaims } from './claims-degenerate.ts';
+import { forwardClaims } from './claims-forward.ts';
+import { memoryClaims } from './claims-memory.ts';
+import { initClaims, projectionClaims } from './claims-projection.ts';
+import { theoremClaims } from './claims-theorem.ts';
+
+export function allClaims(): Claim<never>[] {
+  const f32 = projectionClaims('float32');
+  return [
+    ...projectionClaims('float64').flatMap((claim, i) => [claim, f32[i]!]),
+    ...forwardClaims(),
+    ...theoremClaims(),
+    ...memoryClaims(),
+    ...initClaims(),
+    ...degenerateClaims(),
+  ] as Claim<never>[];
+}

@@ -1,0 +1,191 @@
+/**
+ * Every op of the `ops` namespace as one table entry: how to draw a case (shapes, parameters),
+ * how to run the op on tensors, the input domains, which inputs get gradients, and (rarely)
+ * looser tolerances. The conformance suite runs each entry on every backend against the CPU
+ * float64 reference; adding an op is adding an entry.
+ */
+import fc from 'fast-check';
+import { ops, prepareLoraFactor, tensor, type Tensor } from '../../src/index.ts';
+import type { Domain } from '../helpers/check-op.ts';
+
+export interface Case<P> {
+  /** Shapes of the float inputs, in the order run() receives them. */
+  shapes: number[][];
+  p: P;
+}
+
+export interface Tol {
+  atol: number;
+  rtol: number;
+}
+
+export interface OpEntry<P = unknown> {
+  name: string;
+  cases: fc.Arbitrary<Case<P>>;
+  run: (xs: Tensor[], p: P) => Tensor;
+  /** One domain for every input or one per input (default uniform on [−2, 2]). */
+  domain?: Domain | Domain[];
+  /** Which inputs require grad (default all; [] for ops with no gradient). */
+  grad?: boolean[];
+  /** Runs before the op on each backend (e.g. warming the LoRA factor cache on WebGPU). */
+  prepare?: (xs: Tensor[]) => Promise<void>;
+  tol?: Partial<Tol>;
+  gradTol?: Partial<Tol>;
+}
+
+/** Identity that keeps each entry's parameter type for its run(). */
+function entry<P>(e: OpEntry<P>): OpEntry {
+  return e as OpEntry;
+}
+
+/** Sizes including 1 and primes; tile edges for matmul. */
+const dimA = fc.constantFrom(1, 2, 3, 5, 7, 13);
+const tileDim = fc.constantFrom(1, 2, 15, 16, 17, 63, 64, 65);
+const shapeA = (min = 0, max = 3) => fc.array(dimA, { minLength: min, maxLength: max });
+const one = (s: fc.Arbitrary<number[]>) => s.map((shape) => ({ shapes: [shape], p: null }));
+
+/** A shape that broadcasts to t: a suffix of t with some sizes set to 1; p is t. */
+const expandCase = shapeA(0, 3).chain((t) =>
+  fc.tuple(fc.nat(t.length), fc.array(fc.boolean(), { minLength: t.length, maxLength: t.length })).map(([drop, ones]) => ({
+    shapes: [t.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d))], p: t,
+  })));
+
+/** Two shapes that broadcast together (either order). */
+const broadcast = expandCase.chain((c) => fc.boolean().map((swap) => ({ shapes: swap ? [c.shapes[0]!, c.p] : [c.p, c.shapes[0]!], p: null })));
+
+/** A same-dtype, same-device tensor of values (masks and conditions). */
+const like = (x: Tensor, values: number[], shape: number[]) => tensor(values, { shape, dtype: x.dtype, device: x.device });
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+const unary = (name: string, f: (x: Tensor) => Tensor, domain: Domain = {}) => entry({ name, cases: one(shapeA()), run: ([x]) => f(x!), domain });
+
+/** Axes of a shape as an arbitrary list (undefined: all axes) with keepdim. */
+const reduceCase = shapeA(1, 3).chain((shape) =>
+  fc.record({ axes: fc.option(fc.subarray([...shape.keys()], { minLength: 1 }), { nil: undefined }), keepdim: fc.boolean() }).map((p) => ({ shapes: [shape], p })));
+
+/** A matrix pair for op(a)·op(b) with the flags, over tile-edge sizes. */
+const matmulCase = fc.record({ m: tileDim, n: tileDim, k: tileDim, transA: fc.boolean(), transB: fc.boolean() }).map((p) => ({
+  shapes: [p.transA ? [p.k, p.m] : [p.m, p.k], p.transB ? [p.n, p.k] : [p.k, p.n]],
+  p,
+}));
+
+/** Batched products: [b, m, k]·[k, n] (folded), [b, m, k]·[b, k, n], [2, 1, m, k]·[3, k, n] (broadcast). */
+const batchedCase = fc.record({ m: dimA, n: dimA, k: tileDim, b: fc.constantFrom(1, 2, 3), kind: fc.constantFrom(0, 1, 2) }).map((p) => ({
+  shapes: [[[p.b, p.m, p.k], [p.b, p.m, p.k], [2, 1, p.m, p.k]][p.kind]!, [[p.k, p.n], [p.b, p.k, p.n], [3, p.k, p.n]][p.kind]!],
+  p,
+}));
+
+/** LoRA shapes: x [N, d], W [d, o], A [d, r], B [r, o] with r ≤ d/2 (AᵀA well conditioned), optional dropout. */
+const loraCase = fc.record({
+  N: fc.constantFrom(1, 3, 17), d: fc.constantFrom(4, 8, 16), o: fc.constantFrom(4, 7, 16), r: fc.constantFrom(1, 2), dropout: fc.constantFrom(0, 0.25),
+})
+  .map((p) => ({ shapes: [[p.N, p.d], [p.d, p.o], [p.d, p.r], [p.r, p.o]], p }));
+const loraOpts = (p: { r: number; dropout: number }) => ({ scale: 4 / p.r, dropout: p.dropout, seed: 17 });
+
+/** [rows, cols] with row lengths around the row kernels' workgroup sizes (32 … 256). */
+const rows2d = fc.tuple(dimA, fc.constantFrom(1, 2, 5, 31, 33, 100)).map(([r, c]) => ({ shapes: [[r, c]], p: null }));
+
+export const OPS: OpEntry[] = [
+  entry({ name: 'add', cases: broadcast, run: ([a, b]) => ops.add(a!, b!) }),
+  entry({ name: 'sub', cases: broadcast, run: ([a, b]) => ops.sub(a!, b!) }),
+  entry({ name: 'mul', cases: broadcast, run: ([a, b]) => ops.mul(a!, b!) }),
+  entry({ name: 'div', cases: broadcast, run: ([a, b]) => ops.div(a!, b!), domain: [{}, { awayFromZero: 0.5 }] }),
+  unary('neg', ops.neg),
+  unary('exp', ops.exp, { min: -5, max: 5 }),
+  unary('log', ops.log, { min: 0.05, max: 5 }),
+  unary('sqrt', ops.sqrt, { min: 0.05, max: 5 }),
+  unary('abs', ops.abs, { awayFromZero: 0.05 }),
+  unary('tanh', ops.tanh, { min: -5, max: 5 }),
+  unary('sigmoid', ops.sigmoid, { min: -8, max: 8 }),
+  unary('relu', ops.relu, { awayFromZero: 0.05 }),
+  unary('gelu (tanh)', (x) => ops.gelu(x), { min: -6, max: 6 }),
+  unary('gelu (erf)', (x) => ops.gelu(x, { approximate: 'none' }), { min: -6, max: 6 }),
+  unary('silu', ops.silu, { min: -8, max: 8 }),
+  entry({
+    name: 'pow', cases: shapeA().chain((s) => fc.constantFrom(2, 3, -1).map((e) => ({ shapes: [s], p: e }))), run: ([x], e) => ops.pow(x!, e),
+    domain: { awayFromZero: 0.3 },
+  }),
+  entry({ name: 'pow (fractional)', cases: one(shapeA()), run: ([x]) => ops.pow(x!, 0.5), domain: { min: 0.1, max: 4 } }),
+  entry({ name: 'sum', cases: reduceCase, run: ([x], p) => ops.sum(x!, p.axes, p.keepdim) }),
+  entry({ name: 'mean', cases: reduceCase, run: ([x], p) => ops.mean(x!, p.axes, p.keepdim) }),
+  entry({ name: 'max', cases: reduceCase, run: ([x], p) => ops.max(x!, p.axes, p.keepdim), domain: { distinct: true } }),
+  entry({
+    name: 'reshape', cases: shapeA(1, 3).map((s) => ({ shapes: [s], p: [size(s)] })), run: ([x], p) => ops.reshape(ops.tanh(x!), p),
+  }),
+  entry({
+    name: 'permute', cases: shapeA(1, 4).chain((s) => fc.shuffledSubarray([...s.keys()], { minLength: s.length }).map((dims) => ({ shapes: [s], p: dims }))),
+    run: ([x], dims) => ops.permute(x!, dims),
+  }),
+  entry({ name: 'transpose', cases: one(shapeA(2, 3)), run: ([x]) => ops.transpose(x!) }),
+  entry({
+    name: 'slice',
+    cases: shapeA(1, 3).chain((s) => fc.nat(s.length - 1).chain((axis) =>
+      fc.tuple(fc.nat(s[axis]!), fc.nat(s[axis]!)).map(([a, b]) => ({ shapes: [s], p: { axis, start: Math.min(a, b), end: Math.max(a, b) } })))),
+    run: ([x], p) => ops.slice(x!, p.axis, p.start, p.end),
+  }),
+  entry({
+    name: 'concat',
+    cases: fc.tuple(shapeA(1, 3), fc.array(dimA, { minLength: 2, maxLength: 3 })).chain(([s, sizes]) => fc.nat(s.length - 1).map((axis) => ({
+      shapes: sizes.map((n) => s.map((d, i) => (i === axis ? n : d))), p: axis,
+    }))),
+    run: (xs, axis) => ops.concat(xs, axis),
+  }),
+  entry({ name: 'expand', cases: expandCase, run: ([x], shape) => ops.expand(x!, shape) }),
+  entry({
+    name: 'matmul', cases: matmulCase, run: ([a, b], p) => ops.matmul(a!, b!, { transA: p.transA, transB: p.transB }),
+    tol: { atol: 1e-4 }, gradTol: { atol: 2e-4 },
+  }),
+  entry({ name: 'matmul (batched)', cases: batchedCase, run: ([a, b]) => ops.matmul(a!, b!), tol: { atol: 1e-4 }, gradTol: { atol: 2e-4 } }),
+  entry({
+    name: 'softmax', cases: shapeA(1, 3).map((s) => ({ shapes: [s], p: s.length > 1 ? 0 : -1 })), run: ([x], axis) => ops.softmax(x!, axis),
+    domain: { min: -6, max: 6 },
+  }),
+  entry({ name: 'softmax (last axis)', cases: rows2d, run: ([x]) => ops.softmax(x!), domain: { min: -6, max: 6 } }),
+  entry({ name: 'logSoftmax', cases: rows2d, run: ([x]) => ops.logSoftmax(x!), domain: { min: -6, max: 6 } }),
+  entry({ name: 'layerNorm', cases: rows2d.map(({ shapes: [[r, c]] }) => ({ shapes: [[r!, c!], [c!], [c!]], p: null })), run: ([x, g, b]) => ops.layerNorm(x!, g!, b!) }),
+  entry({ name: 'layerNorm (no affine)', cases: rows2d.map(({ shapes: [s] }) => ({ shapes: [[2, ...s!]], p: null })), run: ([x]) => ops.layerNorm(x!) }),
+  entry({
+    name: 'crossEntropy',
+    cases: rows2d.chain(({ shapes: [[n, c]] }) => fc.array(fc.integer({ min: -1, max: c - 1 }), { minLength: n, maxLength: n }).map((t) => ({
+      shapes: [[n, c]], p: t.map((v, i) => (v < 0 && i > 0 ? -100 : Math.max(v, 0))), // −100 = ignored; row 0 never is
+    }))),
+    run: ([z], t) => ops.crossEntropy(z!, t), domain: { min: -6, max: 6 },
+  }),
+  entry({
+    name: 'embedding',
+    cases: fc.tuple(dimA, dimA).chain(([V, D]) => fc.array(fc.nat(V - 1), { minLength: 1, maxLength: 9 }).map((idx) => ({ shapes: [[V, D]], p: idx }))),
+    run: ([table], idx) => ops.embedding(table!, idx),
+  }),
+  entry({
+    name: 'dropout', cases: shapeA(1, 3).chain((s) => fc.constantFrom(0.1, 0.5).map((p) => ({ shapes: [s], p }))), run: ([x], p) => ops.dropout(x!, p, { seed: 5 }),
+  }),
+  entry({
+    name: 'eq', cases: broadcast, run: ([a, b]) => ops.eq(ops.cast(ops.cast(a!, 'int32'), a!.dtype), ops.cast(ops.cast(b!, 'int32'), b!.dtype)),
+    grad: [], domain: { min: -2, max: 2 },
+  }),
+  entry({ name: 'gt', cases: broadcast, run: ([a, b]) => ops.gt(a!, b!), grad: [] }),
+  entry({
+    name: 'where',
+    cases: broadcast.chain((c) => fc.array(fc.boolean(), { minLength: size(c.shapes[1]!), maxLength: size(c.shapes[1]!) }).map((mask) => ({ ...c, p: mask }))),
+    run: ([a, b], mask) => ops.where(like(a!, mask.map(Number), b!.shape as number[]), a!, b!),
+  }),
+  entry({
+    name: 'maskedFill',
+    cases: shapeA(1, 3).chain((s) => fc.array(fc.boolean(), { minLength: size(s), maxLength: size(s) }).map((mask) => ({ shapes: [s], p: mask }))),
+    run: ([x], mask) => ops.maskedFill(x!, like(x!, mask.map(Number), x!.shape as number[]), -3),
+  }),
+  entry({ name: 'cast (to int32)', cases: one(shapeA()), run: ([x]) => ops.cast(x!, 'int32'), grad: [], domain: { min: -50, max: 50 } }),
+  entry({
+    name: 'linear', cases: loraCase.map((c) => ({ shapes: [c.shapes[0]!, c.shapes[1]!, [c.p.o]], p: c.p })), run: ([x, W, b]) => ops.linear(x!, W!, b!),
+    gradTol: { atol: 2e-4 },
+  }),
+  entry({ name: 'lora', cases: loraCase, run: ([x, W, A, B], p) => ops.lora(x!, W!, A!, B!, loraOpts(p)), gradTol: { atol: 2e-4 } }),
+  entry({
+    name: 'loraFA', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFA(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, false, true],
+    prepare: ([, , A]) => prepareLoraFactor(A!, 'columns'), gradTol: { atol: 5e-4, rtol: 2e-3 },
+  }),
+  entry({
+    name: 'loraFB', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFB(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, true, false],
+    prepare: ([, , , B]) => prepareLoraFactor(B!, 'rows'), gradTol: { atol: 5e-4, rtol: 2e-3 },
+  }),
+];

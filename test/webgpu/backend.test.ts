@@ -1,0 +1,169 @@
+/**
+ * The WebGPU backend as users meet it: creating and moving tensors, device and dtype errors,
+ * bit-identical random streams, the buffer pool and its accounting, no read-backs inside
+ * forward/backward, LoRA-FA's saved bytes, and disposal.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  defaultDevice, getBackend, initWebGpu, measureSaved, ops, prepareLoraFactor, rand, randn, scope, tensor, useBackend, zeros,
+} from '../../src/index.ts';
+import { grid, Params } from '../../src/backends/webgpu/gpu-context.ts';
+import { expectClose } from '../helpers/allclose.ts';
+import { skipReason, webgpu } from './gpu.ts';
+
+describe.skipIf(!webgpu)(`WebGPU backend ${skipReason}`, () => {
+  const gpu = webgpu!;
+
+  it('is registered once, reports its adapter, and becomes the default device with useBackend', async () => {
+    expect(await initWebGpu()).toBe(gpu);
+    expect(getBackend('webgpu')).toBe(gpu);
+    expect(gpu.description).toContain(gpu.adapter.device);
+    expect(gpu.description).toMatch(/^WebGPU \(Dawn \w+, featureLevel (core|compatibility)\)/);
+    useBackend('webgpu');
+    try {
+      const z = zeros([2, 3]);
+      expect(z.device).toBe('webgpu');
+      expect(await z.toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    } finally {
+      useBackend('cpu');
+    }
+    expect(defaultDevice()).toBe('cpu');
+  });
+
+  it('moves float32 and int32 tensors to the device and back unchanged', async () => {
+    const f = tensor([[1.5, -2], [3.25, 1e-30]], { requiresGrad: true });
+    const onGpu = await f.to('webgpu');
+    expect(onGpu.device).toBe('webgpu');
+    expect(onGpu.requiresGrad).toBe(true);
+    expect((await onGpu.to('cpu')).toArraySync()).toEqual(f.toArraySync());
+    const i = tensor(Int32Array.from([-7, 0, 2 ** 31 - 1]), { device: 'webgpu' });
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(await i.data())).toEqual([-7, 0, 2 ** 31 - 1]);
+    expect(await tensor([], { device: 'webgpu' }).toArray()).toEqual([]);
+  });
+
+  it('refuses float64, synchronous reads and mixed devices with messages that say why', async () => {
+    expect(gpu.supportsDtype('float64')).toBe(false);
+    expect(() => tensor([1, 2], { dtype: 'float64', device: 'webgpu' })).toThrow(/tensor: dtype float64 is not supported on webgpu/);
+    expect(() => randn([2], { dtype: 'float64', device: 'webgpu' })).toThrow(/randn: dtype float64/);
+    await expect(tensor([1], { dtype: 'float64' }).to('webgpu')).rejects.toThrow(/to: .*float64.*cast to float32 first/);
+    const g = tensor([1, 2], { device: 'webgpu' });
+    expect(() => ops.cast(g, 'float64')).toThrow(/cast: .*webgpu does not support/);
+    expect(() => g.dataSync()).toThrow(/dataSync: .*webgpu.*await t.data\(\)/);
+    const c = tensor([1, 2]);
+    expect(() => ops.add(g, c)).toThrow(/add: inputs are on different devices: \[2\] \(float32, webgpu\) and \[2\] \(float32, cpu\)/);
+    expect(() => ops.matmul(tensor([[1]]), tensor([[1]], { device: 'webgpu' }))).toThrow(/matmul: .*cpu.*webgpu/);
+  });
+
+  it('rand and dropout give the CPU streams bit for bit; randn agrees to float32 rounding', async () => {
+    expect(await rand([1000], { device: 'webgpu', seed: 9 }).data()).toEqual(rand([1000], { seed: 9 }).dataSync());
+    expectClose(await randn([999], { device: 'webgpu', seed: 4 }).data(), randn([999], { seed: 4 }).dataSync(), { atol: 2e-6, rtol: 1e-5 });
+    const x = tensor(Float32Array.from({ length: 777 }, (_, i) => 1 + i), { shape: [7, 111] });
+    const dropped = ops.dropout(x, 0.3, { seed: 123 }).dataSync();
+    const onGpu = await ops.dropout(await x.to('webgpu'), 0.3, { seed: 123 }).data();
+    expect(Array.from(onGpu, (v) => v === 0)).toEqual(Array.from(dropped, (v) => v === 0));
+    expectClose(onGpu, dropped, { atol: 0, rtol: 1e-6 });
+  });
+
+  it('recycles buffers by size class and counts live buffers and bytes', () => {
+    const before = gpu.memory(), created = gpu.poolStats().created;
+    for (let i = 0; i < 50; i++) zeros([100 + (i % 3)], { device: 'webgpu' }).dispose();
+    expect(gpu.poolStats().created - created).toBeLessThanOrEqual(1);
+    const t = zeros([1000], { device: 'webgpu' });
+    expect(gpu.memory().liveBuffers).toBe(before.liveBuffers + 1);
+    expect(gpu.memory().liveBytes).toBe(before.liveBytes + 4000);
+    expect(gpu.memory().peakBytes).toBeGreaterThanOrEqual(before.liveBytes + 4000);
+    t.dispose();
+    expect(gpu.memory()).toMatchObject({ liveBuffers: before.liveBuffers, liveBytes: before.liveBytes });
+  });
+
+  it('returns to the baseline of live buffers after 10 000 ops inside scope()', async () => {
+    const x = randn([4, 8], { device: 'webgpu', seed: 1, requiresGrad: true });
+    const W = randn([8, 8], { device: 'webgpu', seed: 2, requiresGrad: true });
+    const baseline = gpu.memory().liveBuffers;
+    const created = gpu.poolStats().created;
+    for (let step = 0; step < 500; step++) {
+      scope(() => {
+        let h = x;
+        for (let i = 0; i < 4; i++) h = ops.tanh(ops.add(ops.matmul(h, W), 0.1)); // 3 ops per layer
+        const loss = ops.mean(ops.softmax(h)); // 3 more (+ 1 grad seed); backward: ~13
+        loss.backward();
+        x.grad!.dispose();
+        W.grad!.dispose();
+        x.grad = W.grad = null;
+      });
+    }
+    expect(gpu.ctx.counters.dispatches).toBeGreaterThan(10_000);
+    expect(gpu.memory().liveBuffers).toBe(baseline);
+    expect(gpu.poolStats().created - created).toBeLessThan(40); // every step reuses the pool
+    await gpu.sync();
+  });
+
+  it('never reads back inside forward or backward (crossEntropy, embedding and LoRA-FA included)', async () => {
+    const table = randn([10, 6], { device: 'webgpu', seed: 1, requiresGrad: true });
+    const W = randn([6, 5], { device: 'webgpu', seed: 2 }), A = randn([6, 2], { device: 'webgpu', seed: 3 });
+    const B = randn([2, 5], { device: 'webgpu', seed: 4, requiresGrad: true });
+    await prepareLoraFactor(A, 'columns');
+    const reads = gpu.ctx.counters.reads;
+    scope(() => {
+      const h = ops.layerNorm(ops.embedding(table, [1, 4, 4, 9]));
+      const logits = ops.loraFA(ops.dropout(h, 0.1, { seed: 3 }), W, A, B, { scale: 2 });
+      ops.crossEntropy(logits, [0, 4, -100, 2]).backward();
+    });
+    expect(gpu.ctx.counters.reads).toBe(reads);
+    expect((await table.grad!.data()).length).toBe(60);
+    expect(gpu.ctx.counters.reads).toBe(reads + 1);
+  });
+
+  it('LoRA-FA saves exactly N·r·4 bytes on WebGPU', async () => {
+    const [N, d, o, r] = [12, 16, 8, 3];
+    const x = randn([N, d], { device: 'webgpu', seed: 1 }), W = randn([d, o], { device: 'webgpu', seed: 2, parameter: true });
+    const A = randn([d, r], { device: 'webgpu', seed: 3, parameter: true });
+    const B = randn([r, o], { device: 'webgpu', seed: 4, parameter: true, requiresGrad: true });
+    await prepareLoraFactor(A, 'columns');
+    const report = measureSaved(() => ops.loraFA(x, W, A, B, { scale: 0.5 }));
+    expect(report.bytes).toBe(N * r * 4);
+    report.result.dispose();
+  });
+
+  it('refuses what it cannot run, with clear errors and nothing leaked', () => {
+    const live = gpu.memory().liveBuffers;
+    expect(() => gpu.kernels.full('float64', 2, 0)).toThrow(/full: dtype float64 is not supported on webgpu/);
+    expect(() => gpu.upload(new Float64Array(2))).toThrow(/upload: float64 data cannot live on webgpu/);
+    const limit = gpu.ctx.device.limits.maxStorageBufferBindingSize;
+    expect(() => gpu.kernels.full('float32', limit / 4 + 1, 0)).toThrow(/full: .* exceeds this adapter's maxStorageBufferBindingSize/);
+    expect(() => grid(65535 ** 2 + 1)).toThrow(/exceeds 65535² workgroups/);
+    const nine = zeros(new Array(9).fill(2), { device: 'webgpu' });
+    expect(() => ops.permute(nine, [8, 7, 6, 5, 4, 3, 2, 1, 0]))
+      .toThrow(/gatherStrided: shape \[2, 2, 2, 2, 2, 2, 2, 2, 2\] has 9 axes after merging contiguous ones; the WebGPU kernels walk at most 8/);
+    nine.dispose();
+    const tall = zeros([65535 * 64 + 1, 1], { device: 'webgpu' }), one = zeros([1, 1], { device: 'webgpu' });
+    expect(() => ops.matmul(tall, one)).toThrow(/matmul: an output of \[4194241, 1\] needs more than 65535 tiles/);
+    tall.dispose();
+    one.dispose();
+    const cap = gpu.ctx.maxLoopIterations; // llvmpipe ends every shader loop after 65535 iterations; real GPUs do not
+    if (Number.isFinite(cap)) {
+      const a = zeros([1, cap + 10], { device: 'webgpu' }), b = zeros([cap + 10, 1], { device: 'webgpu' });
+      expect(() => ops.matmul(a, b)).toThrow(/matmul: this launch needs \d+ iterations of one shader loop.*65535/);
+      a.dispose();
+      b.dispose();
+    }
+    expect(gpu.memory().liveBuffers).toBe(live);
+  });
+
+  it('surfaces a device error at the next read; dispose() destroys it; initWebGpu() makes a new one (run last)', async () => {
+    const t = tensor([1, 2], { device: 'webgpu' });
+    gpu.run({ shader: 'full', params: new Params().u32(2).u32(0), buffers: [], groups: [1, 1, 1] }); // binding 1 missing
+    await expect(t.data()).rejects.toThrow(/webgpu: the device reported an error: .*/);
+    gpu.dispose();
+    expect(() => ops.neg(t)).toThrow(/webgpu backend was disposed; call `await initWebGpu\(\)` again/);
+    const hint = 'apt-get install -y --no-install-recommends libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1';
+    const absent = process.platform === 'darwin' ? 'd3d12' : 'metal'; // a Dawn backend this OS cannot have
+    await expect(initWebGpu({ backend: absent, featureLevel: 'core' }))
+      .rejects.toThrow(`initWebGpu: no WebGPU adapter found; tried ${absent} (featureLevel core): no adapter. On Linux without a GPU, install Mesa (${hint})`);
+    const fresh = await initWebGpu();
+    expect(fresh).not.toBe(gpu);
+    expect(await tensor([3], { device: 'webgpu' }).toArray()).toEqual([3]);
+    fresh.dispose();
+  });
+});

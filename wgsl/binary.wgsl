@@ -1,0 +1,57 @@
+// binary: out = a ∘ b with numpy broadcasting. The host collapses the output shape (size-1 axes
+// dropped, axes contiguous for every operand merged) and gives each operand's strides in the
+// output's index space, 0 along broadcast axes. Rank ≤ 8 after collapsing.
+//   OP: 0 add, 1 sub, 2 mul, 3 div, 4 eq (1 or 0), 5 gt (1 or 0)
+//
+// Bindings:  @binding(0) uniform Params { n, rank, shape[8], aStrides[8], bStrides[8] } (vec4-packed)
+//            @binding(1) a: array<f32>   @binding(2) b: array<f32>   @binding(3) out: array<f32> [n]
+// Overrides: OP, WG
+// Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
+
+override OP: u32 = 0u;
+override WG: u32 = 256u;
+
+struct Params {
+  n: u32,
+  rank: u32,
+  shape: array<vec4u, 2>,
+  aStrides: array<vec4u, 2>,
+  bStrides: array<vec4u, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn apply(x: f32, y: f32) -> f32 {
+  switch (OP) {
+    case 0u: { return x + y; }
+    case 1u: { return x - y; }
+    case 2u: { return x * y; }
+    case 3u: { return x / y; }
+    case 4u: { return select(0.0, 1.0, x == y); }
+    default: { return select(0.0, 1.0, x > y); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) {
+    return;
+  }
+  // unravel i over the collapsed shape, last axis fastest
+  var rem = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = p.rank; d > 0u; d--) {
+    let axis = d - 1u;
+    let size = p.shape[axis / 4u][axis % 4u];
+    let c = rem % size;
+    rem = rem / size;
+    ia += c * p.aStrides[axis / 4u][axis % 4u];
+    ib += c * p.bStrides[axis / 4u][axis % 4u];
+  }
+  out[i] = apply(a[ia], b[ib]);
+}

@@ -1,0 +1,89 @@
+// crossEntropy per row of logits z [rows, classes] against int32 targets t [rows]:
+//   lse = m + ln Σ_c exp(z[c] − m), m = max_c z[c]
+//   t = ignoreIndex:   loss = 0, valid = 0
+//   else:              loss = lse − z[t] (NaN when t is outside [0, classes)), valid = 1
+// One workgroup per row; max and sum are trees in workgroup memory (WG a power of two).
+//
+// Bindings:  @binding(0) uniform Params { rows, classes, ignoreIndex (i32) }
+//            @binding(1) logits [rows·classes]   @binding(2) targets: array<i32> [rows]
+//            @binding(3) loss [rows]   @binding(4) lse [rows]   @binding(5) valid [rows]
+// Overrides: WG
+// Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
+
+override WG: u32 = 256u;
+
+struct Params {
+  rows: u32,
+  classes: u32,
+  ignoreIndex: i32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> targets: array<i32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(5) var<storage, read_write> valid: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+/// −∞ (a runtime value: WGSL constant expressions cannot hold infinities).
+fn neg_inf() -> f32 {
+  var bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}
+
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn reduce(v: f32, lid: u32, take_max: bool) -> f32 {
+  workgroupBarrier(); // every thread has read the previous result before it is overwritten
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      let a = partial[lid];
+      let b = partial[lid + s];
+      partial[lid] = select(a + b, select(b, a, a > b || is_nan(a)), take_max);
+    }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.rows) {
+    return;
+  }
+  let base = row * p.classes;
+  var m = neg_inf();
+  for (var c = lid; c < p.classes; c += WG) {
+    let v = logits[base + c];
+    m = select(v, m, m > v || is_nan(m));
+  }
+  m = reduce(m, lid, true);
+  var s = 0.0;
+  for (var c = lid; c < p.classes; c += WG) {
+    s += exp(logits[base + c] - m);
+  }
+  let l = m + log(reduce(s, lid, false));
+  if (lid == 0u) {
+    lse[row] = l;
+    let t = targets[row];
+    if (t == p.ignoreIndex) {
+      loss[row] = 0.0;
+      valid[row] = 0.0;
+    } else {
+      valid[row] = 1.0;
+      if (t >= 0 && u32(t) < p.classes) {
+        loss[row] = l - logits[base + u32(t)];
+      } else {
+        var nan_bits = 0x7fc00000u;
+        loss[row] = bitcast<f32>(nan_bits);
+      }
+    }
+  }
+}

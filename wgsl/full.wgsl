@@ -1,0 +1,25 @@
+// full: out[i] = value for i < n, written as raw 32-bit words so one kernel serves float32 and int32.
+//
+// Bindings:  @binding(0) uniform Params { n, bits }   bits = the value's float32 or int32 bit pattern
+//            @binding(1) out: array<u32> [n]
+// Overrides: WG (threads per workgroup)
+// Grid:      ceil(n / WG) workgroups, split over x and y when above 65535 (index = (y·X + x)·WG + local)
+
+override WG: u32 = 256u;
+
+struct Params {
+  n: u32,
+  bits: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) {
+    return;
+  }
+  out[i] = p.bits;
+}

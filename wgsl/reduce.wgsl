@@ -1,0 +1,94 @@
+// reduce: x viewed as [outer, len, inner]; out [outer, inner] = reduce over the middle axis.
+//   OP: 0 sum, 1 max (NaN propagates: max(a, b) = a if a > b or a is NaN, else b — as the CPU)
+//   entry `tree`:   one workgroup per output; threads stride over len, then a tree in workgroup
+//                   memory (WG must be a power of two)
+//   entry `serial`: one thread per output, looping over len (short rows, many outputs)
+//
+// Bindings:  @binding(0) uniform Params { outer, len, inner, outputs = outer·inner }
+//            @binding(1) x: array<f32> [outer·len·inner]   @binding(2) out: array<f32> [outputs]
+// Overrides: OP, WG
+// Grid:      tree: `outputs` workgroups; serial: ceil(outputs / WG); both split over x and y when
+//            above 65535 (workgroup index = y·X + x)
+
+override OP: u32 = 0u;
+override WG: u32 = 256u;
+
+struct Params {
+  outer: u32,
+  len: u32,
+  inner: u32,
+  outputs: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+/// −∞ (a runtime value: WGSL constant expressions cannot hold infinities).
+fn neg_inf() -> f32 {
+  var bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}
+
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn identity() -> f32 {
+  if (OP == 0u) {
+    return 0.0;
+  }
+  return neg_inf();
+}
+
+fn combine(acc: f32, v: f32) -> f32 {
+  if (OP == 0u) {
+    return acc + v;
+  }
+  return select(v, acc, acc > v || is_nan(acc));
+}
+
+/// Offset of element [o / inner, 0, o % inner]; the reduced axis then steps by inner.
+fn base_of(o: u32) -> u32 {
+  return (o / p.inner) * p.len * p.inner + o % p.inner;
+}
+
+@compute @workgroup_size(WG)
+fn tree(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = wid.y * nwg.x + wid.x;
+  if (o >= p.outputs) {
+    return;
+  }
+  let base = base_of(o);
+  var acc = identity();
+  for (var l = lid; l < p.len; l += WG) {
+    acc = combine(acc, x[base + l * p.inner]);
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      partial[lid] = combine(partial[lid], partial[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    out[o] = partial[0];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn serial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (o >= p.outputs) {
+    return;
+  }
+  let base = base_of(o);
+  var acc = identity();
+  for (var l = 0u; l < p.len; l++) {
+    acc = combine(acc, x[base + l * p.inner]);
+  }
+  out[o] = acc;
+}
