@@ -8,10 +8,14 @@
  *
  * A column is a Provider: run(shape) prepares the operands once and returns one product to time
  * (awaited, so an asynchronous device can wait for its queue), or null where it does not apply.
+ * The WebGPU column runs wherever `initWebGpu()` finds an adapter (on a machine without a GPU,
+ * Mesa's llvmpipe: sanity numbers only); each timed WebGPU product ends with a one-element
+ * read-back, so the time includes the GPU's work. A second table times one LoRA-FA training
+ * step (forward + backward to B's closed-form gradient) on each device.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { noGrad, ops, randn } from '../src/index.ts';
+import { initWebGpu, noGrad, ops, prepareLoraFactor, randn, scope, type Device, type Tensor } from '../src/index.ts';
 
 interface Shape {
   label: string;
@@ -78,9 +82,28 @@ const naive: Provider = {
   },
 };
 
+/** Waits until the device has computed t: reads one element back (instant on the CPU). */
+async function finish(t: Tensor): Promise<void> {
+  const probe = scope(() => ops.slice(ops.reshape(t, [-1]), 0, 0, 1));
+  await probe.data();
+  probe.dispose();
+  t.dispose();
+}
+
+/** float32 matmul on WebGPU through the public API; synchronised by a one-element read-back. */
+const webgpu: Provider = {
+  name: 'webgpu float32',
+  run: (s) => {
+    const a = randn(s.transA ? [s.k, s.m] : [s.m, s.k], { device: 'webgpu', seed: 1 });
+    const b = randn([s.k, s.n], { device: 'webgpu', seed: 2 });
+    return {
+      once: () => finish(noGrad(() => ops.matmul(a, b, { transA: s.transA }))),
+      dispose: () => (a.dispose(), b.dispose()),
+    };
+  },
+};
+
 const cpu32 = cpu('float32');
-/** The table's columns, in order. Another backend is one more entry: its once() awaits its own completion. */
-const PROVIDERS: Provider[] = [cpu32, cpu('float64'), naive];
 const WARMUP = 2;
 
 function median(xs: number[]): number {
@@ -88,10 +111,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 }
 
-/** Median GFLOP/s of `runs` timed products, or null where the provider does not apply. */
-async function measure(p: Provider, s: Shape, runs: number): Promise<number | null> {
-  const trial = await p.run(s);
-  if (!trial) return null;
+/** Median milliseconds of `runs` timed calls after WARMUP untimed ones. */
+async function medianMs(trial: Trial, runs: number): Promise<number> {
   for (let i = 0; i < WARMUP; i++) await trial.once();
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -100,15 +121,42 @@ async function measure(p: Provider, s: Shape, runs: number): Promise<number | nu
     ms.push(performance.now() - t0);
   }
   trial.dispose?.();
-  return (2 * s.m * s.n * s.k) / (median(ms) * 1e6);
+  return median(ms);
 }
 
-function table(rows: (number | null)[][]): string {
+/** Median GFLOP/s of `runs` timed products, or null where the provider does not apply. */
+async function measure(p: Provider, s: Shape, runs: number): Promise<number | null> {
+  const trial = await p.run(s);
+  return trial && (2 * s.m * s.n * s.k) / ((await medianMs(trial, runs)) * 1e6);
+}
+
+/** One LoRA-FA step: y = x·W + σ·(x·A)·B, backward from dY to B's closed-form gradient (W, A frozen). */
+const STEP = { N: 1024, d: 1024, o: 1024, r: 16 };
+
+function loraFaStep(device: Device): Trial {
+  const { N, d, o, r } = STEP;
+  const x = randn([N, d], { device, seed: 1 }), dY = randn([N, o], { device, seed: 5 });
+  const W = randn([d, o], { device, seed: 2, parameter: true });
+  const A = randn([d, r], { device, seed: 3, parameter: true });
+  const B = randn([r, o], { device, seed: 4, parameter: true, requiresGrad: true });
+  return {
+    once: async () => {
+      if (device === 'webgpu') await prepareLoraFactor(A, 'columns'); // cached after the first call
+      scope(() => ops.loraFA(x, W, A, B, { scale: 2 }).backward(dY));
+      const gradB = B.grad!;
+      B.grad = null;
+      await finish(gradB);
+    },
+    dispose: () => [x, dY, W, A, B].forEach((t) => t.dispose()),
+  };
+}
+
+function table(providers: Provider[], rows: (number | null)[][]): string {
   const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(2));
-  const head = ['product (m×k · k×n)', ...PROVIDERS.map((p) => p.name), 'cpu float32 / naive'];
+  const head = ['product (m×k · k×n)', ...providers.map((p) => p.name), 'cpu float32 / naive'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i ? ' ---: ' : ' --- ')).join('|')}|`];
   SHAPES.forEach((s, i) => {
-    const r = rows[i]!, fast = r[PROVIDERS.indexOf(cpu32)], slow = r[PROVIDERS.indexOf(naive)];
+    const r = rows[i]!, fast = r[providers.indexOf(cpu32)], slow = r[providers.indexOf(naive)];
     const ratio = fast && slow ? `${(fast / slow).toFixed(1)}×` : '—';
     lines.push(`| ${s.label} | ${r.map(fmt).join(' | ')} | ${ratio} |`);
   });
@@ -131,17 +179,34 @@ function writeResults(section: string): void {
   writeFileSync(path, text);
 }
 
+/** The WebGPU adapter's description, or null (with the reason printed) where there is none. */
+async function webGpuAdapter(): Promise<string | null> {
+  try {
+    return (await initWebGpu()).description;
+  } catch (e) {
+    console.error(`no WebGPU column: ${(e as Error).message}`);
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--runs');
   const runs = at >= 0 ? Number(process.argv[at + 1]) : 7;
   if (!(Number.isInteger(runs) && runs >= 1)) throw new Error(`--runs: expected a positive integer, got ${process.argv[at + 1]}`);
   const load = os.loadavg()[0]!;
-  const rows: (number | null)[][] = [];
-  for (const s of SHAPES) {
-    const row: (number | null)[] = [];
-    for (const p of PROVIDERS) row.push(await measure(p, s, runs));
-    rows.push(row);
-    console.error(`${s.label}: ${row.map((x) => x?.toFixed(2) ?? '—').join(', ')}`);
+  const adapter = await webGpuAdapter();
+  // the table's columns, in order; another backend is one more entry whose once() awaits its own completion
+  const providers: Provider[] = [cpu32, cpu('float64'), naive, ...(adapter ? [webgpu] : [])];
+  // one column at a time, so llvmpipe's worker threads never overlap a CPU measurement
+  const rows: (number | null)[][] = SHAPES.map(() => []);
+  for (const p of providers) {
+    for (const [i, s] of SHAPES.entries()) rows[i]!.push(await measure(p, s, runs));
+    console.error(`${p.name}: ${rows.map((r) => r.at(-1)?.toFixed(2) ?? '—').join(', ')}`);
+  }
+  const steps: [string, number][] = [];
+  for (const device of ['cpu', ...(adapter ? ['webgpu'] : [])] as Device[]) {
+    steps.push([device === 'cpu' ? 'cpu float32' : 'webgpu float32', await medianMs(loraFaStep(device), runs)]);
+    console.error(`LoRA-FA step on ${device}: ${steps.at(-1)![1].toFixed(1)} ms`);
   }
   const cpus = os.cpus();
   const command = `npm run bench${at >= 0 ? ` -- --runs ${runs}` : ''}`;
@@ -154,7 +219,15 @@ async function main(): Promise<void> {
     '`ops.matmul` on tensors (packed 4×3 register-tiled kernel, src/backends/cpu/gemm-packed.ts); the naive column is',
     'plain i-k-j loops over Float32Arrays, measured in the same run.',
     '',
-    table(rows),
+    table(providers, rows),
+    '',
+    `WebGPU adapter: ${adapter ?? 'none found (column left out)'}.`,
+    '',
+    `One LoRA-FA training step, N = ${STEP.N}, d = o = ${STEP.d}, r = ${STEP.r} (forward, then backward to B's closed-form gradient; W, A frozen), median ms:`,
+    '',
+    '| device | ms per step |',
+    '| --- | ---: |',
+    ...steps.map(([device, ms]) => `| ${device} | ${ms.toFixed(1)} |`),
     '',
     'LoRA up has k = 16, only 32 flops per output element: much of its time is allocating and first touching',
     'the fresh [4096, 1024] output (page faults), not the kernel.',
