@@ -40,7 +40,7 @@ const corrected = ops.mul(linalg.solvePosDef(AtA, gB), 1 / sigma ** 2);
 show('   g̃_B = (1/σ²)(AᵀA)⁻¹·g_B', corrected);
 
 // 4. ops.loraFA computes exactly that in its backward pass.
-const B = tensor([[0, 0], [0, 0]], { ...f64, parameter: true, requiresGrad: true });
+export const B = tensor([[0, 0], [0, 0]], { ...f64, parameter: true, requiresGrad: true }); // (exported for test/lora/example.test.ts)
 const { result: y, entries } = measureSaved(() => ops.loraFA(X, W, A, B, { scale: sigma }));
 y.backward(dY);
 show('4. ops.loraFA → B.grad', B.grad!);

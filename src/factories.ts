@@ -47,8 +47,10 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], opts:
   let shape: readonly number[];
   let flat: TypedArray;
   if (isTyped || opts.shape) {
-    const values = isTyped ? (data as TypedArray) : (data as readonly number[]);
-    if (!isTyped && (data as unknown[]).some((v) => typeof v !== 'number')) fail('tensor', 'with a shape, data must be a flat array of numbers');
+    const values = isTyped ? (data as TypedArray) : typeof data === 'number' ? [data] : (data as readonly number[]);
+    if (!isTyped && (!Array.isArray(values) || values.some((v) => typeof v !== 'number'))) {
+      fail('tensor', 'with a shape, data must be a number or a flat array of numbers');
+    }
     shape = opts.shape ?? [values.length];
     checkShape('tensor', shape);
     if (sizeOf(shape) !== values.length) {
@@ -57,7 +59,7 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], opts:
     flat = typedArrayFor(dtype, values.length);
     flat.set(values as ArrayLike<number>);
   } else {
-    shape = inferShape(data as NestedArray);
+    shape = nestedShape('tensor', data as NestedArray);
     flat = typedArrayFor(dtype, sizeOf(shape));
     let i = 0;
     const walk = (v: NestedArray): void => {
@@ -69,8 +71,8 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], opts:
   return make(backend.upload(flat), shape, opts);
 }
 
-/** Shape of a nested array; throws on ragged nesting or non-numbers. */
-function inferShape(data: NestedArray): number[] {
+/** Shape of a nested array (a number is rank 0); throws, naming op, on ragged nesting or non-numbers. */
+export function nestedShape(op: string, data: NestedArray): number[] {
   const shape: number[] = [];
   let v: NestedArray = data;
   while (Array.isArray(v)) {
@@ -80,11 +82,11 @@ function inferShape(data: NestedArray): number[] {
   }
   const check = (x: NestedArray, axis: number, path: string): void => {
     if (axis === shape.length) {
-      if (typeof x !== 'number') fail('tensor', `element ${path || '(root)'} is ${JSON.stringify(x)}; expected a number`);
+      if (typeof x !== 'number') fail(op, `element ${path || '(root)'} is ${JSON.stringify(x)}; expected a number`);
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[axis]) {
-      fail('tensor', `ragged nested array: element ${path || '(root)'} has ${Array.isArray(x) ? `length ${x.length}` : 'no length'} ` +
+      fail(op, `ragged nested array: element ${path || '(root)'} has ${Array.isArray(x) ? `length ${x.length}` : 'no length'} ` +
         `but axis ${axis} has length ${shape[axis]}; expected a rectangular array of shape ${fmtShape(shape)}`);
     }
     x.forEach((y, i) => check(y, axis + 1, `${path}[${i}]`));
@@ -112,11 +114,18 @@ export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor
   return filled('ones', shape, 1, opts);
 }
 
+/** The most elements arange makes (the largest int32): more is an error, not a failed allocation. */
+const MAX_ARANGE = 2 ** 31 - 1;
+
 /** [start, start + step, ...) up to end (exclusive); arange(n) is 0..n−1. */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
+  for (const [name, v] of [['start', start], ['end', end]] as const) {
+    if (!Number.isFinite(v)) fail('arange', `${name} must be a finite number, got ${v}`);
+  }
   if (step === 0 || !Number.isFinite(step)) fail('arange', `step must be a finite non-zero number, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  if (n > MAX_ARANGE) fail('arange', `[${start}, ${end}) in steps of ${step} has ${n} elements; expected at most ${MAX_ARANGE}`);
   const { backend, dtype } = resolve('arange', opts);
   const flat = typedArrayFor(dtype, n);
   for (let i = 0; i < n; i++) flat[i] = start + i * step;

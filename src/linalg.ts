@@ -33,7 +33,10 @@ export function cholesky(a: Tensor): Tensor {
   return out(choleskyF64(f64('cholesky', a), n), [n, n], a);
 }
 
-/** X solving L·X = b (or Lᵀ·X = b when transpose), L lower-triangular [n, n], b [n, k]. */
+/**
+ * X solving L·X = b (or Lᵀ·X = b when transpose), L lower-triangular [n, n], b [n, k].
+ * A zero or non-finite diagonal entry of L (singular: no finite X) is an error naming it.
+ */
 export function triangularSolve(L: Tensor, b: Tensor, options: { transpose?: boolean } = {}): Tensor {
   const n = checkSquare('triangularSolve', L);
   const k = checkRhs('triangularSolve', L, b, n);
@@ -47,5 +50,5 @@ export function solvePosDef(a: Tensor, b: Tensor): Tensor {
   const n = checkSquare('solvePosDef', a);
   const k = checkRhs('solvePosDef', a, b, n);
   const L = choleskyF64(f64('solvePosDef', a), n, 'solvePosDef');
-  return out(cholSolveF64(L, f64('solvePosDef', b), n, k), [n, k], b);
+  return out(cholSolveF64(L, f64('solvePosDef', b), n, k, 'solvePosDef'), [n, k], b);
 }

@@ -23,6 +23,31 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/**
+ * Collapses the axes of an iteration over `shape` in which every operand k steps by
+ * operandStrides[k][j] along axis j: size-1 axes are dropped, and an axis is merged into the one
+ * before it when every operand walks both contiguously (stride[prev] = stride[cur]·size[cur]).
+ * So [N, d] + [d] becomes N rows of length d and x + 1 a single row. Returns the collapsed shape
+ * (possibly []: one element) and each operand's strides along it. Used by the CPU's row loops and
+ * by the WebGPU kernels, which walk at most a few axes.
+ */
+export function collapseAxes(shape: Shape, operandStrides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const out: number[] = [];
+  const strides: number[][] = operandStrides.map(() => []);
+  shape.forEach((n, j) => {
+    if (n === 1) return;
+    const last = out.length - 1;
+    if (last >= 0 && operandStrides.every((s, k) => strides[k]![last] === s[j]! * n)) {
+      out[last]! *= n;
+      operandStrides.forEach((s, k) => (strides[k]![last] = s[j]!));
+    } else {
+      out.push(n);
+      operandStrides.forEach((s, k) => strides[k]!.push(s[j]!));
+    }
+  });
+  return { shape: out, strides };
+}
+
 /** numpy broadcasting: shapes are right-aligned; each axis pair must be equal or contain a 1. */
 export function broadcastShapes(op: string, shapes: Shape[]): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));

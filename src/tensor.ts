@@ -18,8 +18,20 @@ export interface TensorInit {
   untracked?: boolean;
 }
 
-/** Releases the storage of tensors that were garbage-collected without dispose(). */
-const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+/** What a tensor holds: its storage reference and the autograd context that produced it. */
+interface Held {
+  storage: Storage;
+  gradFn: Context | null;
+}
+
+/** For tensors garbage-collected without dispose(): releases their storage and their graph. */
+const finalizer = new FinalizationRegistry<Held>(release);
+
+function release(h: Held): void {
+  h.storage.release();
+  h.gradFn?.unref();
+  h.gradFn = null;
+}
 
 /**
  * An n-dimensional array on one device, with autograd. Storage is contiguous row-major and
@@ -30,11 +42,11 @@ export class Tensor {
   readonly shape: readonly number[];
   requiresGrad: boolean;
   grad: Tensor | null = null;
-  gradFn: Context | null = null;
   isParameter: boolean;
   /** Optional name (parameters get their module path). */
   name = '';
   private disposed = false;
+  private readonly held: Held;
 
   constructor(readonly storage: Storage, shape: readonly number[], init: TensorInit = {}) {
     this.shape = Object.freeze([...shape]);
@@ -43,8 +55,24 @@ export class Tensor {
     if (sizeOf(shape) !== storage.size) {
       fail('Tensor', `shape [${shape.join(', ')}] has ${sizeOf(shape)} elements but its storage holds ${storage.size}`);
     }
-    finalizer.register(this, storage, this);
+    this.held = { storage, gradFn: null };
+    finalizer.register(this, this.held, this);
     if (!init.untracked) trackTensor(this);
+  }
+
+  /**
+   * The autograd context that produced this tensor (null for leaves). The tensor holds a
+   * reference to it: when the tensor is disposed (or collected) and no later op consumes it,
+   * the context's saved tensors are released — a graph dropped without backward frees itself.
+   */
+  get gradFn(): Context | null {
+    return this.held.gradFn;
+  }
+
+  set gradFn(ctx: Context | null) {
+    ctx?.retain();
+    this.held.gradFn?.unref();
+    this.held.gradFn = ctx;
   }
 
   get dtype(): DType {
@@ -85,12 +113,15 @@ export class Tensor {
     if (this.disposed) fail(op, `${describe('input', this)} was disposed; a tensor cannot be used after dispose()`);
   }
 
-  /** Releases this handle's reference to the storage (freed when no view or saved graph holds it). */
+  /**
+   * Releases this handle's reference to the storage (freed when no view or saved graph holds
+   * it) and to the context that produced it (its saved tensors are freed once no later op needs them).
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     finalizer.unregister(this);
-    this.storage.release();
+    release(this.held);
   }
 
   /**
@@ -103,6 +134,7 @@ export class Tensor {
     if (src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i]) || src.dtype !== this.dtype || src.device !== this.device) {
       fail('assign', `${describe('src', src)} does not match ${describe('target', this)}; expected the same shape, dtype and device`);
     }
+    if (src.storage === this.storage) return this; // assigning a tensor (or a view) to itself changes nothing
     this.backend.kernels.scatterStrided(this.storage, src.storage, { shape: this.shape, strides: contiguousStrides(this.shape), offset: 0 });
     this.markModified();
     return this;
@@ -153,12 +185,12 @@ export class Tensor {
 
   /**
    * A tensor sharing this storage, cut from the graph (no gradFn, requiresGrad false). Detaching
-   * a weight (or a leaf that requires grad) keeps it a parameter: saving it holds no new memory.
+   * a weight keeps it a parameter: saving it holds no new memory.
    */
   detach(): Tensor {
     this.assertAlive('detach');
     this.storage.retain();
-    return new Tensor(this.storage, this.shape, { parameter: this.isParameter || (this.isLeaf && this.requiresGrad) });
+    return new Tensor(this.storage, this.shape, { parameter: this.isParameter });
   }
 
   /**

@@ -1,6 +1,9 @@
 // cast: elementwise dtype conversion on raw 32-bit words.
-//   MODE 0: copy (same dtype)   MODE 1: float32 → int32, truncating toward zero (NaN → 0; values
-//   outside the int32 range clamp, where the CPU's Int32Array wraps)   MODE 2: int32 → float32
+//   MODE 0: copy (same dtype)
+//   MODE 1: float32 → int32 as the CPU: NaN → 0, x ≥ 2³¹ (+∞ too) → 2³¹ − 1, x < −2³¹ (−∞ too) → −2³¹,
+//           else truncation toward zero. Checked explicitly: WGSL's i32(f32) of values outside
+//           the range, and of NaN, is not the same on every backend (some wrap, some clamp).
+//   MODE 2: int32 → float32 (round to nearest)
 //
 // Bindings:  @binding(0) uniform Params { n }
 //            @binding(1) x: array<u32> [n]     @binding(2) out: array<u32> [n]
@@ -22,6 +25,20 @@ fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
+/// float32 → int32, saturating (see MODE 1); 2147483648.0 = 2³¹ is exact in float32.
+fn to_i32(f: f32) -> i32 {
+  if (is_nan(f)) {
+    return 0;
+  }
+  if (f >= 2147483648.0) {
+    return 2147483647;
+  }
+  if (f < -2147483648.0) {
+    return bitcast<i32>(0x80000000u);
+  }
+  return i32(trunc(f));
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
@@ -30,8 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   let w = x[i];
   if (MODE == 1u) {
-    let f = bitcast<f32>(w);
-    out[i] = bitcast<u32>(select(i32(trunc(f)), 0, is_nan(f)));
+    out[i] = bitcast<u32>(to_i32(bitcast<f32>(w)));
   } else if (MODE == 2u) {
     out[i] = bitcast<u32>(f32(bitcast<i32>(w)));
   } else {

@@ -1,17 +1,22 @@
-// crossEntropyGrad: dz[r, c] = (exp(z[r, c] − lse[r]) − [c = t[r]])·scale[0] on rows whose target
-// is not ignoreIndex, 0 on ignored rows. scale is a 1-element device buffer (g/count), never read
-// back to the host.
+// crossEntropyGrad per row r of logits z [rows, classes] against int32 targets t [rows]:
+//   e[c] = exp(z[r, c] − lse[r]),  p[c] = e[c] / Σ_c e[c]
+//   dz[r, c] = (p[c] − [c = t[r]])·scale[0], or 0 on a row whose target is ignoreIndex
+// lse is the forward's m + ln s rounded to float32, so e alone would be off by that rounding, up
+// to ½ulp(lse) relative (0.4% at |z| = 1e5); it is one factor for the whole row, and dividing by
+// Σe removes it (as the CPU kernel does). z − lse is exact for z near lse. scale is a 1-element
+// device buffer (g/count), never read back to the host. One workgroup per row; the sum is a tree
+// in workgroup memory (WG a power of two).
 //
-// Bindings:  @binding(0) uniform Params { n = rows·classes, classes, ignoreIndex (i32) }
-//            @binding(1) logits [n]   @binding(2) lse [rows]   @binding(3) targets: array<i32> [rows]
-//            @binding(4) scale [1]    @binding(5) dz [n]
+// Bindings:  @binding(0) uniform Params { rows, classes, ignoreIndex (i32) }
+//            @binding(1) logits [rows·classes]   @binding(2) lse [rows]   @binding(3) targets: array<i32> [rows]
+//            @binding(4) scale [1]    @binding(5) dz [rows·classes]
 // Overrides: WG
-// Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
+// Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
 
 override WG: u32 = 256u;
 
 struct Params {
-  n: u32,
+  rows: u32,
   classes: u32,
   ignoreIndex: i32,
 }
@@ -23,18 +28,43 @@ struct Params {
 @group(0) @binding(4) var<storage, read> scale: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dz: array<f32>;
 
+var<workgroup> partial: array<f32, WG>;
+
+/// Tree sum of each thread's value over the workgroup.
+fn reduce_sum(v: f32, lid: u32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      partial[lid] += partial[lid + s];
+    }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= p.n) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.rows) {
     return;
   }
-  let r = i / p.classes;
-  let c = i32(i % p.classes);
-  let t = targets[r];
+  let base = row * p.classes;
+  let t = targets[row];
   if (t == p.ignoreIndex) {
-    dz[i] = 0.0;
+    for (var c = lid; c < p.classes; c += WG) {
+      dz[base + c] = 0.0;
+    }
     return;
   }
-  dz[i] = (exp(logits[i] - lse[r]) - select(0.0, 1.0, c == t)) * scale[0];
+  let l = lse[row];
+  var s = 0.0;
+  for (var c = lid; c < p.classes; c += WG) {
+    s += exp(logits[base + c] - l);
+  }
+  let sum = reduce_sum(s, lid);
+  let k = scale[0];
+  for (var c = lid; c < p.classes; c += WG) {
+    dz[base + c] = (exp(logits[base + c] - l) / sum - select(0.0, 1.0, i32(c) == t)) * k;
+  }
 }

@@ -1,7 +1,9 @@
 // crossEntropy per row of logits z [rows, classes] against int32 targets t [rows]:
-//   lse = m + ln Σ_c exp(z[c] − m), m = max_c z[c]
+//   lse = m + ln s,  s = Σ_c exp(z[c] − m),  m = max_c z[c]
 //   t = ignoreIndex:   loss = 0, valid = 0
-//   else:              loss = lse − z[t] (NaN when t is outside [0, classes)), valid = 1
+//   else:              loss = (m − z[t]) + ln s (NaN when t is outside [0, classes)), valid = 1
+// The loss is not lse − z[t]: for large logits, m + ln s rounds ln s to a multiple of ulp(m).
+// lse itself is stored rounded to float32, as on the CPU (crossEntropyGrad uses exp(z − lse)).
 // One workgroup per row; max and sum are trees in workgroup memory (WG a power of two).
 //
 // Bindings:  @binding(0) uniform Params { rows, classes, ignoreIndex (i32) }
@@ -69,9 +71,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var c = lid; c < p.classes; c += WG) {
     s += exp(logits[base + c] - m);
   }
-  let l = m + log(reduce(s, lid, false));
+  let log_s = log(reduce(s, lid, false));
   if (lid == 0u) {
-    lse[row] = l;
+    lse[row] = m + log_s;
     let t = targets[row];
     if (t == p.ignoreIndex) {
       loss[row] = 0.0;
@@ -79,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     } else {
       valid[row] = 1.0;
       if (t >= 0 && u32(t) < p.classes) {
-        loss[row] = l - logits[base + u32(t)];
+        loss[row] = (m - logits[base + u32(t)]) + log_s;
       } else {
         var nan_bits = 0x7fc00000u;
         loss[row] = bitcast<f32>(nan_bits);

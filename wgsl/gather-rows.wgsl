@@ -1,5 +1,9 @@
 // gatherRows (embedding lookup): out[i, c] = table[indices[i], c], or 0 when indices[i] is outside
-// [0, tableRows) (as the CPU backend).
+// [0, tableRows) (as the CPU kernel).
+// Out-of-range indices are NOT an error on WebGPU: a shader cannot throw, and checking would need a
+// read-back inside forward. ops.embedding on the CPU reads its indices and throws; on WebGPU the
+// row silently comes out as zeros (and scatter-add-rows.wgsl drops its gradient). Check indices
+// that may be out of range before they go to the GPU.
 //
 // Bindings:  @binding(0) uniform Params { n = count·dim, dim, tableRows }
 //            @binding(1) table [tableRows·dim]   @binding(2) indices: array<i32> [count]

@@ -3,7 +3,8 @@
 //   entry `bucket` (one thread): a stable counting sort of the positions i by their row:
 //     heads[r + 1] counts row r; a prefix sum turns heads[r] into the start of row r; placing
 //     each i at order[heads[r]++] leaves heads[r] = end of row r (= start of row r + 1).
-//     Indices outside [0, rows) are skipped.
+//     Indices outside [0, rows) are skipped: their rows of src are dropped without an error (a
+//     shader cannot throw; see gather-rows.wgsl, which gives zero rows for them in forward).
 //   entry `accumulate` (one thread per output element): sums src[order[j], c] for j in
 //     [heads[r − 1] (0 for r = 0), heads[r]).
 // lists = heads [rows + 1] followed by order [count], as one u32 scratch buffer.

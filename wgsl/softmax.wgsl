@@ -1,5 +1,6 @@
 // softmax: row-wise softmax (or log-softmax when LOG) of x [rows, cols], shifted by the row max:
-//   m = max_c x[c];  s = Σ_c exp(x[c] − m);  y = exp(x − m)/s,  or  log: y = x − (m + ln s)
+//   m = max_c x[c];  s = Σ_c exp(x[c] − m);  y = exp(x − m)/s,  or  log: y = (x − m) − ln s
+// (not x − (m + ln s): for a large m, m + ln s rounds ln s to a multiple of ulp(m))
 // One workgroup per row; both reductions are trees in workgroup memory (WG a power of two).
 //
 // Bindings:  @binding(0) uniform Params { rows, cols }
@@ -67,10 +68,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     s += exp(x[base + c] - m);
   }
   s = reduce(s, lid, false);
-  let lse = m + log(s);
+  let log_s = log(s);
   for (var c = lid; c < p.cols; c += WG) {
     if (LOG) {
-      y[base + c] = x[base + c] - lse;
+      y[base + c] = (x[base + c] - m) - log_s;
     } else {
       y[base + c] = exp(x[base + c] - m) / s;
     }

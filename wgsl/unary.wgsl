@@ -1,7 +1,8 @@
 // unary: y = f(x) elementwise (entry `forward`), and its gradient dx = g·f'(·) (entry `grad`),
 // given the tensor UNARY_GRAD_NEEDS names in src/backends/backend.ts (x or y; g itself for neg).
 //   OP: 0 neg, 1 exp, 2 log, 3 sqrt, 4 abs, 5 tanh, 6 sigmoid, 7 relu, 8 gelu (tanh approximation),
-//       9 geluErf (x·Φ(x), exact), 10 silu, 11 pow (exponent = param)
+//       9 geluErf (x·Φ(x), exact), 10 silu, 11 pow (exponent p = param; x^p as Math.pow, zero included;
+//       gradient p·x^(p−1), and 0 for p = 0)
 //
 // Bindings:  @binding(0) uniform Params { n, param }
 //            @binding(1) a: array<f32> [n]   forward: x; grad: the saved x or y
@@ -86,7 +87,15 @@ fn normal_cdf(x: f32) -> f32 {
   return 0.5 * erfc(-x * INV_SQRT_2);
 }
 
-/// x^e for real x: integer exponents of negative bases as Math.pow (sign from parity), else NaN.
+/// +∞ (a runtime value, as nan()).
+fn inf() -> f32 {
+  var bits = 0x7f800000u;
+  return bitcast<f32>(bits);
+}
+
+/// x^e for real x as Math.pow: integer exponents of negative bases take their sign from the
+/// parity, other negative bases give NaN; x = ±0 is handled here (0 for e > 0, ∞ for e < 0, signed
+/// like x for odd integers e), because WGSL's pow (exp2(e·log2 x)) is undefined at 0 (llvmpipe: 0).
 fn pow_real(x: f32, e: f32) -> f32 {
   if (e == 0.0) {
     return 1.0;
@@ -97,12 +106,17 @@ fn pow_real(x: f32, e: f32) -> f32 {
   if (e == 2.0) {
     return x * x;
   }
+  let odd = trunc(e) == e && abs(e) % 2.0 == 1.0;
+  if (x == 0.0) {
+    let r0 = select(0.0, inf(), e < 0.0);
+    return select(r0, -r0, odd && (bitcast<u32>(x) & 0x80000000u) != 0u);
+  }
   let r = pow(abs(x), e);
   if (x < 0.0) {
     if (trunc(e) != e) {
       return nan();
     }
-    return select(r, -r, abs(e) % 2.0 == 1.0);
+    return select(r, -r, odd);
   }
   return r;
 }
@@ -146,7 +160,13 @@ fn df(s: f32, d: f32) -> f32 {
       let sg = sigmoid(s);
       return d * sg * (1.0 + s * (1.0 - sg));
     }
-    default: { return d * p.param * pow_real(s, p.param - 1.0); }
+    default: {
+      // p·x^(p−1) is 0·∞ = NaN at x = 0 for p = 0, where x⁰ = 1 has slope 0
+      if (p.param == 0.0) {
+        return 0.0;
+      }
+      return d * p.param * pow_real(s, p.param - 1.0);
+    }
   }
 }
 

@@ -45,9 +45,10 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
       const g = grads.get(ctx);
       if (!g) continue; // no gradient reached this node
       grads.delete(ctx);
+      ctx.assertLive();
       // intermediates of the op's backward are freed by the scope; the returned gradients survive it
       const inputGrads = scope(() => ctx.fn.backward(ctx, g));
-      if (!options.retainGraph) ctx.release();
+      if (!options.retainGraph) ctx.release(false); // upstream contexts are released when reached
       // a backward may return g itself (add) or one storage for several inputs (add of equal
       // shapes): each storage is handed on once, a later input gets a copy
       const handedOn = new Set<Tensor>();
@@ -119,8 +120,11 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
     return;
   }
   if (leaf.grad && !leaf.grad.isDisposed) {
-    const sum = addOwned(leaf.grad, g);
-    leaf.grad = keep(sum);
+    // in place, so a reference to .grad taken before this backward stays valid (as in PyTorch)
+    const sum = new Tensor(g.backend.kernels.binary('add', leaf.grad.storage, leaf.grad.shape, g.storage, g.shape, g.shape), g.shape);
+    leaf.grad.assign(sum);
+    sum.dispose();
+    g.dispose();
   } else {
     leaf.grad = keep(g);
   }

@@ -17,6 +17,8 @@ export class Context<M = Record<string, unknown>> {
   private saved: { tensor: Tensor | null; version: number }[] = [];
   private releases: (() => void)[] = [];
   private released = false;
+  /** Holders of this context: its output tensor and the later contexts that consume that output. */
+  private consumers = 0;
   readonly recording: boolean;
 
   constructor(
@@ -31,6 +33,7 @@ export class Context<M = Record<string, unknown>> {
       const t = a as Tensor;
       return t.gradFn ? { gradFn: t.gradFn } : { leaf: t };
     });
+    if (this.recording) for (const e of this.edges) if (e && 'gradFn' in e) e.gradFn.retain();
   }
 
   get opName(): string {
@@ -53,7 +56,7 @@ export class Context<M = Record<string, unknown>> {
         this.saved.push({ tensor: null, version: 0 });
         continue;
       }
-      const kind = t.isParameter || (t.isLeaf && t.requiresGrad) ? 'parameter' : 'activation';
+      const kind = t.isParameter ? 'parameter' : 'activation';
       this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
       t.storage.retain();
       this.saved.push({ tensor: new Tensor(t.storage, t.shape, { untracked: true }), version: t.version });
@@ -62,10 +65,7 @@ export class Context<M = Record<string, unknown>> {
 
   /** The saved tensors, in save order; throws if the graph was freed or a tensor changed in place. */
   get savedTensors(): (Tensor | null)[] {
-    if (this.released) {
-      fail(this.opName, 'backward through a graph whose saved tensors were already freed by an earlier backward; ' +
-        'pass { retainGraph: true } to the first backward() to backpropagate through it again');
-    }
+    this.assertLive();
     return this.saved.map(({ tensor, version }) => {
       if (tensor && tensor.version !== version) {
         fail(this.opName, `${describe('a tensor saved for backward,', tensor)} was modified in place after it was saved ` +
@@ -75,14 +75,36 @@ export class Context<M = Record<string, unknown>> {
     });
   }
 
-  /** Frees the saved tensors (after backward, or when no gradient is needed). */
-  release(): void {
+  /** Throws if backward reaches this context after its graph was freed. */
+  assertLive(): void {
+    if (this.released) {
+      fail(this.opName, 'backward through a graph that was already freed (by an earlier backward, or because its output was disposed); ' +
+        'pass { retainGraph: true } to the first backward() to backpropagate through it again');
+    }
+  }
+
+  retain(): void {
+    this.consumers++;
+  }
+
+  /** Drops one holder; with none left, nothing can backpropagate through this context: release it. */
+  unref(): void {
+    if (--this.consumers <= 0) this.release();
+  }
+
+  /**
+   * Frees the saved tensors. `cascade` also drops this context's hold on the contexts of its
+   * inputs, releasing those no one else holds (a graph dropped without backward); backward
+   * releases each context itself as it passes, so it does not cascade.
+   */
+  release(cascade = true): void {
     if (this.released) return;
     this.released = true;
     for (const r of this.releases) r();
     for (const s of this.saved) s.tensor?.dispose();
     this.saved = [];
     this.releases = [];
+    if (cascade) for (const e of this.edges) if (e && 'gradFn' in e) e.gradFn.unref();
   }
 }
 

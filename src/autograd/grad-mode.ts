@@ -7,7 +7,11 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording the autograd graph (e.g. evaluation, optimizer steps). fn must be synchronous. */
 export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
+  const result = withGradMode(false, fn);
+  if (result instanceof Promise) {
+    throw new TypeError('noGrad: fn returned a Promise; ops after its first await would record a graph — pass a synchronous fn');
+  }
+  return result;
 }
 
 export function withGradMode<T>(mode: boolean, fn: () => T): T {

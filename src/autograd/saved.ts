@@ -6,8 +6,9 @@ import type { DType } from '../dtype.ts';
  *
  * - Deduplicated by storage: two ops saving the same tensor (or views of it) count it once.
  * - Parameters cost nothing: a saved reference to a weight is not an activation; it is listed
- *   with kind 'parameter' and 0 bytes. A tensor is a parameter when it is marked so
- *   (`isParameter`, set by nn modules and `{ parameter: true }`) or is a leaf that requires grad.
+ *   with kind 'parameter' and 0 bytes. A tensor is a parameter exactly when it is marked so
+ *   (`isParameter`: nn modules' weights and buffers, factories' `{ parameter: true }`, views and
+ *   detached copies of those); an input that merely requires grad is an activation.
  * - Live bytes drop when a graph is released (after backward without retainGraph).
  */
 export interface SavedEntry {

@@ -2,7 +2,8 @@ import { Tensor } from '../tensor.ts';
 
 /**
  * Memory scopes, as tf.tidy: scope(fn) disposes every tensor created inside fn except the
- * ones fn returns and the ones kept with keep() (gradients assigned to `.grad` are kept).
+ * ones fn returns and the ones kept with keep() (gradients assigned to `.grad` are kept);
+ * if fn throws, everything it created is disposed.
  * Storage saved by a live autograd graph stays alive until that graph is released.
  */
 const stack: Set<Tensor>[] = [];
@@ -23,6 +24,9 @@ export function scope<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
+  } catch (e) {
+    for (const t of created) t.dispose();
+    throw e;
   } finally {
     stack.pop();
   }

@@ -20,8 +20,13 @@ export function registerBackend(backend: Backend): void {
   backends.set(backend.device, backend);
 }
 
-export function hasBackend(device: Device): boolean {
-  return backends.has(device);
+/**
+ * Removes a backend that is going away (a disposed WebGPU backend); afterwards getBackend and
+ * useBackend for its device throw the usual "not initialised" error. A backend that is no longer
+ * the registered one (already replaced) is left alone.
+ */
+export function unregisterBackend(backend: Backend): void {
+  if (backends.get(backend.device) === backend) backends.delete(backend.device);
 }
 
 /** Sets the device new tensors are created on when none is given. */

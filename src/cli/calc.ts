@@ -16,7 +16,7 @@ const OPTIONS = {
   dtype: { type: 'string', default: 'bf16' },
   rank: { type: 'string', default: '16' },
   targets: { type: 'string' },
-  'adapter-dropout': { type: 'boolean', default: false },
+  'peft-dropout': { type: 'boolean', default: false },
   layers: { type: 'string' },
   hidden: { type: 'string' },
   heads: { type: 'string' },
@@ -28,8 +28,12 @@ const OPTIONS = {
 } as const;
 
 const USAGE = `usage: lorafa calc [--model ${Object.keys(MODELS).join('|')}|custom] [--batch B] [--seq S] [--dtype bf16|fp16|fp32] [--rank R]
-                  [--targets q,k,v,o,...] [--adapter-dropout]
-       custom: --layers L --hidden D --heads H --ffn F --vocab V [--mlp swiglu|gelu] [--kv-hidden K]`;
+                  [--targets q,k,v,o,...] [--peft-dropout]
+       custom: --layers L --hidden D --heads H --ffn F --vocab V [--mlp swiglu|gelu] [--kv-hidden K]
+  --peft-dropout  model LoRA as Hugging Face PEFT with lora_dropout > 0: each adapted linear keeps its own
+                  dropped copy of X and a 1-byte mask. Without it (and for LoRA-FA and LoRA-FB always), adapter
+                  dropout is modelled as lorafa's own ops do it: the mask is regenerated from a seed in
+                  backward, so dropout adds no saved bytes to any method.`;
 
 const LABELS: Record<Method, string> = { full: 'Full-FT', lora: 'LoRA', lorafa: 'LoRA-FA', lorafb: 'LoRA-FB' };
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
@@ -70,11 +74,11 @@ async function calc(args: string[]): Promise<number> {
   const targets = v.targets ? v.targets.split(',').map((t) => t.trim()) : names;
   const bad = targets.filter((t) => !names.includes(t));
   if (bad.length) throw new UsageError(`--targets ${bad.join(',')} not in this model's linears (${names.join(', ')})`);
-  const run = { batch, seq, bytes, rank, targets, adapterDropout: v['adapter-dropout'] };
+  const run = { batch, seq, bytes, rank, targets, peftDropout: v['peft-dropout'] };
 
   console.log(`${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, h = ${cfg.heads}, MLP ${cfg.mlp} of width ${cfg.ffn}, vocabulary ${cfg.vocab}` +
     `${cfg.kvHidden ? `, k/v width ${cfg.kvHidden}` : ''}; b = ${batch}, s = ${seq}, ${v.dtype} (${bytes} bytes per element), rank ${rank}, adapters on ${targets.join(', ')}` +
-    `${v['adapter-dropout'] ? ' with adapter dropout' : ''}\n`);
+    `${v['peft-dropout'] ? "; LoRA with PEFT's adapter dropout (own dropped copy of X and a 1-byte mask per adapted linear)" : ''}\n`);
   const rows = [['method', 'trainable', 'weights', 'gradients', 'AdamW state', 'activations', 'total']];
   const mem = METHODS.map((m) => methodMemory(cfg, m, run));
   for (const m of mem) {
@@ -83,7 +87,10 @@ async function calc(args: string[]): Promise<number> {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((x, c) => (c ? x.padStart(widths[c]!) : x.padEnd(widths[c]!))).join('  '));
   console.log('\nweights: every parameter (A and B included) at the dtype; gradients: trainable parameters at the dtype; AdamW: two fp32 moments per trainable parameter;');
-  console.log('activations: what autograd keeps for backward in all layers (Korthikanti et al.\'s tensors plus each method\'s linear inputs and XA), no output head.\n');
+  console.log('activations: what autograd keeps for backward in all layers (Korthikanti et al.\'s tensors plus each method\'s linear inputs and XA), no output head;');
+  console.log(v['peft-dropout']
+    ? 'LoRA as PEFT keeps it with lora_dropout > 0; LoRA-FA and LoRA-FB as lorafa\'s ops keep them (dropout masks regenerated in backward: no extra bytes).\n'
+    : 'any adapter dropout as lorafa\'s ops do it (masks regenerated in backward: no extra bytes); --peft-dropout models PEFT\'s LoRA instead.\n');
 
   const [lora, fa] = [mem[METHODS.indexOf('lora')]!, mem[METHODS.indexOf('lorafa')]!];
   console.log(`LoRA-FA saves ${gb(lora.activations - fa.activations)} (${fmtBytes(lora.activations - fa.activations)}) of activations versus LoRA with these settings.\n`);

@@ -9,18 +9,24 @@ import type { Tensor } from '../tensor.ts';
  *   [8 bytes: header length n, u64 little-endian] [n bytes: JSON header] [raw data]
  * The header maps each name to { dtype, shape, data_offsets: [begin, end) } (offsets into the
  * data section, little-endian row-major) plus an optional "__metadata__" of string → string.
- * Like the reference writer, tensors are laid out by element size (largest first) then name,
- * so every tensor is aligned, and the header is padded with spaces to a multiple of 8 bytes.
+ * The writer produces the reference writer's bytes (huggingface/safetensors, `prepare` in
+ * safetensors/src/tensor.rs): tensors sorted by dtype in descending order of its Dtype enum
+ * (… F16 < BF16 < I32 < U32 < F32 < F64 …, so F64 first, then F32, then I32), then by name;
+ * a compact JSON header with "__metadata__" first, then the tensors in that order, each as
+ * {"dtype","shape","data_offsets"}; the header padded with spaces to a multiple of 8 bytes.
+ * (The reference keeps __metadata__ in a hash map, so the order of its keys is not defined
+ * there; ours is the insertion order of the object given.)
  */
 export interface SafetensorsContent {
   tensors: Record<string, Tensor>;
   metadata: Record<string, string>;
 }
 
-const WRITE_DTYPES: Record<DType, { code: string; bytes: number }> = {
-  float64: { code: 'F64', bytes: 8 },
-  float32: { code: 'F32', bytes: 4 },
-  int32: { code: 'I32', bytes: 4 },
+/** Each engine dtype's code, and its rank in the reference writer's order (higher first). */
+const WRITE_DTYPES: Record<DType, { code: string; rank: number }> = {
+  float64: { code: 'F64', rank: 2 },
+  float32: { code: 'F32', rank: 1 },
+  int32: { code: 'I32', rank: 0 },
 };
 
 /** How each readable code decodes: F16 and BF16 widen to float32 (no engine dtype holds them). */
@@ -49,7 +55,7 @@ export function bfloat16ToFloat(h: number): number {
 
 /** The bytes of a safetensors file holding the tensors (read back from any device) and metadata. */
 export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
-  const names = Object.keys(tensors).sort((a, b) => WRITE_DTYPES[tensors[b]!.dtype].bytes - WRITE_DTYPES[tensors[a]!.dtype].bytes || (a < b ? -1 : a > b ? 1 : 0));
+  const names = Object.keys(tensors).sort((a, b) => WRITE_DTYPES[tensors[b]!.dtype].rank - WRITE_DTYPES[tensors[a]!.dtype].rank || (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];

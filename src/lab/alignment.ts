@@ -1,34 +1,58 @@
 import { add, mul } from '../autograd/ops/elementwise.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
-import { sum } from '../autograd/ops/reduce.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
 import { scope } from '../autograd/scope.ts';
 import type { Batch } from '../data/text.ts';
 import { zeros } from '../factories.ts';
+import { DEFAULT_TARGETS } from '../nn/adapters.ts';
+import { Linear } from '../nn/linear.ts';
 import { LoraAdapterLinear, LoraFaLinear, LoraFbLinear } from '../nn/lora.ts';
 import type { GPT } from '../nn/transformer.ts';
 import type { Tensor } from '../tensor.ts';
 
 /**
- * How well each adapter's update follows Full-FT — the quantity Theorem 4.1 optimises.
- * For every adapted layer (W [d, o] frozen, A [d, r], B [r, o], σ = α/r), at the current
- * parameters and on one batch:
- *   G  = Xᵀ·dY, the full gradient of W (what Full-FT would step along), and
- *   D  = the change of the effective weight W + σAB per unit learning rate of an SGD step:
- *        LoRA σ(g_A·B + A·g_B) (first order), LoRA-FA σ·A·g̃_B, LoRA-FB σ·g̃_A·B,
- *        with g̃ the gradient the op hands the optimizer (projected, or plain with correction 'none').
- * Returns cos(D, G) = ⟨D, G⟩/(‖D‖·‖G‖) per layer (NaN where D or G is 0). By Theorem 4.1,
- * LoRA-FA's closed form gives D ∝ P_A·G, so its cosine ‖P_A G‖/‖G‖ is the largest any update
- * in col(A) can reach.
+ * How well each method's update follows Full-FT, per targeted linear layer (W [d, o]; with an
+ * adapter A [d, r], B [r, o], σ = α/r and effective weight W_eff = W + σ·A·B), at one training
+ * step, on that step's batch:
+ *   G        = Xᵀ·dY, Full-FT's gradient of W_eff at the current parameters;
+ *   −ΔW_SGD  = the change of W_eff that one plain SGD step on the method's gradients would make,
+ *              per unit learning rate and negated (first order): LoRA-FA σ·A·g̃_B, LoRA-FB σ·g̃_A·B,
+ *              LoRA σ·(g_A·B + A·g_B), Full-FT G itself — g̃ being the gradient the op hands the
+ *              optimizer (projected, or plain with correction 'none'). This is the quantity
+ *              Theorem 4.1 optimises: LoRA-FA's closed form gives σ·A·g̃_B = P_A·G, so its
+ *              cosine ‖P_A·G‖/‖G‖ is the largest any direction within col(A) reaches;
+ *   −ΔW_AdamW = W_eff before − W_eff after the optimizer step the run really takes (gradient
+ *              clipping, AdamW's normalised moments, decoupled weight decay).
+ * Each cosine is ⟨D, G⟩/(‖D‖·‖G‖), NaN where D or G is 0; a positive one is a descent direction.
  *
- * G is read with a probe: each adapted layer's output gets + X·P with P = 0 [d, o] requiring
- * grad, so P's gradient is exactly Xᵀ·dY while the forward is unchanged. No parameter is updated.
+ * G is read with a probe: each layer's output gets + X·P with P = 0 [d, o] requiring grad, so
+ * P's gradient is exactly Xᵀ·dY while the forward is unchanged. Everything the diagnostic keeps
+ * between the probe and the step lives on the host (float64), not on the device.
  */
-export async function updateAlignment(model: GPT, batch: Batch): Promise<{ path: string; cosine: number }[]> {
-  const layers = model.namedModules().filter((e): e is [string, LoraAdapterLinear] => e[1] instanceof LoraAdapterLinear);
+export interface AlignmentProbe {
+  layers: { path: string; layer: AlignedLayer; G: Float64Array; before: Float64Array; sgd: number }[];
+}
+
+type AlignedLayer = Linear | LoraAdapterLinear;
+
+/** The adapters of the model; without any (Full-FT), its Linear layers named q, k, v, o, up, down. */
+export function alignedLayers(model: GPT): [string, AlignedLayer][] {
+  const modules = model.namedModules();
+  const adapters = modules.filter((e): e is [string, LoraAdapterLinear] => e[1] instanceof LoraAdapterLinear);
+  if (adapters.length) return adapters;
+  const targets: readonly string[] = DEFAULT_TARGETS;
+  return modules.filter((e): e is [string, Linear] => e[1] instanceof Linear && targets.includes(e[0].split('.').pop()!));
+}
+
+/**
+ * Measures G and cos(−ΔW_SGD, G) per layer at the current parameters on batch, and keeps W_eff
+ * for appliedAlignment. No parameter is updated, and no gradient is left behind.
+ */
+export async function probeAlignment(model: GPT, batch: Batch): Promise<AlignmentProbe> {
+  const layers = alignedLayers(model);
   const probes = layers.map(([, layer]) => {
-    const [d, o] = layer.base.weight.shape as [number, number];
-    return zeros([d, o], { dtype: layer.base.weight.dtype, device: layer.base.weight.device, requiresGrad: true });
+    const W = weightOf(layer);
+    return zeros(W.shape, { dtype: W.dtype, device: W.device, requiresGrad: true });
   });
   const forwards = layers.map(([, layer], i) => {
     const forward = layer.forward;
@@ -40,16 +64,14 @@ export async function updateAlignment(model: GPT, batch: Batch): Promise<{ path:
   } finally {
     layers.forEach(([, layer], i) => (layer.forward = forwards[i]!));
   }
-  const cosines = layers.map(([, layer], i) => noGrad(() => scope(() => {
-    const G = probes[i]!.grad!;
-    const D = mul(updateDirection(layer), layer.scale);
-    return [sum(mul(D, G)), sum(mul(D, D)), sum(mul(G, G))];
-  })));
-  const out: { path: string; cosine: number }[] = [];
+  const out: AlignmentProbe = { layers: [] };
   for (let i = 0; i < layers.length; i++) {
-    const [dot, dd, gg] = await Promise.all(cosines[i]!.map((t) => t.item()));
-    out.push({ path: layers[i]![0], cosine: dd > 0 && gg > 0 ? dot! / Math.sqrt(dd! * gg!) : NaN });
-    cosines[i]!.forEach((t) => t.dispose());
+    const [path, layer] = layers[i]!;
+    const G = Float64Array.from(await probes[i]!.grad!.data());
+    const direction = noGrad(() => scope(() => sgdDirection(layer)));
+    const D = Float64Array.from(await direction.data());
+    direction.dispose();
+    out.layers.push({ path, layer, G, before: await effectiveWeight(layer), sgd: cosine(D, G) });
   }
   model.zeroGrad();
   for (const p of probes) {
@@ -59,10 +81,54 @@ export async function updateAlignment(model: GPT, batch: Batch): Promise<{ path:
   return out;
 }
 
-/** (1/σ)·D: the effective-weight change of one adapter, from the gradients the last backward left. */
-function updateDirection(layer: LoraAdapterLinear): Tensor {
+/** cos(−ΔW_AdamW, G) per layer of the probe: call it right after the optimizer step. */
+export async function appliedAlignment(probe: AlignmentProbe): Promise<number[]> {
+  const out: number[] = [];
+  for (const { layer, G, before } of probe.layers) {
+    const after = await effectiveWeight(layer);
+    out.push(cosine(before.map((b, i) => b - after[i]!), G));
+  }
+  return out;
+}
+
+/** ⟨a, b⟩/(‖a‖·‖b‖) in float64; NaN when either is 0. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : NaN;
+}
+
+function weightOf(layer: AlignedLayer): Tensor {
+  return layer instanceof LoraAdapterLinear ? layer.base.weight : layer.weight;
+}
+
+/** −ΔW_SGD per unit learning rate [d, o], from the gradients the last backward left. */
+function sgdDirection(layer: AlignedLayer): Tensor {
+  if (layer instanceof Linear) return add(layer.weight.grad!, 0);
   const { A, B } = layer;
-  if (layer instanceof LoraFaLinear) return matmul(A, B.grad!);
-  if (layer instanceof LoraFbLinear) return matmul(A.grad!, B);
-  return add(matmul(A.grad!, B), matmul(A, B.grad!));
+  const D = layer instanceof LoraFaLinear ? matmul(A, B.grad!)
+    : layer instanceof LoraFbLinear ? matmul(A.grad!, B)
+    : add(matmul(A.grad!, B), matmul(A, B.grad!));
+  return mul(D, layer.scale);
+}
+
+/** W_eff = W (+ σ·A·B) [d, o] on the host, in float64 from the stored values. */
+async function effectiveWeight(layer: AlignedLayer): Promise<Float64Array> {
+  const W = Float64Array.from(await weightOf(layer).data());
+  if (layer instanceof Linear) return W;
+  const [A, B] = [await layer.A.data(), await layer.B.data()];
+  const [d, r] = layer.A.shape as [number, number];
+  const o = layer.B.shape[1]!;
+  for (let i = 0; i < d; i++) {
+    for (let k = 0; k < r; k++) {
+      const a = layer.scale * A[i * r + k]!;
+      if (a === 0) continue;
+      for (let j = 0; j < o; j++) W[i * o + j]! += a * B[k * o + j]!;
+    }
+  }
+  return W;
 }

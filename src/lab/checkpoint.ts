@@ -30,11 +30,23 @@ export async function loadCheckpoint(path: string | URL = BASE_CHECKPOINT, devic
   const file = path instanceof URL ? fileURLToPath(path) : path;
   const { tensors, metadata } = await loadSafetensors(file, { device });
   if (!metadata.config || !metadata.vocab) fail('loadCheckpoint', `${file} has no "config" and "vocab" metadata; expected a checkpoint written by saveCheckpoint (npm run pretrain)`);
-  const config = JSON.parse(metadata.config) as GptConfig;
-  const tokenizer = new CharTokenizer(JSON.parse(metadata.vocab) as string);
+  const config = parseMetadata(file, metadata, 'config') as GptConfig;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) fail('loadCheckpoint', `${file}: metadata "config" is ${metadata.config}; expected a JSON object (GptConfig)`);
+  const vocab = parseMetadata(file, metadata, 'vocab');
+  if (typeof vocab !== 'string') fail('loadCheckpoint', `${file}: metadata "vocab" is ${metadata.vocab}; expected a JSON string of the vocabulary's characters`);
+  const tokenizer = new CharTokenizer(vocab);
   if (tokenizer.size !== config.vocab) fail('loadCheckpoint', `${file}: the vocabulary has ${tokenizer.size} characters but config.vocab is ${config.vocab}`);
   const model = buildModule(() => new GPT(config, { device, seed: 0 }));
   model.loadStateDict(tensors);
   for (const t of Object.values(tensors)) t.dispose();
   return { model, tokenizer, metadata };
+}
+
+/** The JSON value of a metadata key; a LorafaError naming the file and the key when it is not JSON. */
+function parseMetadata(file: string, metadata: Record<string, string>, key: string): unknown {
+  try {
+    return JSON.parse(metadata[key]!);
+  } catch (e) {
+    fail('loadCheckpoint', `${file}: metadata "${key}" is not valid JSON (${(e as Error).message}); expected what saveCheckpoint writes`);
+  }
 }

@@ -1,13 +1,23 @@
 /** Argument helpers shared by the lab, pretrain and calc commands. */
+import { LorafaError } from '../errors.ts';
 
 /** A mistake in the command line: printed as one line with exit code 2, no stack trace. */
 export class UsageError extends Error {}
 
-/** Runs a command, turning usage mistakes (ours and node:util parseArgs's) into a message and exit code 2. */
+/**
+ * Runs a command, turning usage mistakes (ours and node:util parseArgs's) into a message and
+ * exit code 2, and an engine error (LorafaError: a bad checkpoint, a refused factor, ...) into
+ * its one-line message and exit code 1 — no stack trace for either. Anything else is a bug and
+ * propagates.
+ */
 export async function withUsage(command: string, usage: string, main: () => Promise<number>): Promise<number> {
   try {
     return await main();
   } catch (e) {
+    if (e instanceof LorafaError) {
+      console.error(`lorafa ${command}: ${e.message}`);
+      return 1;
+    }
     const parseError = e instanceof TypeError && String((e as { code?: string }).code).startsWith('ERR_PARSE_ARGS');
     if (!(e instanceof UsageError) && !parseError) throw e;
     console.error(`lorafa ${command}: ${(e as Error).message}\n${usage}`);

@@ -6,7 +6,7 @@ import type { GPT } from '../nn/transformer.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
 import { savedBreakdown, type Correction } from './accounting.ts';
-import { updateAlignment } from './alignment.ts';
+import { appliedAlignment, probeAlignment, type AlignmentProbe } from './alignment.ts';
 import { evaluate, trainStep } from './train.ts';
 
 /** The five runs of the lab: key → how to build it. */
@@ -28,11 +28,11 @@ export interface FineTuneOptions {
   seed: number;
   batch: number;
   seq: number;
-  /** Peak learning rate (AdamW, warm-up over the first 10% of steps, cosine to a tenth). */
+  /** Peak learning rate (AdamW, warm-up over the first ⌊steps/10⌋ steps — none below 10 — then cosine to a tenth). */
   lr: number;
   /** Validation loss every this many steps (and at the end). */
   evalEvery: number;
-  /** Steps at which the update/gradient alignment is measured (before that step's update). */
+  /** Steps at which the update/gradient alignment is measured (G before that step's update, the update it makes). */
   alignAt: readonly number[];
   device: Device;
   onStep?: (step: number, loss: number) => void;
@@ -57,10 +57,26 @@ export interface MethodResult {
   /** backend.memory().peakBytes over the run (weights, gradients, optimizer state, activations, temporaries). */
   peakBytes: number;
   msPerStep: number;
-  /** Mean over adapted layers and measurement points of cos(ΔW, G); null for Full-FT (1 by definition). */
-  cosine: number | null;
-  cosineByStep: { step: number; cosine: number }[];
+  /**
+   * Per measurement step, means over the targeted layers (src/lab/alignment.ts): sgd =
+   * cos(−ΔW_SGD, G), the direction of the method's gradient in weight space (σ·A·g̃_B for
+   * LoRA-FA; 1 for Full-FT); adamw = cos(−ΔW_AdamW, G), the update the run really applied.
+   */
+  alignment: { step: number; sgd: number; adamw: number }[];
+  /** Means of alignment over the steps (null when nothing was measured). */
+  cosSgd: number | null;
+  cosAdamw: number | null;
 }
+
+/** Linear warm-up over the first ⌊steps/10⌋ steps (none for fewer than 10 steps). */
+export function warmupSteps(steps: number): number {
+  return Math.floor(steps / 10);
+}
+
+const mean = (xs: number[]): number => {
+  const finite = xs.filter((x) => !Number.isNaN(x));
+  return finite.reduce((a, b) => a + b, 0) / finite.length;
+};
 
 /**
  * Fine-tunes a fresh copy of the base (from `load`) with one method on the fine-tuning text,
@@ -81,24 +97,30 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   } else model.unfreeze();
   const params = model.trainableParameters();
   const opt = new AdamW(params, { lr: o.lr, weightDecay: 0.01 });
-  const schedule = warmupCosine({ lr: o.lr, warmupSteps: Math.max(1, Math.floor(o.steps / 10)), totalSteps: o.steps, minLr: o.lr / 10 });
+  const schedule = warmupCosine({ lr: o.lr, warmupSteps: warmupSteps(o.steps), totalSteps: o.steps, minLr: o.lr / 10 });
   const sampler = new BatchSampler(train, o.batch, o.seq, o.seed); // the same batches for every method
   const valStarts = evalStarts(val, o.seq, 32);
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
-  const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], cosineByStep: MethodResult['cosineByStep'] = [];
+  const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], alignment: MethodResult['alignment'] = [];
   let savedBytes = 0, stepMs = 0, peak = 0;
   for (let step = 0; step < o.steps; step++) {
     const batch: Batch = sampler.next(o.device);
-    if (adapted && o.alignAt.includes(step)) {
+    let probe: AlignmentProbe | null = null;
+    if (o.alignAt.includes(step)) {
       peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
-      const cos = (await updateAlignment(model, batch)).map((c) => c.cosine).filter((c) => !Number.isNaN(c));
-      cosineByStep.push({ step, cosine: cos.reduce((a, b) => a + b, 0) / cos.length });
+      probe = await probeAlignment(model, batch);
       backend.resetPeak();
     }
     opt.lr = schedule(step);
     const t0 = performance.now();
     const r = await trainStep(model, opt, batch, { clip: 1, measure: step === 0 });
     if (step > 0) stepMs += performance.now() - t0; // step 0 also compiles and measures
+    if (probe) {
+      peak = Math.max(peak, backend.memory().peakBytes);
+      const applied = await appliedAlignment(probe);
+      alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
+      backend.resetPeak();
+    }
     if (r.saved) savedBytes = r.saved.bytes;
     batch.x.dispose();
     batch.y.dispose();
@@ -120,7 +142,8 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     trainLoss, valLoss, curve, valCurve, savedBytes,
     analyticBytes: breakdown.analytic, expectedBytes: breakdown.expected, corrections: breakdown.corrections,
     peakBytes, msPerStep: stepMs / Math.max(1, o.steps - 1),
-    cosine: cosineByStep.length ? cosineByStep.reduce((a, c) => a + c.cosine, 0) / cosineByStep.length : null,
-    cosineByStep,
+    alignment,
+    cosSgd: alignment.length ? mean(alignment.map((a) => a.sgd)) : null,
+    cosAdamw: alignment.length ? mean(alignment.map((a) => a.adamw)) : null,
   };
 }

@@ -1,4 +1,4 @@
-import type { MethodResult } from './fine-tune.ts';
+import { warmupSteps, type MethodResult } from './fine-tune.ts';
 
 export interface LabSettings {
   steps: number;
@@ -17,15 +17,19 @@ export interface LabSettings {
 
 const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
-const cos = (r: MethodResult) => (r.cosine === null ? '1 (reference)' : r.cosine.toFixed(3));
+const fixed3 = (x: number | null) => (x === null ? '-' : x.toFixed(3));
+
+/** The two alignment columns (src/lab/alignment.ts; README quotes them). */
+export const COS_SGD = 'cos(−ΔW_SGD, G)';
+export const COS_ADAMW = 'cos(−ΔW_AdamW, G)';
 
 /** Rows of the results table (also printed to the terminal). */
 export function tableRows(results: MethodResult[]): string[][] {
   return [
-    ['method', 'train loss', 'val loss', 'trainable', 'saved/step (measured)', 'saved/step (analytic)', 'peak allocated', 'ms/step', 'cos(ΔW, G)'],
+    ['method', 'train loss', 'val loss', 'trainable', 'saved/step (measured)', 'saved/step (analytic)', 'peak allocated', 'ms/step', COS_SGD, COS_ADAMW],
     ...results.map((r) => [
       r.label, r.trainLoss.toFixed(4), r.valLoss.toFixed(4), r.trainable.toLocaleString('en-US'), kib(r.savedBytes), kib(r.analyticBytes),
-      mib(r.peakBytes), r.msPerStep.toFixed(0), cos(r),
+      mib(r.peakBytes), r.msPerStep.toFixed(0), fixed3(r.cosSgd), fixed3(r.cosAdamw),
     ]),
   ];
 }
@@ -44,7 +48,7 @@ function markdownTable(rows: string[][]): string {
   return [`| ${head!.join(' | ')} |`, `|${head!.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** A few data-driven sentences: memory saved, the loss ranking, and the closed form against no correction. */
+/** A few sentences, each computed from the results: memory saved, the loss ranking, and the two alignment measures. */
 export function findings(results: MethodResult[], baseValLoss: number): string[] {
   const by = new Map(results.map((r) => [r.method, r]));
   const out: string[] = [];
@@ -57,11 +61,13 @@ export function findings(results: MethodResult[], baseValLoss: number): string[]
   const ranked = [...results].sort((a, b) => a.valLoss - b.valLoss);
   out.push(`Validation loss from ${baseValLoss.toFixed(4)} before fine-tuning: ${ranked.map((r) => `${r.label} ${r.valLoss.toFixed(4)}`).join(' < ')}.`);
   const closed = by.get('lorafa'), plain = by.get('lorafa-nc');
-  if (closed && plain && closed.cosineByStep.length) {
-    const wins = closed.cosineByStep.filter((c, i) => c.cosine >= plain.cosineByStep[i]!.cosine).length;
-    out.push(`Alignment with the Full-FT gradient: LoRA-FA's closed form ${closed.cosine!.toFixed(3)} against ${plain.cosine!.toFixed(3)} without the correction on average; ` +
-      `higher at ${wins} of ${closed.cosineByStep.length} measurement steps (at step 0 both runs are at the same point, where Theorem 4.1 guarantees it). ` +
-      `Both train with AdamW, whose per-element normalisation undoes most of the correction's (AᵀA)⁻¹/σ² scaling, so their losses stay close.`);
+  if (closed && plain && closed.alignment.length && closed.alignment.length === plain.alignment.length) {
+    const n = closed.alignment.length;
+    const wins = (k: 'sgd' | 'adamw') => closed.alignment.filter((c, i) => c[k] >= plain.alignment[i]![k]).length;
+    out.push(`Gradient direction, ${COS_SGD}: LoRA-FA's closed form ${fixed3(closed.cosSgd)} against ${fixed3(plain.cosSgd)} without the correction (mean over layers and measurement steps), ` +
+      `higher at ${wins('sgd')} of ${n} steps (at step 0 both runs are at the same point, where Theorem 4.1 guarantees it).`);
+    out.push(`Applied AdamW update, ${COS_ADAMW}: ${fixed3(closed.cosAdamw)} with the closed form against ${fixed3(plain.cosAdamw)} without, higher at ${wins('adamw')} of ${n} steps` +
+      `${full?.cosAdamw != null ? `; Full-FT's own AdamW step reaches ${fixed3(full.cosAdamw)}` : ''}.`);
   }
   return out;
 }
@@ -73,7 +79,7 @@ export function markdownReport(results: MethodResult[], s: LabSettings): string 
     '',
     `Command: \`${s.command}\` — ${s.seconds.toFixed(0)} s on ${s.backend}.`,
     '',
-    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method: the same seed, the same batches (${s.batch} × ${s.seq} characters), ${s.steps} AdamW steps (warm-up 10%, cosine decay, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}), adapters on q, k, v, o, up and down of every block. Learning rates: ${Object.entries(s.lr).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method: the same seed, the same batches (${s.batch} × ${s.seq} characters), ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}), adapters on q, k, v, o, up and down of every block. Learning rates: ${Object.entries(s.lr).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     '',
     `Before fine-tuning, the base model's validation loss on the romance text is **${s.baseValLoss.toFixed(4)}**.`,
     '',
@@ -93,7 +99,8 @@ export function markdownReport(results: MethodResult[], s: LabSettings): string 
     "- saved/step (analytic): `methodMemory(...).activations` of src/memory — Korthikanti et al.'s per-layer tensors plus each method's linear inputs and XA products, times the number of layers, in float32. The exact difference is itemised below.",
     '- peak allocated: the backend allocator\'s peak over the run (`backend.memory().peakBytes`): weights, gradients, AdamW state, activations and temporaries.',
     '- ms/step: mean wall time of one training step (forward, backward, clip, AdamW), the first step excluded.',
-    '- cos(ΔW, G): for each adapted layer, the cosine between the change of its effective weight W + σAB that one SGD step on the method\'s gradient makes and the Full-FT gradient G = Xᵀ·dY of W at the same parameters and batch — the quantity Theorem 4.1 optimises (LoRA-FA\'s closed form makes σ·A·g̃_B = P_A·G, the best any update within col(A) can do). Mean over layers and over the measurement steps.',
+    `- ${COS_SGD}: for each adapted layer (Full-FT: each of q, k, v, o, up, down), the cosine between the Full-FT gradient G = Xᵀ·dY of its effective weight W + σAB, at the same parameters and batch, and −ΔW_SGD, the change of the effective weight per unit learning rate that one plain SGD step on the method's gradients would make, negated: σ·A·g̃_B for LoRA-FA — the quantity Theorem 4.1 optimises (the closed form makes it P_A·G, the best any direction within col(A) can do) —, σ·g̃_A·B for LoRA-FB, σ(g_A·B + A·g_B) for LoRA (first order), and G itself for Full-FT (so 1). It is the direction of the gradient handed to the optimizer, not the update applied. Mean over layers and over the measurement steps (0, ¼, ½ and ¾ of the run).`,
+    `- ${COS_ADAMW}: the same cosine for the update the run actually applied at that step: −ΔW_AdamW = (W + σAB) before − (W + σAB) after the step (gradient clipping at 1, AdamW's normalised moments, decoupled weight decay), read on the host around opt.step(). Positive means the step moved against the Full-FT gradient.`,
     '',
     '## Saved activations: measured = analytic + corrections',
     '',
@@ -104,10 +111,11 @@ export function markdownReport(results: MethodResult[], s: LabSettings): string 
     for (const c of r.corrections) lines.push(`- ${c.bytes >= 0 ? '+' : '−'}${Math.abs(c.bytes)} bytes, ${c.what}: ${c.why}.`);
     lines.push('');
   }
-  const aligned = results.filter((r) => r.cosineByStep.length);
+  const aligned = results.filter((r) => r.alignment.length);
   if (aligned.length) {
-    lines.push('## cos(ΔW, G) at each measurement step', '', `| method | ${aligned[0]!.cosineByStep.map((c) => `step ${c.step}`).join(' | ')} |`, `| --- |${aligned[0]!.cosineByStep.map(() => ' ---: ').join('|')}|`);
-    for (const r of aligned) lines.push(`| ${r.label} | ${r.cosineByStep.map((c) => c.cosine.toFixed(3)).join(' | ')} |`);
+    const steps = aligned[0]!.alignment;
+    lines.push(`## ${COS_SGD} / ${COS_ADAMW} at each measurement step`, '', `| method | ${steps.map((c) => `step ${c.step}`).join(' | ')} |`, `| --- |${steps.map(() => ' ---: ').join('|')}|`);
+    for (const r of aligned) lines.push(`| ${r.label} | ${r.alignment.map((c) => `${c.sgd.toFixed(3)} / ${c.adamw.toFixed(3)}`).join(' | ')} |`);
     lines.push('');
   }
   return lines.join('\n');

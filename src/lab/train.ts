@@ -39,17 +39,24 @@ export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, option
   return saved ? { loss: value, saved } : { loss: value };
 }
 
-/** Mean loss over fixed windows (in chunks of `batch` windows), in eval mode and without a graph. */
+/**
+ * Mean loss over fixed windows (in chunks of `batch` windows), in eval mode and without a graph;
+ * the model is left in the mode it was in.
+ */
 export async function evaluate(model: GPT, ids: Int32Array, starts: readonly number[], seq: number, batch: number): Promise<number> {
+  const wasTraining = model.training;
   model.eval();
   let total = 0;
-  for (let i = 0; i < starts.length; i += batch) {
-    const chunk = starts.slice(i, i + batch);
-    const b = batchAt(ids, chunk, seq, model.tok.weight.device);
-    const loss = scope(() => noGrad(() => model.loss(b.x, b.y)));
-    total += (await loss.item()) * chunk.length;
-    for (const t of [loss, b.x, b.y]) t.dispose();
+  try {
+    for (let i = 0; i < starts.length; i += batch) {
+      const chunk = starts.slice(i, i + batch);
+      const b = batchAt(ids, chunk, seq, model.tok.weight.device);
+      const loss = scope(() => noGrad(() => model.loss(b.x, b.y)));
+      total += (await loss.item()) * chunk.length;
+      for (const t of [loss, b.x, b.y]) t.dispose();
+    }
+  } finally {
+    model.train(wasTraining);
   }
-  model.train();
   return total / starts.length;
 }

@@ -3,9 +3,11 @@
  * LoRA-FA's A, or BBᵀ (+ λI) for LoRA-FB's B. While the matrix is frozen its factor is
  * constant, so it is computed once (on the host, in float64) and reused by every step.
  *
- * - Key: the tensor's storage (its identity, shared by views) and the storage `version`. Any
- *   in-place change — `t.assign()`, an optimizer step (`markModified()`) — bumps the version,
- *   and the next lookup refactors.
+ * - Key: the tensor's storage (its identity, shared by views), the storage `version`, and the
+ *   shape the matrix was read with (a reshaped view of the same storage, A [6, 2] seen as
+ *   [4, 3], is another matrix with another Gram matrix). Any in-place change — `t.assign()`, an
+ *   optimizer step (`markModified()`) — bumps the version, and the next lookup refactors.
+ *   One factor is kept per storage: alternating between two views of it refactors each time.
  * - The factor lives on the tensor's device as an r×r storage, float64 where the backend
  *   supports it (CPU) and float32 otherwise (WebGPU), and is applied by the `cholSolve`
  *   kernel, so the same op code runs on every backend.
@@ -24,6 +26,8 @@ import { factorGram, type GramSide } from './gram.ts';
 
 interface Entry {
   version: number;
+  /** [rows, cols] of the matrix the factor belongs to. */
+  shape: readonly [number, number];
   side: GramSide;
   ridge: number;
   factor: Storage;
@@ -54,7 +58,8 @@ function checkMatrix(op: string, t: Tensor, side: GramSide, ridge: number): void
 
 function lookup(t: Tensor, side: GramSide, ridge: number): Entry | null {
   const e = cache.get(t.storage);
-  return e && e.version === t.version && e.side === side && e.ridge === ridge ? e : null;
+  const fits = e && e.version === t.version && e.side === side && e.ridge === ridge;
+  return fits && e.shape[0] === t.shape[0] && e.shape[1] === t.shape[1] ? e : null;
 }
 
 /** A new handle on the cached factor, marked as a parameter (saving it costs no activation bytes). */
@@ -69,7 +74,7 @@ function store(op: string, t: Tensor, side: GramSide, ridge: number, values: Arr
   stats.factorizations++;
   const backend = t.backend;
   const factor = backend.upload(backend.supportsDtype('float64') ? L : Float32Array.from(L));
-  const entry: Entry = { version, side, ridge, factor };
+  const entry: Entry = { version, shape: [t.shape[0]!, t.shape[1]!], side, ridge, factor };
   forget(t.storage);
   cache.set(t.storage, entry);
   finalizer.register(t.storage, factor, entry);

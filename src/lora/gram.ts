@@ -11,8 +11,8 @@ import { fail, fmtShape } from '../errors.ts';
 
 export type GramSide = 'columns' | 'rows';
 
-/** Unit roundoff of each float dtype. */
-const EPSILON: Record<Exclude<DType, 'int32'>, number> = { float32: 2 ** -23, float64: 2 ** -52 };
+/** Machine epsilon of each float dtype (the spacing of floats at 1; the unit roundoff is half of it). */
+export const EPSILON = { float32: 2 ** -23, float64: 2 ** -52 } as const;
 
 /**
  * The largest accepted condition number κ₂(M): 0.1/ε of the tensor's dtype (8.4e5 for float32,

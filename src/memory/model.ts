@@ -4,11 +4,17 @@
  * lists every tensor a layer keeps for backward (Korthikanti et al. 2023, in the accounting of
  * MATH.md) and decides per method which linear-layer inputs must be kept:
  *   Full-FT  X of every linear (for ∂W = Xᵀ·dY);
- *   LoRA     X of each adapted linear (for g_A) and XA (for g_B); with adapter dropout, each adapted
- *            linear keeps its own dropped copy of X (PEFT) instead of sharing one;
+ *   LoRA     X of each adapted linear (for g_A) and XA (for g_B);
  *   LoRA-FB  X of each adapted linear (for g_A), no XA;
- *   LoRA-FA  only XA (N×r) per adapted linear — also with dropout (mask regenerated from a seed).
+ *   LoRA-FA  only XA (N×r) per adapted linear.
  * Frozen, non-adapted linears keep nothing (their input gradient needs only W).
+ *
+ * Adapter dropout is modelled as this engine's ops do it unless `peftDropout` is set: lorafa's
+ * ops.lora, ops.loraFA and ops.loraFB regenerate the mask from (seed, offset) in backward, so
+ * dropout adds nothing to any method (LoRA keeps the one shared X, LoRA-FA only XA). With
+ * `peftDropout`, LoRA is modelled as Hugging Face PEFT's LoraLayer with lora_dropout > 0: an
+ * nn.Dropout per adapter, so each adapted linear keeps its own dropped copy of X (dtype bytes)
+ * and its mask (1 byte per element) instead of sharing X. The flag changes only the LoRA row.
  */
 
 export { auditTable7, type Table7Audit } from './table7.ts';
@@ -75,8 +81,11 @@ export interface RunShape {
   rank: number;
   /** Adapted linears by name (all of them by default). */
   targets?: readonly string[];
-  /** Dropout on the adapter input (LoRA/LoRA-FA/LoRA-FB). */
-  adapterDropout?: boolean;
+  /**
+   * Model LoRA with adapter dropout as PEFT does it (each adapted linear keeps its own dropped
+   * copy of X and a 1-byte mask). Off: lorafa's own ops, whose regenerated masks cost nothing.
+   */
+  peftDropout?: boolean;
 }
 
 /** Tensors one layer saves for backward that do not depend on the method (16-bit: 20·bsd + 5·bhs² for GPT). */
@@ -107,9 +116,9 @@ export function adapterLayerActivations(cfg: TransformerConfig, method: Method, 
     const isAdapted = method === 'full' || adapted.has(l.name);
     if (!isAdapted) continue;
     const needsX = method !== 'lorafa';
-    if (needsX && method === 'lora' && run.adapterDropout) {
-      items.push({ name: `${l.name}: dropped input (own copy)`, elements: N * l.in, bytes: N * l.in * e });
-      items.push({ name: `${l.name}: dropout mask`, elements: N * l.in, bytes: N * l.in });
+    if (needsX && method === 'lora' && run.peftDropout) {
+      items.push({ name: `${l.name}: dropped input (PEFT's own copy)`, elements: N * l.in, bytes: N * l.in * e });
+      items.push({ name: `${l.name}: dropout mask (PEFT)`, elements: N * l.in, bytes: N * l.in });
     } else if (needsX && !sharedInputs.has(l.input)) {
       sharedInputs.add(l.input);
       items.push({ name: `input of ${linears.filter((m) => m.input === l.input && (method === 'full' || adapted.has(m.name))).map((m) => m.name).join(', ')}`, elements: N * l.in, bytes: N * l.in * e });
@@ -191,7 +200,7 @@ export function appendixC(cfg: TransformerConfig = MODELS['llama2-7b']!, batch =
     accounting: [
       `${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, MLP width ${cfg.ffn}; b = ${batch}, s = ${seq}, ${bytes} bytes per element`,
       `input widths of the adapted linears per layer: ${linears.map((l) => `${l.name} ${l.in}`).join(', ')} → Σ = ${perLayerOwn}`,
-      `own copies (e.g. LoRA dropout per adapter): L·b·s·Σ·bytes = ${cfg.layers}·${N}·${perLayerOwn}·${bytes} = ${own} bytes = ${gb(own)}`,
+      `own copies (e.g. PEFT's LoRA dropout: a dropped copy per adapter): L·b·s·Σ·bytes = ${cfg.layers}·${N}·${perLayerOwn}·${bytes} = ${own} bytes = ${gb(own)}`,
       `shared inputs (${[...new Set(linears.map((l) => l.input))].join('; ')}): Σ = ${perLayerShared} → ${shared} bytes = ${gb(shared)}`,
     ],
   };

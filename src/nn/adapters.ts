@@ -24,6 +24,8 @@ export interface AdapterOptions {
   init?: Exclude<LoraInit, 'zeros'>;
   /** LoRA-FA / LoRA-FB: 'closed-form' (default) projected gradient, or 'none'. */
   correction?: 'closed-form' | 'none';
+  /** LoRA-FA / LoRA-FB: λ ≥ 0 added to AᵀA (BBᵀ) before factoring (default 0: a singular Gram matrix is refused). */
+  ridge?: number;
   /** Seed of the factors; layer i gets seed + i. The global generator when absent. */
   seed?: number;
 }
@@ -81,6 +83,7 @@ export function applyAdapters(model: Module, options: AdapterOptions): AdapterRe
       alpha: options.alpha,
       dropout: options.dropout,
       correction: options.correction,
+      ridge: options.ridge,
       seed: options.seed === undefined ? undefined : (options.seed + i) >>> 0,
       ...(init ? (method === 'lorafb' ? { initB: init } : { initA: init }) : {}),
     });

@@ -22,14 +22,14 @@
  */
 import { add, mul } from '../autograd/ops/elementwise.ts';
 import { linear, lora, loraFA, loraFB } from '../autograd/ops/lora.ts';
-import type { LoraFrozenOptions } from '../autograd/ops/lora-common.ts';
+import { checkAdapterOptions, type LoraFrozenOptions } from '../autograd/ops/lora-common.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
 import { scope } from '../autograd/scope.ts';
 import { typedArrayFor } from '../dtype.ts';
 import { describe, fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
-import { prepareLoraFactor, primeLoraFactor } from '../lora/factor-cache.ts';
+import { prepareLoraFactor, primeLoraFactor, releaseLoraFactor } from '../lora/factor-cache.ts';
 import type { GramSide } from '../lora/gram.ts';
 import { initFactor, LORA_INITS, randomStream, type LoraInit } from '../lora/init.ts';
 import type { Tensor } from '../tensor.ts';
@@ -78,22 +78,21 @@ export abstract class LoraAdapterLinear extends Module {
   readonly dropout: number;
   readonly correction: 'closed-form' | 'none';
   readonly ridge: number;
-  private mergedFlag = false;
+  /** While merged: the storage versions of A and B that σ·A·B was computed from. */
+  private mergedFrom: { A: number; B: number } | null = null;
 
   protected constructor(base: Linear, options: LoraLayerOptions, private readonly spec: Spec) {
     super();
     const op = spec.name;
-    if (!(base instanceof Linear)) fail(op, 'expected a Linear layer to wrap');
+    if (!(base instanceof Linear)) fail(op, `expected a Linear layer to wrap, got ${given(base)}`);
     if (typeof options !== 'object' || options === null) fail(op, 'expected options { rank, alpha, ... }');
-    const { rank, alpha, dropout = 0, correction = 'closed-form', ridge = 0 } = options;
+    const { rank, alpha } = options;
     const [d, o] = base.weight.shape as [number, number];
     if (!Number.isInteger(rank) || rank < 1 || rank > Math.min(d, o)) {
       fail(op, `rank = ${rank} is out of range for ${describe('W', base.weight)}; expected an integer 1 ≤ r ≤ min(d, o) = ${Math.min(d, o)}`);
     }
     if (!(Number.isFinite(alpha) && alpha !== 0)) fail(op, `alpha = ${alpha} is invalid; expected a finite non-zero number`);
-    if (!(dropout >= 0 && dropout < 1)) fail(op, `dropout = ${dropout} is out of range; expected 0 ≤ p < 1`);
-    if (correction !== 'closed-form' && correction !== 'none') fail(op, `correction = '${String(correction)}' is unknown; expected 'closed-form' or 'none'`);
-    if (!(Number.isFinite(ridge) && ridge >= 0)) fail(op, `ridge = ${ridge} is invalid; expected a finite λ ≥ 0`);
+    const { dropout, correction, ridge } = checkAdapterOptions(op, options);
     this.rank = rank;
     this.alpha = alpha;
     this.scale = alpha / rank;
@@ -126,13 +125,13 @@ export abstract class LoraAdapterLinear extends Module {
   }
 
   get merged(): boolean {
-    return this.mergedFlag;
+    return this.mergedFrom !== null;
   }
 
   forward(x: Tensor): Tensor {
     checkFeatures(this.spec.name, x, this.base.inFeatures);
     const { weight: W, bias } = this.base;
-    if (this.mergedFlag) return linear(x, W, bias);
+    if (this.mergedFrom) return linear(x, W, bias);
     const y = this.spec.op(x, W, this.A, this.B, {
       scale: this.scale,
       dropout: this.training ? this.dropout : 0,
@@ -145,18 +144,32 @@ export abstract class LoraAdapterLinear extends Module {
     return out;
   }
 
-  /** Folds the adapter into the base weight in place: W ← W + σ·A·B (W's version is bumped). */
+  /**
+   * Folds the adapter into the base weight in place: W ← W + σ·A·B (W's version is bumped).
+   * Records the versions of A and B it used, so that unmerge() can check it subtracts the same σ·A·B.
+   */
   merge(): void {
-    if (this.mergedFlag) fail(this.spec.name, 'merge(): the adapter is already merged into W');
+    if (this.mergedFrom) fail(this.spec.name, 'merge(): the adapter is already merged into W');
     this.addToWeight(this.scale);
-    this.mergedFlag = true;
+    this.mergedFrom = { A: this.A.version, B: this.B.version };
   }
 
-  /** Undoes merge(): W ← W − σ·A·B (exact in float64; within rounding in float32). */
+  /**
+   * Undoes merge(): W ← W − σ·A·B, to within rounding (one rounding of W + σAB and one of the
+   * difference: exact to a few ulps of W in float32 and float64). Refused, leaving W as it is,
+   * when A or B changed in place since merge(): the current σ·A·B is not what was added, and
+   * subtracting it would silently corrupt W.
+   */
   unmerge(): void {
-    if (!this.mergedFlag) fail(this.spec.name, 'unmerge(): the adapter is not merged');
+    const from = this.mergedFrom;
+    if (!from) fail(this.spec.name, 'unmerge(): the adapter is not merged');
+    const changed = (['A', 'B'] as const).filter((n) => this[n].version !== from[n]);
+    if (changed.length) {
+      fail(this.spec.name, `unmerge(): ${changed.map((n) => `${describe(n, this[n])} changed in place since merge() (version ${from[n]} → ${this[n].version})`).join(' and ')}; ` +
+        'subtracting the current σ·A·B would not restore W (restoring the old values still bumps the version); reload the base weights instead');
+    }
     this.addToWeight(-this.scale);
-    this.mergedFlag = false;
+    this.mergedFrom = null;
   }
 
   private addToWeight(s: number): void {
@@ -173,6 +186,19 @@ export abstract class LoraAdapterLinear extends Module {
     const [t, side] = this.spec.frozen === 'A' ? [this.A, 'columns' as const] : [this.B, 'rows' as const];
     await prepareLoraFactor(t, side, { ridge: this.ridge });
   }
+
+  /** Frees the frozen factor's cached Cholesky factor, then the parameters (the base's included). */
+  override dispose(): void {
+    if (this.spec.frozen) releaseLoraFactor(this.spec.frozen === 'A' ? this.A : this.B);
+    super.dispose();
+  }
+}
+
+/** What was passed where a Linear was expected, for the error message. */
+function given(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  const name = value.constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : `an object with keys [${Object.keys(value).join(', ')}]`;
 }
 
 /** LoRA: A and B trained (A random, B zeros). */

@@ -160,10 +160,18 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Frees every parameter (and its gradient) and buffer; the module cannot be used afterwards. */
+  /**
+   * Frees every parameter (and its gradient) and buffer; the module cannot be used afterwards.
+   * Each child's own dispose() runs first, so a layer holding more (an adapter's cached
+   * Cholesky factor) frees it too.
+   */
   dispose(): void {
-    this.zeroGrad();
-    for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) t.dispose();
+    for (const child of this.children.values()) child.dispose();
+    for (const t of [...this.params.values(), ...this.buffers.values()]) {
+      t.grad?.dispose();
+      t.grad = null;
+      t.dispose();
+    }
   }
 
   /** Sets every parameter's .grad to null (freeing it). */

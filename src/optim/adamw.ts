@@ -2,7 +2,7 @@ import { keep } from '../autograd/scope.ts';
 import { fail } from '../errors.ts';
 import { zeros } from '../factories.ts';
 import type { Tensor } from '../tensor.ts';
-import { Optimizer } from './optimizer.ts';
+import { checkNonNegative, Optimizer } from './optimizer.ts';
 
 export interface AdamWOptions {
   lr?: number;
@@ -31,6 +31,8 @@ export class AdamW extends Optimizer {
     this.weightDecay = options.weightDecay ?? 0.01;
     const [b1, b2] = this.betas;
     if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) fail('AdamW', `betas [${b1}, ${b2}] are out of range; expected each in [0, 1)`);
+    checkNonNegative('AdamW', 'eps', this.eps);
+    checkNonNegative('AdamW', 'weightDecay', this.weightDecay);
   }
 
   step(): void {

@@ -28,3 +28,8 @@ export abstract class Optimizer {
     }
   }
 }
+
+/** Throws unless value is a finite number ≥ 0 (eps, weight decay). */
+export function checkNonNegative(op: string, name: string, value: number): void {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) fail(op, `${name} = ${String(value)}; expected a finite number ≥ 0`);
+}

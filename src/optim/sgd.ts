@@ -2,7 +2,7 @@ import { keep } from '../autograd/scope.ts';
 import { fail } from '../errors.ts';
 import { zeros } from '../factories.ts';
 import type { Tensor } from '../tensor.ts';
-import { Optimizer } from './optimizer.ts';
+import { checkNonNegative, Optimizer } from './optimizer.ts';
 
 export interface SgdOptions {
   lr?: number;
@@ -29,6 +29,7 @@ export class SGD extends Optimizer {
     this.nesterov = options.nesterov ?? false;
     if (!(this.momentum >= 0 && this.momentum < 1)) fail('SGD', `momentum = ${this.momentum}; expected 0 ≤ momentum < 1`);
     if (this.nesterov && this.momentum === 0) fail('SGD', 'nesterov needs momentum > 0');
+    checkNonNegative('SGD', 'weightDecay', this.weightDecay);
   }
 
   step(): void {

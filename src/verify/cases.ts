@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { linear, lora, loraFA, loraFB } from '../autograd/ops/lora.ts';
+import { reshape } from '../autograd/ops/shape.ts';
 import { typedArrayFor } from '../dtype.ts';
 import { tensor } from '../factories.ts';
 import { initFactor, randomStream, type RandomStream } from '../lora/init.ts';
@@ -111,22 +112,28 @@ export interface MethodRun {
 
 /**
  * Runs one LoRA op on the case with upstream gradient dY: LoRA trains A and B, LoRA-FA trains
- * B, LoRA-FB trains A; x needs a gradient when withGradX.
+ * B, LoRA-FB trains A; x needs a gradient when withGradX. With batch = k (k divides N), x is
+ * given as a rank-3 [k, N/k, d] tensor (and dY as [k, N/k, o]); y and gradX come back as
+ * [N, o] and [N, d].
  */
 export function runMethod(
   data: LoraData,
   method: Method,
-  options: { correction?: 'closed-form' | 'none'; dropout?: number; seed?: number; withGradX?: boolean; ridge?: number } = {},
+  options: { correction?: 'closed-form' | 'none'; dropout?: number; seed?: number; withGradX?: boolean; ridge?: number; batch?: number } = {},
 ): MethodRun {
-  const { dtype, sigma } = data.c;
-  const x = leaf(data.X, dtype, { requiresGrad: options.withGradX ?? false });
+  const { dtype, sigma, N } = data.c;
+  const k = options.batch ?? 1;
+  const batched = (m: Mat) => tensor(m.data, { shape: [k, N / k, m.cols], dtype });
+  const x = k === 1 ? leaf(data.X, dtype, { requiresGrad: options.withGradX ?? false }) : batched(data.X);
+  x.requiresGrad = options.withGradX ?? false;
   const W = leaf(data.W, dtype, { parameter: true });
   const A = leaf(data.A, dtype, { parameter: true, requiresGrad: method !== 'loraFA' });
   const B = leaf(data.B, dtype, { parameter: true, requiresGrad: method !== 'loraFB' });
   const opts = { scale: sigma, dropout: options.dropout, seed: options.seed, correction: options.correction, ridge: options.ridge };
   const op = { lora, loraFA, loraFB }[method];
   const y = op(x, W, A, B, opts);
-  y.backward(leaf(data.dY, dtype));
-  const grad = (t: Tensor) => (t.grad ? fromTensor(t.grad) : null);
-  return { y: fromTensor(y), gradX: grad(x), gradA: grad(A), gradB: grad(B) };
+  y.backward(k === 1 ? leaf(data.dY, dtype) : batched(data.dY));
+  const flat = (t: Tensor) => fromTensor(t.rank === 2 ? t : reshape(t, [N, t.shape[t.rank - 1]!]));
+  const grad = (t: Tensor) => (t.grad ? flat(t.grad) : null);
+  return { y: flat(y), gradX: grad(x), gradA: grad(A), gradB: grad(B) };
 }

@@ -1,18 +1,21 @@
 /**
  * Claim 6: every LoRA-type op computes the same forward, x·W + σ(x·A)·B, and the same input
- * gradient, which equals the Full-FT graph's (dY·W_effᵀ with W_eff = W + σAB). With dropout on
- * the adapter input, each op's forward and gradients equal a generic graph built from
- * ops.dropout (same seed) and matmuls — which proves the mask regenerated in backward is the
- * forward's mask.
+ * gradient, which equals the Full-FT graph's (dY·W_effᵀ with W_eff = W + σAB) — with each op's
+ * default correction (LoRA-FA and LoRA-FB project their trained factor's gradient in the same
+ * backward), and with x given as a batched [k, N/k, d] tensor. With dropout on the adapter
+ * input, each op's forward and gradients equal a generic graph built from ops.dropout (same
+ * seed) and matmuls — which proves the mask regenerated in backward is the forward's mask.
  */
 import fc from 'fast-check';
 import { dropout } from '../autograd/ops/nn.ts';
 import { add, mul } from '../autograd/ops/elementwise.ts';
 import { linear } from '../autograd/ops/lora.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
+import { LorafaError } from '../errors.ts';
+import { conditionLimit } from '../lora/gram.ts';
 import type { Tensor } from '../tensor.ts';
 import { EPSILON, roundoff, worst, type Claim, type Outcome } from './claim.ts';
-import { effectiveWeight, leaf, loraCase, makeData, runMethod, type LoraCase, type LoraData, type Method } from './cases.ts';
+import { effectiveWeight, leaf, loraCase, makeData, runMethod, type LoraCase, type LoraData, type Method, type MethodRun } from './cases.ts';
 import { fromTensor, gramCondition, matmul as mmul, norm, project, scale, sub, transpose, type Mat } from './dense.ts';
 
 const METHODS: readonly Method[] = ['lora', 'loraFA', 'loraFB'];
@@ -45,8 +48,31 @@ function scales(data: LoraData) {
   };
 }
 
-/** Claim 6 for one case: forward vs the generic graph, gradX vs the Full-FT graph's, for all three ops. */
-function forwardAndInputGrad(c: LoraCase): Outcome {
+interface BatchedCase {
+  c: LoraCase;
+  /** x is given as [batch, N/batch, d]. */
+  batch: number;
+}
+
+/** A LoRA case whose N rows are `batch` sequences of N/batch (batch 1, 2 or 3). */
+function batchedCase(dtype: LoraCase['dtype']): fc.Arbitrary<BatchedCase> {
+  return fc.record({ c: loraCase(dtype), batch: fc.integer({ min: 1, max: 3 }) }).map(({ c, batch }) => ({ c: { ...c, N: c.N * batch }, batch }));
+}
+
+/**
+ * An op's rightful refusal of an ill-conditioned frozen factor (a float32 case whose κ(AᵀA) or
+ * κ(BBᵀ) is beyond the op's limit, which claims 1–5 check): refused, and only legitimate when κ
+ * really is near the limit (the op's estimate is from below: allow 10×).
+ */
+function refusal(e: unknown, data: LoraData, m: Method): Outcome {
+  if (!(e instanceof LorafaError) || !/condition estimate/.test(e.message) || m === 'lora') throw e;
+  const kappa = gramCondition(m === 'loraFA' ? data.A : transpose(data.B));
+  const legitimate = kappa > conditionLimit(data.c.dtype) / 10;
+  return { error: legitimate ? 0 : Infinity, tolerance: 0, refused: true, note: `${m} refused: κ = ${kappa.toExponential(2)}; ${e.message}` };
+}
+
+/** Claim 6 for one case: forward vs the generic graph, gradX vs the Full-FT graph's, for all three ops (default corrections, batched x). */
+function forwardAndInputGrad({ c, batch }: BatchedCase): Outcome {
   const data = makeData(c);
   const tol = roundoff(EPSILON[c.dtype], [c.N, c.d, c.o]);
   const s = scales(data);
@@ -54,14 +80,22 @@ function forwardAndInputGrad(c: LoraCase): Outcome {
   const x = leaf(data.X, c.dtype, { requiresGrad: true });
   linear(x, leaf(effectiveWeight(data), c.dtype, { parameter: true })).backward(leaf(data.dY, c.dtype));
   const fullGradX = fromTensor(x.grad!);
-  return worst(...METHODS.flatMap((m): Outcome[] => {
-    // correction 'none' leaves a float32 case with an ill-conditioned A to be refused by claims 1–5
-    const run = runMethod(data, m, { withGradX: true, correction: 'none' });
+  let refused = false;
+  const outcome = worst(...METHODS.flatMap((m): Outcome[] => {
+    let run: MethodRun;
+    try {
+      run = runMethod(data, m, { withGradX: true, batch });
+    } catch (e) {
+      const r = refusal(e, data, m);
+      refused = true;
+      return [r];
+    }
     return [
       { error: errorOn(run.y, reference.y, s.y), tolerance: tol, note: `${m}: y vs x·W + σ(x·A)·B` },
       { error: errorOn(run.gradX!, fullGradX, s.gradX), tolerance: tol, note: `${m}: gradX vs the Full-FT graph` },
     ];
   }));
+  return refused ? { ...outcome, refused } : outcome;
 }
 
 interface DropoutCase {
@@ -98,11 +132,11 @@ function withDropout({ base: c, p, dropoutSeed }: DropoutCase): Outcome {
 }
 
 export function forwardClaims(): Claim<never>[] {
-  const six = (dtype: LoraCase['dtype']): Claim<LoraCase> => ({
+  const six = (dtype: LoraCase['dtype']): Claim<BatchedCase> => ({
     id: `6 forward, gradX · ${dtype === 'float64' ? 'f64' : 'f32'}`,
-    title: 'lora, loraFA, loraFB: y = x·W + σ(x·A)·B; gradX equal for all and to the Full-FT graph',
+    title: 'lora, loraFA, loraFB (default corrections, x [k, N/k, d]): y = x·W + σ(x·A)·B; gradX equal for all and to the Full-FT graph',
     unit: 'rel',
-    arbitrary: loraCase(dtype),
+    arbitrary: batchedCase(dtype),
     check: forwardAndInputGrad,
   });
   const dropoutClaim: Claim<DropoutCase> = {

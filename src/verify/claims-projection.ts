@@ -193,8 +193,8 @@ export function projectionClaims(dtype: LoraCase['dtype']): Claim<LoraCase>[] {
   ];
 }
 
-/** Claim 9: claims 1–4 hold whatever the (full-rank) init of A. */
+/** Claim 9: claims 1–4 hold whatever the (full-rank) init of A, in float64 and float32. */
 export function initClaims(): Claim<LoraCase>[] {
-  return (['gaussian', 'uniform', 'orthogonal'] as const).map((init) =>
-    projectionClaim(`9 init ${init} · f64`, `claims 1–4 with A drawn ${init}`, 'FA', 'float64', [closedForm, projection, optimality, descent], init));
+  return (['gaussian', 'uniform', 'orthogonal'] as const).flatMap((init) => (['float64', 'float32'] as const).map((dtype) =>
+    projectionClaim(`9 init ${init} · ${tag(dtype)}`, `claims 1–4 with A drawn ${init}`, 'FA', dtype, [closedForm, projection, optimality, descent], init)));
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { full, ops, randn, scope } from '../../src/index.ts';
-import { bytesByColumn, LN_STATS, measureForward, OTHER } from '../../src/lab/saved-columns.ts';
+import { bytesByColumn, LN_STATS, measureForward, OTHER, table7Columns } from '../../src/lab/saved-columns.ts';
 import { transformerConfig } from '../../src/lab/accounting.ts';
 import { methodMemory, korthikantiBytes } from '../../src/memory/model.ts';
 import { expectedCell, TABLE7_COLUMNS } from '../../src/memory/table7.ts';
@@ -54,6 +54,35 @@ describe('memory benchmark: one transformer block', () => {
     expect(bytes).toBe(64 * bsd + 8 * bhss + 16 * bs);
     // Korthikanti et al. (16-bit) = the same tensors at 2 bytes + three 1-byte masks − LN statistics
     expect(korthikantiBytes(b, s, d, h)).toBe(bytes / 2 + 2 * bsd + bhss - 8 * bs);
+  });
+
+  it('sorts Q, K, V from the probabilities by save order when s = d/h makes all four square', () => {
+    const [b2, s2, d2, h2] = [2, 4, 8, 2]; // dh = 4 = s
+    const [bsd2, bhss2] = [b2 * s2 * d2, b2 * h2 * s2 * s2];
+    const x = randn([b2, s2, d2], { seed: 4, requiresGrad: true });
+    for (const [dropout, method] of [[0.1, 'full'], [0, 'full'], [0.1, 'lorafa']] as const) {
+      const columns = scope(() => {
+        const block = buildModule(() => new Block(d2, h2, s2, { dropout, seed: 3 }));
+        if (method !== 'full') applyAdapters(block, { method, rank: 2, alpha: 4, seed: 1 });
+        return bytesByColumn(measureForward(() => block.forward(ops.add(x, 0))).entries);
+      });
+      expect(columns.get('QKV'), `${method}, dropout ${dropout}`).toBe(12 * bsd2);
+      expect(columns.get('softmax')).toBe(4 * bhss2);
+      expect(columns.get('matmul V')).toBe(dropout ? 4 * bhss2 : 0);
+      expect(columns.get(OTHER)).toBe(0);
+    }
+  });
+
+  it('reads the save order when only some operands need a gradient', () => {
+    const e = (op: string, shape: number[]) => ({ op, module: 'blocks.0.attn', shape, dtype: 'float32' as const, bytes: 4, kind: 'activation' as const });
+    const sq = [1, 2, 4, 4];
+    // P needs a gradient, V does not: Q, K, softmax output, then only V (P̃ is not saved)
+    expect(table7Columns([e('matmul', sq), e('matmul', sq), e('softmax', sq), e('matmul', sq)], 'blocks.0.')).toEqual(['QKV', 'QKV', 'softmax', 'QKV']);
+    // Q and K need none: no softmax entry, and P̃·V saves only P̃
+    expect(table7Columns([e('matmul', sq)], 'blocks.0.')).toEqual(['matmul V']);
+    expect(table7Columns([e('matmul', sq), e('matmul', sq), e('softmax', sq), e('matmul', sq), e('matmul', sq)], 'blocks.0.'))
+      .toEqual(['QKV', 'QKV', 'softmax', 'matmul V', 'QKV']);
+    expect(table7Columns([e('matmul', sq)], 'blocks.1.')).toEqual([OTHER]); // another block's entries
   });
 
   it('without dropout the probabilities are saved once (softmax output = input of probs·V)', () => {

@@ -1,8 +1,9 @@
 /**
  * Random op sequences (≥ 200 per run): a program of 2–8 steps transforms x [r, c], creating
- * new leaves (weights, biases) as it goes; it runs forward and backward on every backend, and
- * outputs and leaf gradients are compared with the CPU float64 run. Steps are smooth (no
- * kinks, no ties) and layerNorm uses a large eps, so float32 differences stay small.
+ * new leaves (weights, biases) as it goes, combined with x elementwise, by rows, or broadcast
+ * both ways ([r, 1] ∘ [1, c]); it runs forward and backward on every backend, and outputs and
+ * leaf gradients are compared with the CPU float64 run. Steps are smooth (no kinks, no ties)
+ * and layerNorm uses a large eps, so float32 differences stay small.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { inputValues, REFERENCE, TARGETS, upstreamValues, type Outcome, type Tar
 
 type Step =
   | { kind: 'unary'; op: 'tanh' | 'sigmoid' | 'gelu' | 'geluErf' | 'silu' }
-  | { kind: 'binary'; op: 'add' | 'sub' | 'mul'; rowOnly: boolean }
+  | { kind: 'binary'; op: 'add' | 'sub' | 'mul'; operand: 'full' | 'row' | 'mutual' }
   | { kind: 'matmul'; cols: number; transB: boolean }
   | { kind: 'softmax'; log: boolean; axis: number }
   | { kind: 'layerNorm' }
@@ -25,7 +26,10 @@ type Step =
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('unary' as const), op: fc.constantFrom('tanh' as const, 'sigmoid' as const, 'gelu' as const, 'geluErf' as const, 'silu' as const) }),
-  fc.record({ kind: fc.constant('binary' as const), op: fc.constantFrom('add' as const, 'sub' as const, 'mul' as const), rowOnly: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('binary' as const), op: fc.constantFrom('add' as const, 'sub' as const, 'mul' as const),
+    operand: fc.constantFrom('full' as const, 'row' as const, 'mutual' as const),
+  }),
   fc.record({ kind: fc.constant('matmul' as const), cols: fc.constantFrom(1, 4, 17), transB: fc.boolean() }),
   fc.record({ kind: fc.constant('softmax' as const), log: fc.boolean(), axis: fc.constantFrom(0, 1) }),
   fc.record({ kind: fc.constant('layerNorm' as const) }),
@@ -59,7 +63,10 @@ async function run(prog: Program, target: Target): Promise<Outcome> {
     const [r, c] = x.shape as [number, number];
     switch (s.kind) {
       case 'unary': return s.op === 'geluErf' ? ops.gelu(x, { approximate: 'none' }) : ops[s.op](x);
-      case 'binary': return ops[s.op](x, leaf(s.rowOnly ? [1, c] : [r, c]));
+      case 'binary':
+        // mutual: mean over columns [r, 1] ∘ a new leaf [1, c], so backward reduces both operands
+        if (s.operand === 'mutual') return ops[s.op](ops.mean(x, 1, true), leaf([1, c]));
+        return ops[s.op](x, leaf(s.operand === 'row' ? [1, c] : [r, c]));
       case 'matmul': return ops.matmul(x, leaf(s.transB ? [s.cols, c] : [c, s.cols], 1 / Math.sqrt(c)), { transB: s.transB });
       case 'softmax': return (s.log ? ops.logSoftmax : ops.softmax)(x, s.axis);
       case 'layerNorm': return ops.layerNorm(x, leaf([c]), leaf([c]), 0.1);

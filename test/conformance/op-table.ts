@@ -50,8 +50,22 @@ const expandCase = shapeA(0, 3).chain((t) =>
     shapes: [t.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d))], p: t,
   })));
 
-/** Two shapes that broadcast together (either order). */
-const broadcast = expandCase.chain((c) => fc.boolean().map((swap) => ({ shapes: swap ? [c.shapes[0]!, c.p] : [c.p, c.shapes[0]!], p: null })));
+/** Two shapes where one broadcasts to the other (either order). */
+const oneWay = expandCase.chain((c) => fc.boolean().map((swap) => ({ shapes: swap ? [c.shapes[0]!, c.p] : [c.p, c.shapes[0]!], p: null })));
+
+/**
+ * Two shapes that broadcast against each other, each stretched along an axis of the other:
+ * [..., m, 1] and [..., 1, n] (the leading axes dropped from one of them, or not), e.g. [3, 1] + [1, 4].
+ * Backward reduces both gradients.
+ */
+const mutual = fc.record({ lead: shapeA(0, 1), m: fc.constantFrom(2, 3, 13), n: fc.constantFrom(2, 5, 7), dropLead: fc.boolean(), swap: fc.boolean() })
+  .map(({ lead, m, n, dropLead, swap }) => {
+    const a = [...lead, m, 1], b = [...(dropLead ? [] : lead), 1, n];
+    return { shapes: swap ? [b, a] : [a, b], p: null };
+  });
+
+/** Two shapes that broadcast together: one way or both ways. */
+const broadcast = fc.oneof(oneWay, mutual);
 
 /** A same-dtype, same-device tensor of values (masks and conditions). */
 const like = (x: Tensor, values: number[], shape: number[]) => tensor(values, { shape, dtype: x.dtype, device: x.device });
@@ -84,6 +98,16 @@ const loraOpts = (p: { r: number; dropout: number }) => ({ scale: 4 / p.r, dropo
 
 /** [rows, cols] with row lengths around the row kernels' workgroup sizes (32 … 256). */
 const rows2d = fc.tuple(dimA, fc.constantFrom(1, 2, 5, 31, 33, 100)).map(([r, c]) => ({ shapes: [[r, c]], p: null }));
+/** [rows, cols] with rows across the largest workgroup (256): the kernels' multi-pass loops. */
+const longRows = fc.tuple(fc.constantFrom(1, 2, 3), fc.constantFrom(255, 256, 257, 513)).map(([r, c]) => ({ shapes: [[r, c]], p: null }));
+/** Logits around 1e5: (x − m) − ln s stays exact where x − (m + ln s) loses up to ½ulp(1e5) ≈ 4e-3. */
+const LARGE_LOGITS = { min: 1e5 - 6, max: 1e5 + 6 };
+
+/** Integer targets for rows of logits: −100 (ignored) or a class; row 0 never ignored. */
+const ceCase = (rows: fc.Arbitrary<{ shapes: number[][] }>) => rows.chain(({ shapes: [[n, c]] }) =>
+  fc.array(fc.integer({ min: -1, max: c! - 1 }), { minLength: n!, maxLength: n! }).map((t) => ({
+    shapes: [[n!, c!]], p: t.map((v, i) => (v < 0 && i > 0 ? -100 : Math.max(v, 0))),
+  })));
 
 export const OPS: OpEntry[] = [
   entry({ name: 'add', cases: broadcast, run: ([a, b]) => ops.add(a!, b!) }),
@@ -144,12 +168,21 @@ export const OPS: OpEntry[] = [
   entry({ name: 'logSoftmax', cases: rows2d, run: ([x]) => ops.logSoftmax(x!), domain: { min: -6, max: 6 } }),
   entry({ name: 'layerNorm', cases: rows2d.map(({ shapes: [[r, c]] }) => ({ shapes: [[r!, c!], [c!], [c!]], p: null })), run: ([x, g, b]) => ops.layerNorm(x!, g!, b!) }),
   entry({ name: 'layerNorm (no affine)', cases: rows2d.map(({ shapes: [s] }) => ({ shapes: [[2, ...s!]], p: null })), run: ([x]) => ops.layerNorm(x!) }),
+  entry({ name: 'crossEntropy', cases: ceCase(rows2d), run: ([z], t) => ops.crossEntropy(z!, t), domain: { min: -6, max: 6 } }),
+  entry({ name: 'softmax (long rows, large logits)', cases: longRows, run: ([x]) => ops.softmax(x!), domain: LARGE_LOGITS }),
+  entry({ name: 'logSoftmax (long rows, large logits)', cases: longRows, run: ([x]) => ops.logSoftmax(x!), domain: LARGE_LOGITS }),
+  entry({ name: 'crossEntropy (long rows)', cases: ceCase(longRows), run: ([z], t) => ops.crossEntropy(z!, t), domain: { min: -6, max: 6 } }),
+  entry({ name: 'crossEntropy (long rows, large logits)', cases: ceCase(longRows), run: ([z], t) => ops.crossEntropy(z!, t), domain: LARGE_LOGITS }),
   entry({
-    name: 'crossEntropy',
-    cases: rows2d.chain(({ shapes: [[n, c]] }) => fc.array(fc.integer({ min: -1, max: c - 1 }), { minLength: n, maxLength: n }).map((t) => ({
-      shapes: [[n, c]], p: t.map((v, i) => (v < 0 && i > 0 ? -100 : Math.max(v, 0))), // −100 = ignored; row 0 never is
-    }))),
-    run: ([z], t) => ops.crossEntropy(z!, t), domain: { min: -6, max: 6 },
+    name: 'layerNorm (long rows)', cases: longRows.map(({ shapes: [[r, c]] }) => ({ shapes: [[r!, c!], [c!], [c!]], p: null })),
+    run: ([x, g, b]) => ops.layerNorm(x!, g!, b!),
+  }),
+  entry({
+    name: 'sum (long rows)', cases: longRows.chain((c) => fc.constantFrom([1], [0, 1]).map((axes) => ({ ...c, p: axes }))), run: ([x], axes) => ops.sum(x!, axes),
+  }),
+  entry({
+    name: 'max (long rows)', cases: longRows.chain((c) => fc.constantFrom([1], [0, 1]).map((axes) => ({ ...c, p: axes }))), run: ([x], axes) => ops.max(x!, axes),
+    domain: { distinct: true },
   }),
   entry({
     name: 'embedding',
@@ -175,6 +208,8 @@ export const OPS: OpEntry[] = [
     run: ([x], mask) => ops.maskedFill(x!, like(x!, mask.map(Number), x!.shape as number[]), -3),
   }),
   entry({ name: 'cast (to int32)', cases: one(shapeA()), run: ([x]) => ops.cast(x!, 'int32'), grad: [], domain: { min: -50, max: 50 } }),
+  // most values beyond ±2³¹: they saturate (NaN → 0 is in test/webgpu/kernels-elementwise.test.ts)
+  entry({ name: 'cast (to int32, out of range)', cases: one(shapeA(1, 3)), run: ([x]) => ops.cast(x!, 'int32'), grad: [], domain: { min: -6e9, max: 6e9 } }),
   entry({
     name: 'linear', cases: loraCase.map((c) => ({ shapes: [c.shapes[0]!, c.shapes[1]!, [c.p.o]], p: c.p })), run: ([x, W, b]) => ops.linear(x!, W!, b!),
     gradTol: { atol: 2e-4 },

@@ -49,6 +49,20 @@ describe('unary ops: forward vs reference, backward vs gradcheck', () => {
       .toEqual(ops.neg(ops.abs(ops.gelu(ops.silu(ops.relu(ops.sigmoid(ops.tanh(ops.pow(ops.sqrt(ops.log(ops.exp(x))), 2)))))))).dataSync());
   });
 
+  it('pow with p = 0 has gradient 0 everywhere, x = 0 included (not 0·0⁻¹ = NaN)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const grad = (p: number) => {
+        const x = tensor([0, -0, 1.5, -2], { dtype, requiresGrad: true });
+        ops.pow(x, p).sum().backward();
+        return x.grad!.toArraySync();
+      };
+      expect(ops.pow(tensor([0, 1.5], { dtype }), 0).toArraySync()).toEqual([1, 1]);
+      expect(grad(0)).toEqual([0, 0, 0, 0]);
+      expect(grad(1)).toEqual([1, 1, 1, 1]);
+      expect(grad(2)).toEqual([0, -0, 3, -4]);
+    }
+  });
+
   it('sigmoid and silu stay finite and exact at large |x|', () => {
     const x = tensor([-800, -40, 40, 800], { dtype: 'float64' });
     expectClose(ops.sigmoid(x).dataSync(), [0, 1 / (1 + Math.exp(40)), 1 / (1 + Math.exp(-40)), 1], { atol: 0, rtol: 1e-15 });

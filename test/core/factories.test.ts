@@ -44,6 +44,12 @@ describe('tensor()', () => {
     expect(tensor(new Float32Array([7])).shape).toEqual([1]);
   });
 
+  it('a number with an explicit shape: rank 0 or any one-element shape', () => {
+    expect(tensor(2, { shape: [] }).toArraySync()).toBe(2);
+    expect(tensor(3, { shape: [1, 1] }).toArraySync()).toEqual([[3]]);
+    expect(() => tensor(3, { shape: [2] })).toThrow(/^tensor: data has 1 elements but shape \[2\] needs 2/);
+  });
+
   it('item and itemSync of one-element tensors of any rank', async () => {
     expect(tensor(3.5).shape).toEqual([]);
     expect(tensor(3.5).itemSync()).toBe(3.5);

@@ -74,6 +74,29 @@ describe('linalg (float64 on the CPU)', () => {
     expect(() => linalg.cholesky(tensor([[0, 0], [0, 1]], { dtype: 'float64' }))).toThrow(/pivot 0 is 0.000e\+0/);
   });
 
+  it('triangularSolve with a zero or non-finite pivot is an error naming the pivot and its value', () => {
+    const b = tensor([[1], [2], [3]], { dtype: 'float64' });
+    const L = (d: number) => tensor([[2, 0, 0], [1, d, 0], [4, 5, 1]], { dtype: 'float64' });
+    for (const [d, shown] of [[0, '0'], [-0, '0'], [NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity']] as const) {
+      for (const transpose of [false, true]) {
+        let err: unknown;
+        try {
+          linalg.triangularSolve(L(d), b, { transpose });
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(LorafaError);
+        expect((err as Error).message).toBe(`triangularSolve: pivot 1 (L[1, 1]) is ${shown}; expected a lower-triangular L with a finite non-zero diagonal`);
+      }
+    }
+    // solvePosDef names itself: an infinite diagonal passes Cholesky's d > 0 but gives L[0, 0] = ∞
+    expect(() => linalg.solvePosDef(tensor([[Infinity]], { dtype: 'float64' }), tensor([[1]], { dtype: 'float64' })))
+      .toThrow(/^solvePosDef: pivot 0 \(L\[0, 0\]\) is Infinity; expected/);
+    // a tiny pivot is not singular: the solve goes through and stays finite
+    const x = linalg.triangularSolve(L(1e-300), b).dataSync();
+    expect(Array.from(x).every(Number.isFinite)).toBe(true);
+  });
+
   it('shape errors name the op and both shapes', () => {
     const A = tensor([[4, 0], [0, 4]], { dtype: 'float64' });
     expect(() => linalg.cholesky(tensor([[1, 2, 3]]))).toThrow(/^cholesky: a \[1, 3\] \(float32, cpu\) must be a square matrix \[n, n\]/);

@@ -1,10 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { manualSeed, ops, tensor } from '../../src/index.ts';
+import { manualSeed, ops, tensor, type NestedArray } from '../../src/index.ts';
+import { expectClose } from '../helpers/allclose.ts';
 import { dim, seed, shape } from '../helpers/arbitraries.ts';
 import { checkOp, randomInput, randomValues } from '../helpers/check-op.ts';
 import { dropoutMaskRef } from '../helpers/philox.ts';
 import { crossEntropy, layerNorm, nd, reduce, softmax, where } from '../helpers/reference.ts';
+
+/** values as nested arrays of shape s (row-major). */
+function nest(values: readonly number[], s: readonly number[]): NestedArray {
+  if (s.length === 0) return values[0]!;
+  const inner = s.slice(1).reduce((a, b) => a * b, 1);
+  return Array.from({ length: s[0]! }, (_, i) => nest(values.slice(i * inner, (i + 1) * inner), s.slice(1)));
+}
 
 /** A shape of rank ≥ 1 and an axis of it, sometimes written negative. */
 const shapeAxis = shape(1, 3, 5).chain((s) => fc.tuple(fc.constant(s), fc.integer({ min: -s.length, max: s.length - 1 })));
@@ -71,16 +79,34 @@ describe('crossEntropy', () => {
     const z = tensor([[1e4, -1e4, 0]], { dtype: 'float64', requiresGrad: true });
     expect(ops.crossEntropy(z, [1]).itemSync()).toBe(2e4);
   });
+
+  it('float32 logits near 1e5: loss and gradient as the float64 reference to float32 precision', () => {
+    // ulp(1e5) in float32 is 2⁻⁷: m + ln s would keep ln s only to 0.0078 (a 0.3% error in the loss)
+    const rows = [[1e5, 1e5, 99999], [-3e4, -3e4 + 0.5, -3e4 - 2], [99999.5, 1e5, -1e5]];
+    fc.assert(fc.property(fc.constantFrom(...rows), fc.integer({ min: 0, max: 2 }), (row, t) => {
+      const z32 = tensor([row], { requiresGrad: true }), z64 = tensor([row], { dtype: 'float64', requiresGrad: true });
+      const loss32 = ops.crossEntropy(z32, [t]), loss64 = ops.crossEntropy(z64, [t]);
+      expect(loss64.itemSync()).toBeCloseTo(crossEntropy(nd([1, 3], row), [t], -100), 12);
+      expectClose([loss32.itemSync()], [loss64.itemSync()], { atol: 0, rtol: 2 ** -23 });
+      loss32.backward();
+      loss64.backward();
+      expectClose(z32.grad!.dataSync(), z64.grad!.dataSync(), { atol: 2 ** -24, rtol: 2 ** -23 });
+    }));
+  });
 });
 
 describe('layerNorm', () => {
   const lnCase = shape(1, 3, 5);
+  // a row of 2 close values has x̂ = ±d/√(d² + 4·1e-5) (d half their gap), curved so sharply
+  // that central differences miss by 1e-4 at eps = 1e-5 and by 1e-8 (rounding) at 1e-6;
+  // distinct values keep neighbours (max − min)/(2·size) apart
+  const domain = { distinct: true };
   it('affine: forward vs reference, gradients of x, γ and β', () => {
     fc.assert(fc.property(lnCase, seed, (s, sd) => {
       const C = s[s.length - 1]!;
       checkOp({
         shapes: [s, [C], [C]], seed: sd, op: (x, g, b) => ops.layerNorm(x, g, b),
-        ref: (x, g, b) => layerNorm(x, g!.data, b!.data, 1e-5),
+        ref: (x, g, b) => layerNorm(x, g!.data, b!.data, 1e-5), domain,
       });
     }));
   });
@@ -90,7 +116,7 @@ describe('layerNorm', () => {
       checkOp({ shapes: [s], seed: sd, op: (x) => ops.layerNorm(x, null, null, 1e-3), ref: (x) => layerNorm(x, null, null, 1e-3) });
       const C = s[s.length - 1]!;
       if (!grad.some(Boolean)) grad[0] = true;
-      checkOp({ shapes: [s, [C], [C]], seed: sd, grad, op: (x, g, b) => ops.layerNorm(x, g, b), ref: (x, g, b) => layerNorm(x, g!.data, b!.data, 1e-5) });
+      checkOp({ shapes: [s, [C], [C]], seed: sd, grad, op: (x, g, b) => ops.layerNorm(x, g, b), ref: (x, g, b) => layerNorm(x, g!.data, b!.data, 1e-5), domain });
     }));
   });
 });
@@ -99,13 +125,26 @@ describe('embedding', () => {
   it('gathers rows; the backward scatter-adds repeated indices', () => {
     const arb = fc.tuple(dim(5), dim(4), shape(1, 2, 4)).chain(([V, D, s]) =>
       fc.tuple(fc.constant(V), fc.constant(D), fc.constant(s), fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: s.reduce((a, b) => a * b, 1), maxLength: s.reduce((a, b) => a * b, 1) })));
-    fc.assert(fc.property(arb, seed, ([V, D, s, idx], sd) => {
-      const indices = tensor(Int32Array.from(idx), { shape: s });
+    fc.assert(fc.property(arb, seed, fc.boolean(), ([V, D, s, idx], sd, nested) => {
+      const indices = nested ? nest(idx, s) : tensor(Int32Array.from(idx), { shape: s });
       checkOp({
         shapes: [[V, D]], seed: sd, op: (table) => ops.embedding(table, indices),
         ref: (table) => nd([...s, D], idx.flatMap((r) => table.data.slice(r * D, (r + 1) * D))),
       });
     }));
+  });
+
+  it('takes nested index arrays: [[1, 1], [0, 3]] gives [2, 2, D]; a number gives [D]', () => {
+    const { t: table } = randomInput([4, 3], 9);
+    const rows = table.toArraySync() as number[][];
+    const y = ops.embedding(table, [[1, 1], [0, 3]]);
+    expect(y.shape).toEqual([2, 2, 3]);
+    expect(y.toArraySync()).toEqual([[rows[1], rows[1]], [rows[0], rows[3]]]);
+    y.sum().backward();
+    expect(table.grad!.toArraySync()).toEqual([[1, 1, 1], [2, 2, 2], [0, 0, 0], [1, 1, 1]]);
+    expect(ops.embedding(table, 2).toArraySync()).toEqual(rows[2]);
+    expect(ops.embedding(table, [[[3]]]).shape).toEqual([1, 1, 1, 3]);
+    expect(ops.embedding(table, [[], []]).shape).toEqual([2, 0, 3]);
   });
 });
 
@@ -163,6 +202,9 @@ describe('where and maskedFill', () => {
       checkOp({
         shapes: [[B, T, T]], seed: sd, op: (x) => ops.maskedFill(x, mask, -1e4),
         ref: (x) => nd(x.shape, x.data.map((v, i) => (i % T > Math.floor(i / T) % T ? -1e4 : v))),
+        // the −1e4 fills put ~1e4 per element into L = Σ w·y, whose rounding a central difference
+        // divides by eps; y is linear in x, so a large eps costs no truncation error
+        gradTol: { eps: 1e-2 },
       });
     }));
   });
@@ -185,6 +227,8 @@ describe('cast', () => {
     fc.assert(fc.property(shape(0, 3, 5), seed, (s, sd) => {
       checkOp({
         shapes: [s], seed: sd, op: (x) => ops.cast(ops.cast(x, 'float32'), 'float64'), ref: (x) => nd(s, x.data.map(Math.fround)),
+        // fround is a staircase (steps ≤ 2.4e-7 on [−2, 2]) of slope 1 only on average: a wide
+        // eps sees that slope, off by up to step/(2·eps) ≈ 1.2e-5
         forwardTol: { atol: 0, rtol: 0 }, gradTol: { eps: 1e-2, atol: 1e-4 },
       });
     }));
@@ -200,7 +244,14 @@ describe('cast', () => {
     expect(Array.from(x.grad!.dataSync())).toEqual([Math.fround(1 / 3), 3]);
   });
 
-  it('to int32 truncates toward zero', () => {
-    expect(ops.cast(tensor([-1.7, 1.7, 2]), 'int32').toArraySync()).toEqual([-1, 1, 2]);
+  it('to int32 truncates toward zero, saturates at −2³¹ and 2³¹ − 1, and maps NaN to 0', () => {
+    const [MIN, MAX] = [-(2 ** 31), 2 ** 31 - 1];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor([-1.7, 1.7, 2, -2.7, -0.5, 3e9, -3e9, NaN, Infinity, -Infinity, 2 ** 31, -(2 ** 31)], { dtype });
+      expect(ops.cast(x, 'int32').toArraySync()).toEqual([-1, 1, 2, -2, 0, MAX, MIN, 0, MAX, MIN, MAX, MIN]);
+    }
+    const edges = tensor([MAX + 0.9, MAX - 0.5, MIN - 0.5, MIN + 0.5], { dtype: 'float64' });
+    expect(ops.cast(edges, 'int32').toArraySync()).toEqual([MAX, MAX - 1, MIN, MIN + 1]);
+    expect(ops.cast(tensor(new Int32Array([MIN, -1, MAX])), 'int32').toArraySync()).toEqual([MIN, -1, MAX]);
   });
 });

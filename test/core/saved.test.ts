@@ -61,7 +61,7 @@ describe('saved-tensor accounting (exact bytes)', () => {
       const x = ops.abs(activation([3, 5]));
       const r = measureSaved(() => {
         const y = op(x);
-        const w = randn([3, 5], { seed: 3, requiresGrad: true });
+        const w = randn([3, 5], { seed: 3, requiresGrad: true, parameter: true });
         // mul(t, w) saves t for dw; it costs 0 bytes exactly when the unary op already saved t
         const before = measureSaved(() => ops.mul(saves === 'y' ? y : x, w));
         return { y, extra: before.bytes };
@@ -71,11 +71,11 @@ describe('saved-tensor accounting (exact bytes)', () => {
     }
   });
 
-  it('parameters cost 0, whether marked or leaves that require grad', () => {
+  it('parameters cost 0; an input that merely requires grad is an activation', () => {
     const W = weight(4, 4, true), leaf = randn([4, 4], { seed: 5, requiresGrad: true });
     const r = measureSaved(() => ops.mul(W, leaf));
-    expect(r.bytes).toBe(0);
-    expect(r.entries.map((e) => e.kind)).toEqual(['parameter', 'parameter']);
+    expect(r.bytes).toBe(4 * 4 * 4);
+    expect(r.entries.map((e) => [e.kind, e.bytes])).toEqual([['parameter', 0], ['activation', 64]]);
   });
 
   it('a view of a weight (reshape, detach) costs 0 like the weight', () => {
@@ -90,6 +90,34 @@ describe('saved-tensor accounting (exact bytes)', () => {
     const g = weight(1, 8, true).reshape([8]);
     const r = measureSaved(() => ops.layerNorm(x, g, null));
     expect(r.entries.map((e) => [e.shape, e.bytes])).toEqual([[[5, 8], 160], [[8], 0], [[5], 20], [[5], 20]]);
+  });
+
+  it('layerNorm saves x, mean and rstd only when x or γ needs a gradient, γ only for dx', () => {
+    const [rows, C] = [5, 8];
+    const x = activation([rows, C]), xFrozen = randn([rows, C], { seed: 4 });
+    const vec = (requiresGrad: boolean) => randn([C], { seed: 6, requiresGrad });
+    const saves = (xs: Tensor, g: Tensor, b: Tensor) => {
+      const r = measureSaved(() => ops.layerNorm(xs, g, b));
+      return { bytes: r.bytes, entries: r.entries.map((e) => [e.shape, e.kind, e.bytes]) };
+    };
+    const xMeanRstd = [[[rows, C], 'activation', rows * C * 4], [[rows], 'activation', rows * 4], [[rows], 'activation', rows * 4]];
+    // only β: dβ = Σ g needs nothing saved
+    expect(saves(xFrozen, vec(false), vec(true))).toEqual({ bytes: 0, entries: [] });
+    // only γ: dγ = Σ g·x̂ needs x, mean and rstd, not γ
+    expect(saves(xFrozen, vec(true), vec(true))).toEqual({ bytes: (rows * C + 2 * rows) * 4, entries: xMeanRstd });
+    // x: γ too (ĝ = g·γ); a γ that is not a parameter costs its bytes
+    expect(saves(x, vec(false), vec(false))).toEqual({
+      bytes: (rows * C + C + 2 * rows) * 4, entries: [xMeanRstd[0], [[C], 'activation', C * 4], xMeanRstd[1], xMeanRstd[2]],
+    });
+  });
+
+  it('layerNorm with only β requiring grad: dβ is Σ over rows of g', () => {
+    const x = randn([2, 3, 4], { seed: 7, dtype: 'float64' }), beta = randn([4], { seed: 8, dtype: 'float64', requiresGrad: true });
+    const g = randn([2, 3, 4], { seed: 9, dtype: 'float64' });
+    ops.layerNorm(x, randn([4], { seed: 10, dtype: 'float64' }), beta).backward(g);
+    const gv = g.dataSync();
+    const want = [0, 1, 2, 3].map((c) => [0, 1, 2, 3, 4, 5].reduce((s, r) => s + gv[r * 4 + c]!, 0));
+    expect(Array.from(beta.grad!.dataSync())).toEqual(want);
   });
 
   it('live saved bytes return to 0 after backward; retainGraph keeps them', () => {

@@ -7,15 +7,22 @@ export const dim = (max = 7): fc.Arbitrary<number> => fc.integer({ min: 1, max }
 export const shape = (minRank = 0, maxRank = 3, maxDim = 5): fc.Arbitrary<number[]> =>
   fc.array(dim(maxDim), { minLength: minRank, maxLength: maxRank });
 
-/** Two shapes that broadcast together: b is a suffix of a's shape with some sizes replaced by 1. */
+/**
+ * Two shapes that broadcast together, mutually: from an output shape, each axis independently is
+ * the same size in both, or 1 on the left, or 1 on the right (so [3, 1] with [1, 4] occurs, where
+ * backward reduces both operands); then one side may lose leading axes (ranks differ, down to 0).
+ */
 export const broadcastPair = (maxRank = 3, maxDim = 4): fc.Arbitrary<[number[], number[]]> =>
-  shape(0, maxRank, maxDim).chain((a) =>
-    fc.tuple(fc.integer({ min: 0, max: a.length }), fc.array(fc.boolean(), { minLength: a.length, maxLength: a.length })).map(
-      ([drop, ones]) => {
-        const b = a.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d));
-        return (ones[0] ? [b, a] : [a, b]) as [number[], number[]];
-      },
-    ),
+  shape(0, maxRank, maxDim).chain((out) =>
+    fc.tuple(
+      fc.array(fc.constantFrom('same', 'left1', 'right1'), { minLength: out.length, maxLength: out.length }),
+      fc.integer({ min: 0, max: out.length }),
+      fc.boolean(),
+    ).map(([axes, drop, dropLeft]) => {
+      const a = out.map((d, i) => (axes[i] === 'left1' ? 1 : d));
+      const b = out.map((d, i) => (axes[i] === 'right1' ? 1 : d));
+      return dropLeft ? [a.slice(drop), b] : [a, b.slice(drop)];
+    }),
   );
 
 /** A seed for the engine's own random tensors, so each case gets different data. */

@@ -197,7 +197,7 @@ export function layerNorm(x: Nd, gamma: number[] | null, beta: number[] | null, 
   return nd(x.shape, out);
 }
 
-/** Mean over non-ignored rows of −log softmax(z)[t]. */
+/** Mean over non-ignored rows of −log softmax(z)[t] = (m − z[t]) + ln Σ exp(z − m), m = max z. */
 export function crossEntropy(logits: Nd, targets: readonly number[], ignoreIndex: number): number {
   const C = logits.shape[1]!;
   let total = 0, count = 0;
@@ -205,8 +205,7 @@ export function crossEntropy(logits: Nd, targets: readonly number[], ignoreIndex
     if (t === ignoreIndex) return;
     const row = logits.data.slice(r * C, (r + 1) * C);
     const m = Math.max(...row);
-    const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
-    total += lse - row[t]!;
+    total += m - row[t]! + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
     count++;
   });
   return total / count;

@@ -58,14 +58,42 @@ describe('safetensors', () => {
     );
   });
 
-  it('lays tensors out as the reference writer does: 8-byte types first, then by name', async () => {
-    const bytes = await serializeSafetensors({ b: tensor([1], { dtype: 'float32' }), a: tensor([1], { dtype: 'float32' }), z: tensor([2], { dtype: 'float64' }) });
+  it('lays tensors out as the reference writer does: by dtype (F64, F32, I32), then by name', async () => {
+    const bytes = await serializeSafetensors({
+      b: tensor([1], { dtype: 'float32' }), a: tensor([1], { dtype: 'int32' }), c: tensor([1], { dtype: 'float32' }), z: tensor([2], { dtype: 'float64' }),
+    });
     const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-    expect(Object.keys(header)).toEqual(['z', 'a', 'b']);
+    expect(Object.keys(header)).toEqual(['z', 'b', 'c', 'a']); // I32 after F32, whatever the names
     expect(header.z.data_offsets).toEqual([0, 8]);
-    expect(header.a.data_offsets).toEqual([8, 12]);
-    expect(bytes.length).toBe(8 + n + 16);
+    expect(header.b.data_offsets).toEqual([8, 12]);
+    expect(header.a.data_offsets).toEqual([16, 20]);
+    expect(bytes.length).toBe(8 + n + 20);
+  });
+
+  it('writes byte for byte what the Hugging Face writer wrote for the same tensors', async () => {
+    const hf = new Uint8Array(readFileSync(fixture));
+    // The fixture's F16 tensor 'half' has no engine dtype to write it from. The reference orders
+    // F16 after I32, so 'half' is its last tensor and its 8 bytes end the file: what the reference
+    // writes for the other four is the fixture without that header entry and those bytes.
+    const n = Number(new DataView(hf.buffer, hf.byteOffset).getBigUint64(0, true));
+    const header = new TextDecoder().decode(hf.subarray(8, 8 + n)).trimEnd();
+    const withoutHalf = header.replace(',"half":{"dtype":"F16","shape":[4],"data_offsets":[68,76]}', '');
+    expect(withoutHalf).not.toBe(header);
+    const padded = withoutHalf + ' '.repeat((8 - (withoutHalf.length % 8)) % 8);
+    const expected = new Uint8Array(8 + padded.length + 68);
+    new DataView(expected.buffer).setBigUint64(0, BigInt(padded.length), true);
+    expected.set(new TextEncoder().encode(padded), 8);
+    expected.set(hf.subarray(8 + n, 8 + n + 68), 8 + padded.length);
+
+    const ours = await serializeSafetensors({ // in another order than the file's: the writer sorts
+      scalar: tensor([3], { shape: [] }),
+      ids: tensor([[1, -2], [2147483647, -2147483648]], { dtype: 'int32' }),
+      'layer.weight': tensor([[-0.5, -0.25, 0], [0.25, 0.5, 0.75]]),
+      'layer.bias': tensor([1.5, -2.25, 1e-3], { dtype: 'float64' }),
+    }, { format: 'np', written_by: 'safetensors 0.8.0' });
+    expect(new TextDecoder().decode(ours.subarray(8, 8 + padded.length))).toBe(padded);
+    expect(Buffer.from(ours).equals(Buffer.from(expected))).toBe(true);
   });
 
   it('decodes half and bfloat16 bits', () => {

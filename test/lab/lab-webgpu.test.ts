@@ -6,7 +6,7 @@ import { useBackend } from '../../src/index.ts';
 import { run as lab } from '../../src/cli/lab.ts';
 import { skipReason, webgpu } from '../webgpu/gpu.ts';
 
-interface Result { method: string; valLoss: number; trainLoss: number; savedBytes: number; expectedBytes: number; cosine: number | null }
+interface Result { method: string; valLoss: number; trainLoss: number; savedBytes: number; expectedBytes: number; cosSgd: number | null; cosAdamw: number | null }
 
 async function runLab(backend: string): Promise<Result[]> {
   const out = mkdtempSync(join(tmpdir(), `lorafa-lab-${backend}-`));
@@ -29,7 +29,8 @@ describe.skipIf(!webgpu)(`lorafa lab --backend webgpu ${skipReason}`, () => {
       expect(g.savedBytes).toBe(g.expectedBytes);
       expect(g.valLoss).toBeCloseTo(c.valLoss, 3);
       expect(g.trainLoss).toBeCloseTo(c.trainLoss, 3);
-      if (c.cosine !== null) expect(g.cosine!).toBeCloseTo(c.cosine, 3);
+      expect(g.cosSgd!).toBeCloseTo(c.cosSgd!, 3);
+      expect(g.cosAdamw!).toBeCloseTo(c.cosAdamw!, 2);
     });
   });
 });

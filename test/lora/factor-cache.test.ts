@@ -41,6 +41,16 @@ describe('factor cache', () => {
     expect(loraFactorStats().factorizations).toBe(before + 2);
   });
 
+  it('is keyed by the shape too: a reshaped view of a cached A is another matrix with its own factor', () => {
+    const A = randn([6, 2], { seed: 1, dtype: 'float64', parameter: true });
+    const first = step(A);
+    const view = A.reshape([4, 3]); // the same storage and version, another matrix
+    expect(view.storage).toBe(A.storage);
+    const copy = tensor(Array.from(A.dataSync()), { shape: [4, 3], dtype: 'float64', parameter: true });
+    expectClose(step(view), step(copy), { atol: 1e-12, rtol: 1e-12 });
+    expect(step(A)).toEqual(first); // back to [6, 2]: refactored, the same gradient
+  });
+
   it('is float64 on the CPU even for a float32 A, keyed by the ridge too, and can be released', () => {
     const A = randn([5, 3], { seed: 2, parameter: true });
     const L = loraFactor('test', A, 'columns');

@@ -1,8 +1,9 @@
 /** The LoRA-family layers: parameters, inits, forward, merge/unmerge, dropout mode, and bad options. */
 import { describe, expect, it } from 'vitest';
-import { LorafaError, measureSaved, noGrad, ops, randn, type Tensor } from '../../src/index.ts';
+import { LorafaError, measureSaved, noGrad, ops, randn, tensor, type Tensor } from '../../src/index.ts';
 import { Linear } from '../../src/nn/linear.ts';
 import { LoraFaLinear, LoraFbLinear, LoraLinear, type LoraLayerOptions } from '../../src/nn/lora.ts';
+import { loraFactorStats } from '../../src/lora/factor-cache.ts';
 import { initFactor, randomStream } from '../../src/lora/init.ts';
 import { expectClose } from '../helpers/allclose.ts';
 
@@ -118,6 +119,53 @@ describe('forward, merge, dropout', () => {
     }
   });
 
+  it('unmerge() refuses, leaving W as it is, when A or B changed in place since merge()', () => {
+    for (const Layer of Object.values(LAYERS)) {
+      const layer = trained(Layer);
+      layer.merge();
+      const merged = layer.base.weight.dataSync();
+      const trainedFactor = Layer === LoraFbLinear ? layer.A : layer.B;
+      const saved = trainedFactor.dataSync();
+      trainedFactor.assign(ops.mul(trainedFactor, 2)); // e.g. an optimizer step taken while merged
+      expect(() => layer.unmerge()).toThrow(LorafaError);
+      expect(() => layer.unmerge()).toThrow(new RegExp(`${Layer.name}: unmerge\\(\\): ${Layer === LoraFbLinear ? 'A' : 'B'} \\[\\d+, \\d+\\] \\(float64, cpu\\) changed in place since merge\\(\\) \\(version \\d+ → \\d+\\); subtracting the current σ·A·B would not restore W`));
+      expect(layer.base.weight.dataSync()).toEqual(merged);
+      expect(layer.merged).toBe(true);
+      trainedFactor.assign(tensor(saved, { shape: trainedFactor.shape, ...f64 })); // restoring the values bumps the version again
+      expect(() => layer.unmerge()).toThrow(/changed in place since merge/);
+    }
+  });
+
+  it('merge/unmerge round-trips W within rounding in float32', () => {
+    for (const Layer of Object.values(LAYERS)) {
+      const layer = new Layer(new Linear(d, o, { seed: 1 }), { rank: r, alpha: 6, seed: 2 });
+      const zero = Layer === LoraFbLinear ? layer.A : layer.B;
+      zero.assign(randn(zero.shape, { seed: 3 }));
+      const W0 = layer.base.weight.dataSync().slice();
+      const delta = ops.mul(ops.matmul(layer.A, layer.B), layer.scale).dataSync();
+      layer.merge();
+      expect(layer.base.weight.dtype).toBe('float32');
+      expect(Array.from(layer.base.weight.dataSync())).not.toEqual(Array.from(W0));
+      layer.unmerge();
+      // two roundings (of W + σAB, then of the difference), each at most ½ ulp of its result
+      const ulp = 2 ** -23;
+      const bound = Array.from(W0, (w, i) => ulp * (Math.abs(w) + Math.abs(delta[i]!)) * 2);
+      const W1 = layer.base.weight.dataSync();
+      W0.forEach((w, i) => expect(Math.abs(W1[i]! - w), `element ${i}`).toBeLessThanOrEqual(bound[i]!));
+    }
+  });
+
+  it('dispose() frees the parameters and the frozen factor\'s cached Cholesky factor', () => {
+    for (const Layer of [LoraFaLinear, LoraFbLinear]) {
+      const before = loraFactorStats().cached;
+      const layer = new Layer(base(), { rank: r, alpha: 6, seed: 2 });
+      expect(loraFactorStats().cached).toBe(before + 1);
+      layer.dispose();
+      expect(loraFactorStats().cached).toBe(before);
+      expect([layer.A, layer.B, layer.base.weight, layer.base.bias!].every((t) => t.isDisposed)).toBe(true);
+    }
+  });
+
   it('dropout applies only in training mode; eval() gives the deterministic forward', () => {
     for (const Layer of Object.values(LAYERS)) {
       const layer = trained(Layer, { dropout: 0.5 });
@@ -152,7 +200,9 @@ describe('bad options', () => {
       [make({ correction: 'exact' as never }), /correction = 'exact' is unknown/],
       [make({ ridge: -1 }), /ridge = -1 is invalid/],
       [make({ seed: -1 }), /seed must be an integer/],
-      [() => new LoraLinear({} as Linear, { rank: 1, alpha: 1 }), /LoraLinear: expected a Linear layer to wrap/],
+      [() => new LoraLinear({} as Linear, { rank: 1, alpha: 1 }), /LoraLinear: expected a Linear layer to wrap, got an object with keys \[\]/],
+      [() => new LoraLinear(randn([2, 2]) as unknown as Linear, { rank: 1, alpha: 1 }), /LoraLinear: expected a Linear layer to wrap, got a Tensor/],
+      [() => new LoraFaLinear(undefined as unknown as Linear, { rank: 1, alpha: 1 }), /LoraFaLinear: expected a Linear layer to wrap, got undefined/],
       [() => new LoraLinear(base(), undefined as never), /LoraLinear: expected options/],
       [() => new LoraLinear(base(), { rank: r, alpha: 1 }).forward(randn([2, 5])), /LoraLinear: x \[2, 5\] \(float32, cpu\) does not fit/],
     ];

@@ -25,13 +25,13 @@ describe('activation model', () => {
     expect(sum(adapterLayerActivations(cfg, 'lora', run))).toBe(4 * N * (d + r));
     expect(sum(adapterLayerActivations(cfg, 'lorafb', run))).toBe(4 * N * d);
     expect(sum(adapterLayerActivations(cfg, 'lorafa', run))).toBe(4 * N * r);
-    expect(sum(adapterLayerActivations(cfg, 'lorafa', { ...run, adapterDropout: true }))).toBe(4 * N * r);
+    expect(sum(adapterLayerActivations(cfg, 'lorafa', { ...run, peftDropout: true }))).toBe(4 * N * r);
   });
 
-  it('LoRA with adapter dropout keeps one dropped copy and mask per adapted linear instead of a shared input', () => {
+  it('LoRA with PEFT\'s adapter dropout keeps one dropped copy and mask per adapted linear instead of a shared input', () => {
     const cfg = gpt(8, 2), run = { batch: 1, seq: 4, bytes: 2, rank: 1, targets: ['q', 'k', 'v'] };
     const shared = sum(adapterLayerActivations(cfg, 'lora', run));
-    const own = sum(adapterLayerActivations(cfg, 'lora', { ...run, adapterDropout: true }));
+    const own = sum(adapterLayerActivations(cfg, 'lora', { ...run, peftDropout: true }));
     expect(shared).toBe(4 * 8 * 2 + 3 * 4 * 1 * 2);
     expect(own).toBe(3 * 4 * 8 * (2 + 1) + 3 * 4 * 1 * 2);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LorafaError, measureSaved, noGrad, tensor } from '../../src/index.ts';
+import { LorafaError, measureSaved, noGrad, ops, tensor } from '../../src/index.ts';
+import { loraFactorStats } from '../../src/lora/factor-cache.ts';
 import { applyAdapters, type AdapterMethod } from '../../src/nn/adapters.ts';
 import { Linear } from '../../src/nn/linear.ts';
 import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../../src/nn/lora.ts';
@@ -70,6 +71,30 @@ describe('applyAdapters', () => {
     expect(applyAdapters(new GPT(cfg, { seed: 1 }), { method: 'lora', rank: 1, alpha: 1, targets: /head/ }).replaced).toEqual(['head']);
   });
 
+  it('passes dropout, correction and ridge to every layer, and gives layer i the seed seed + i', () => {
+    const model = new GPT(cfg, { seed: 1 });
+    const before = loraFactorStats().factorizations;
+    const report = applyAdapters(model, { method: 'lorafa', rank: 2, alpha: 4, dropout: 0.3, correction: 'closed-form', ridge: 0.25, seed: 40 });
+    const layers = report.replaced.map((path) => model.namedModules().find(([p]) => p === path)![1] as LoraFaLinear);
+    for (const layer of layers) expect([layer.dropout, layer.correction, layer.ridge]).toEqual([0.3, 'closed-form', 0.25]);
+    // each frozen A was factored once, with the ridge, at construction: training needs no new factor
+    expect(loraFactorStats().factorizations).toBe(before + layers.length);
+    model.loss(x, y).backward();
+    expect(loraFactorStats().factorizations).toBe(before + layers.length);
+    // layer i's factors are those of a layer built alone with seed 40 + i
+    layers.forEach((layer, i) => {
+      const alone = new LoraFaLinear(new Linear(layer.base.inFeatures, layer.base.outFeatures, { seed: 1 }), { rank: 2, alpha: 4, seed: 40 + i });
+      expect(layer.A.dataSync()).toEqual(alone.A.dataSync());
+    });
+    expect(layers[0]!.A.dataSync()).not.toEqual(layers[1]!.A.dataSync());
+    // dropout acts in training mode only
+    const out = () => Array.from(noGrad(() => model.forward(x)).dataSync());
+    layers.forEach((l) => l.B.assign(ops.add(l.B, 0.5))); // a non-zero adapter, so the dropped input shows
+    expect(out()).not.toEqual(out());
+    model.eval();
+    expect(out()).toEqual(out());
+  });
+
   it('rejects an unknown method, targets that match nothing, and a second injection', () => {
     const model = new GPT(cfg, { seed: 1 });
     expect(() => applyAdapters(model, { method: 'dora' as AdapterMethod, rank: 1, alpha: 1 })).toThrow(/applyAdapters: method 'dora' is unknown/);
@@ -77,5 +102,6 @@ describe('applyAdapters', () => {
     expect(() => applyAdapters(model, { method: 'lora', rank: 1, alpha: 1, targets: ['gate'] })).toThrow(/no Linear layer matches targets \[gate\]; the Linear layers are blocks.0.attn.q, .*head/);
     applyAdapters(model, { method: 'lora', rank: 1, alpha: 1 });
     expect(() => applyAdapters(model, { method: 'lora', rank: 1, alpha: 1 })).toThrow(/'blocks.0.attn.q' already holds an adapter/);
+    expect(() => applyAdapters(new GPT(cfg, { seed: 1 }), { method: 'lorafa', rank: 1, alpha: 1, ridge: -1 })).toThrow(/LoraFaLinear: ridge = -1 is invalid/);
   });
 });

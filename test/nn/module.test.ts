@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { getBackend, measureSaved, ops, tensor, type Tensor } from '../../src/index.ts';
+import { getBackend, LorafaError, measureSaved, noGrad, ops, randn, tensor, type Tensor } from '../../src/index.ts';
 import { buildModule, Module } from '../../src/nn/module.ts';
 import { Linear } from '../../src/nn/linear.ts';
+import { GPT } from '../../src/nn/transformer.ts';
 
 /** y = tanh(x·w): saves its output under the module's path. */
 class Leaf extends Module {
@@ -56,5 +57,48 @@ describe('Module', () => {
     expect(layer.weight.isDisposed).toBe(false);
     layer.dispose();
     expect(cpu.memory().liveBytes).toBe(before);
+  });
+
+  it('freeze() / unfreeze() set requiresGrad on every parameter below, buffers stay frozen', () => {
+    const p = new Parent();
+    expect(p.freeze()).toBe(p);
+    expect(p.parameters().map((t) => t.requiresGrad)).toEqual([false]);
+    expect(p.trainableParameters()).toEqual([]);
+    expect(p.numParameters({ trainable: true })).toBe(0);
+    p.unfreeze();
+    expect(p.parameters().map((t) => t.requiresGrad)).toEqual([true]);
+    expect(p.numParameters({ trainable: true })).toBe(4);
+    expect(p.namedBuffers().map(([, b]) => b.requiresGrad)).toEqual([false]);
+  });
+
+  it('train(false) / eval() reach every module and turn dropout off; train() turns it back on', () => {
+    const model = new GPT({ vocab: 5, dim: 8, heads: 2, layers: 1, context: 4, dropout: 0.5 }, { seed: 1 });
+    const x = tensor([[1, 2, 3, 4]], { dtype: 'int32' });
+    const run = () => Array.from(noGrad(() => model.forward(x)).dataSync());
+    expect(run()).not.toEqual(run()); // training: a new mask each call
+    model.train(false);
+    expect(model.namedModules().every(([, m]) => !m.training)).toBe(true);
+    const off = run();
+    expect(run()).toEqual(off);
+    model.train();
+    expect(model.blocks[0]!.attn.training).toBe(true);
+    expect(run()).not.toEqual(off);
+    model.eval();
+    expect(run()).toEqual(off);
+  });
+
+  it('replaceModule refuses an unknown child name, listing the children', () => {
+    const p = new Parent();
+    expect(() => p.replaceModule('b', new Leaf())).toThrow(LorafaError);
+    expect(() => p.replaceModule('b', new Leaf())).toThrow(/replaceModule: no child module named 'b'; children are a/);
+    expect(() => new Leaf().replaceModule('x', new Leaf())).toThrow(/children are \(none\)/);
+  });
+
+  it('Linear refuses an input whose last axis is not its input width', () => {
+    const layer = new Linear(3, 2, { seed: 1 });
+    expect(layer.forward(randn([4, 3])).shape).toEqual([4, 2]);
+    expect(() => layer.forward(randn([4, 5]))).toThrow(LorafaError);
+    expect(() => layer.forward(randn([4, 5]))).toThrow(/Linear: x \[4, 5\] \(float32, cpu\) does not fit: expected the last axis to have 3 features/);
+    expect(() => layer.forward(tensor([1], { shape: [] }))).toThrow(/Linear: x \[\] \(float32, cpu\) does not fit/);
   });
 });

@@ -54,9 +54,14 @@ describe('AdamW', () => {
     expect(opt.stateBytes()).toBe(0);
   });
 
-  it('rejects bad betas, a negative lr and parameters that cannot be trained', () => {
+  it('rejects bad betas, a negative lr, eps or weight decay, and parameters that cannot be trained', () => {
     expect(() => new AdamW([param(1)], { betas: [1, 0.999] })).toThrow(/AdamW: betas \[1, 0.999\]/);
     expect(() => new AdamW([param(1)], { lr: -1 })).toThrow(/AdamW: lr = -1/);
+    for (const [key, value] of [['eps', -1e-8], ['eps', NaN], ['weightDecay', -0.01], ['weightDecay', Infinity]] as const) {
+      expect(() => new AdamW([param(1)], { [key]: value })).toThrow(LorafaError);
+      expect(() => new AdamW([param(1)], { [key]: value })).toThrow(new RegExp(`AdamW: ${key} = ${value}; expected a finite number ≥ 0`));
+    }
+    expect(new AdamW([param(1)], { eps: 0, weightDecay: 0 }).eps).toBe(0);
     const frozen = tensor([1], { dtype: 'float64' });
     frozen.name = 'w';
     expect(() => new AdamW([frozen])).toThrow(LorafaError);
@@ -92,9 +97,11 @@ describe('SGD', () => {
     expectClose(q.dataSync(), [2.5]);
   });
 
-  it('rejects nesterov without momentum and momentum out of range', () => {
+  it('rejects nesterov without momentum, momentum out of range and a negative or non-finite weight decay', () => {
     expect(() => new SGD([param(1)], { nesterov: true })).toThrow(/SGD: nesterov needs momentum > 0/);
     expect(() => new SGD([param(1)], { momentum: 1 })).toThrow(/SGD: momentum = 1/);
+    expect(() => new SGD([param(1)], { weightDecay: -1 })).toThrow(/SGD: weightDecay = -1; expected a finite number ≥ 0/);
+    expect(() => new SGD([param(1)], { weightDecay: NaN })).toThrow(/SGD: weightDecay = NaN/);
   });
 });
 
@@ -126,6 +133,8 @@ describe('warmupCosine', () => {
     // t = 3: 0.1 + 0.9·½·(1 + cos(π/4)); t = 4: cos(π/2) = 0 → 0.55; t = 5: 0.1 + 0.45·(1 − cos(π/4))
     const want = [0.5, 1, 1, 0.1 + 0.45 * (1 + Math.SQRT1_2), 0.55, 0.1 + 0.45 * (1 - Math.SQRT1_2), 0.1, 0.1];
     expectClose([0, 1, 2, 3, 4, 5, 6, 7].map(lr), want, { atol: 1e-15 });
+    const oneStep = warmupCosine({ lr: 0.3, warmupSteps: 0, totalSteps: 1, minLr: 0.03 }); // no warm-up: the peak at once
+    expectClose([oneStep(0), oneStep(1)], [0.3, 0.03], { atol: 1e-15 });
   });
 
   it('rejects inconsistent step counts and rates', () => {

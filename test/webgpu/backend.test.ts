@@ -1,13 +1,16 @@
 /**
  * The WebGPU backend as users meet it: creating and moving tensors, device and dtype errors,
- * bit-identical random streams, the buffer pool and its accounting, no read-backs inside
- * forward/backward, LoRA-FA's saved bytes, and disposal.
+ * bit-identical random streams, the buffer pool and its accounting, pipeline caching, no
+ * read-backs inside forward/backward, LoRA-FA's saved bytes, device errors, and disposal
+ * (leaks: leaks.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import {
   defaultDevice, getBackend, initWebGpu, measureSaved, ops, prepareLoraFactor, rand, randn, scope, tensor, useBackend, zeros,
 } from '../../src/index.ts';
+import { unregisterBackend } from '../../src/backends/registry.ts';
 import { grid, Params } from '../../src/backends/webgpu/gpu-context.ts';
+import { matmulLoops } from '../../src/backends/webgpu/kernels/matmul.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { skipReason, webgpu } from './gpu.ts';
 
@@ -77,28 +80,6 @@ describe.skipIf(!webgpu)(`WebGPU backend ${skipReason}`, () => {
     expect(gpu.memory()).toMatchObject({ liveBuffers: before.liveBuffers, liveBytes: before.liveBytes });
   });
 
-  it('returns to the baseline of live buffers after 10 000 ops inside scope()', async () => {
-    const x = randn([4, 8], { device: 'webgpu', seed: 1, requiresGrad: true });
-    const W = randn([8, 8], { device: 'webgpu', seed: 2, requiresGrad: true });
-    const baseline = gpu.memory().liveBuffers;
-    const created = gpu.poolStats().created;
-    for (let step = 0; step < 500; step++) {
-      scope(() => {
-        let h = x;
-        for (let i = 0; i < 4; i++) h = ops.tanh(ops.add(ops.matmul(h, W), 0.1)); // 3 ops per layer
-        const loss = ops.mean(ops.softmax(h)); // 3 more (+ 1 grad seed); backward: ~13
-        loss.backward();
-        x.grad!.dispose();
-        W.grad!.dispose();
-        x.grad = W.grad = null;
-      });
-    }
-    expect(gpu.ctx.counters.dispatches).toBeGreaterThan(10_000);
-    expect(gpu.memory().liveBuffers).toBe(baseline);
-    expect(gpu.poolStats().created - created).toBeLessThan(40); // every step reuses the pool
-    await gpu.sync();
-  });
-
   it('never reads back inside forward or backward (crossEntropy, embedding and LoRA-FA included)', async () => {
     const table = randn([10, 6], { device: 'webgpu', seed: 1, requiresGrad: true });
     const W = randn([6, 5], { device: 'webgpu', seed: 2 }), A = randn([6, 2], { device: 'webgpu', seed: 3 });
@@ -147,23 +128,88 @@ describe.skipIf(!webgpu)(`WebGPU backend ${skipReason}`, () => {
       expect(() => ops.matmul(a, b)).toThrow(/matmul: this launch needs \d+ iterations of one shader loop.*65535/);
       a.dispose();
       b.dispose();
+      // 65536 products of [1, 64000]·[64000, 1] (shared operands): 64000 iterations per product, and
+      // the z loop runs two products per invocation above the grid's 65535 layers
+      const k = 64000, row = gpu.upload(new Float32Array(k)), col = gpu.upload(new Float32Array(k));
+      const p = { batch: 65536, m: 1, n: 1, k, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+      expect(() => gpu.kernels.matmul(row, col, p)).toThrow('matmul: this launch needs 128000 iterations of one shader loop');
+      row.release();
+      col.release();
     }
     expect(gpu.memory().liveBuffers).toBe(live);
   });
 
-  it('surfaces a device error at the next read; dispose() destroys it; initWebGpu() makes a new one (run last)', async () => {
+  it('counts every loop iteration of matmul.wgsl over k tiles and batch re-entries (65535 grid layers)', () => {
+    expect(matmulLoops(1, 64000, 4, 4)).toBe(64000); // 4000 tiles of 16
+    expect(matmulLoops(65535, 64000, 4, 4)).toBe(64000);
+    expect(matmulLoops(65536, 64000, 4, 4)).toBe(128000);
+    expect(matmulLoops(3 * 65535 + 1, 16, 16, 16)).toBe(4 * 16);
+    expect(matmulLoops(70000, 0, 4, 4)).toBe(2); // k = 0: the z loop alone
+  });
+
+  it('compiles each pipeline once: sweeping sizes 1..200 a second time compiles none', () => {
+    const sweep = () => {
+      for (let n = 1; n <= 200; n++) {
+        scope(() => {
+          const x = randn([2, n], { device: 'webgpu', seed: n });
+          ops.softmax(x);
+          ops.logSoftmax(x);
+          ops.layerNorm(x);
+          ops.crossEntropy(x, [0, n - 1]);
+          ops.max(ops.sum(x, 0), 0);
+          ops.add(ops.matmul(ops.transpose(x), x), ops.mean(x, 0)); // [n, n] + [n]; matmul tiles follow n
+          ops.cast(x, 'int32');
+        });
+      }
+    };
+    const start = gpu.ctx.counters.pipelines;
+    sweep();
+    const first = gpu.ctx.counters.pipelines - start;
+    sweep();
+    expect(gpu.ctx.counters.pipelines - start - first).toBe(0);
+    expect(first).toBeLessThan(60); // keyed by shader and constants (workgroup sizes), not by tensor size
+  });
+
+  it('reports a device error once, naming its kernel, and keeps working after it', async () => {
     const t = tensor([1, 2], { device: 'webgpu' });
+    const alias = t.storage.handle as GPUBuffer;
+    const neg = { shader: 'unary', entry: 'forward', constants: { OP: 0 }, params: new Params().u32(2).f32(0), groups: [1, 1, 1] as const };
+    gpu.run({ ...neg, buffers: [alias, alias] }); // one buffer bound read-only and read_write (what t.assign(t) once did)
+    await expect(t.data()).rejects.toThrow(/^webgpu: the device reported an error in a batch running unary:forward(, copy)?: .*writable/);
+    expect(Array.from(await t.data())).toEqual([1, 2]);
+    expect(await scope(() => ops.neg(t)).toArray()).toEqual([-1, -2]);
     gpu.run({ shader: 'full', params: new Params().u32(2).u32(0), buffers: [], groups: [1, 1, 1] }); // binding 1 missing
-    await expect(t.data()).rejects.toThrow(/webgpu: the device reported an error: .*/);
+    gpu.flush();
+    gpu.run({ ...neg, buffers: [alias, alias] });
+    await expect(gpu.sync()).rejects.toThrow(/^webgpu: the device reported an error \(and 1 more after it\) in a batch running full: .*entries/);
+    gpu.ctx.device.createBuffer({ size: 4, usage: 0x1 | 0x80 }); // MAP_READ with STORAGE: invalid, and outside any batch
+    await expect(t.data()).rejects.toThrow(/^webgpu: the device reported an error outside a batch \(an upload or a buffer allocation\): /);
+    await gpu.sync();
+    expect(Array.from(await t.data())).toEqual([1, 2]);
+    t.dispose();
+  });
+
+  it('dispose() destroys the device and unregisters it; initWebGpu() makes a new one (run last)', async () => {
+    const t = tensor([1, 2], { device: 'webgpu' });
     gpu.dispose();
     expect(() => ops.neg(t)).toThrow(/webgpu backend was disposed; call `await initWebGpu\(\)` again/);
+    const notInitialised = "getBackend: the 'webgpu' backend is not initialised; call `await initWebGpu()` first";
+    expect(() => getBackend('webgpu')).toThrow(notInitialised);
+    expect(() => useBackend('webgpu')).toThrow(notInitialised);
+    expect(() => tensor([1], { device: 'webgpu' })).toThrow(notInitialised);
+    expect(defaultDevice()).toBe('cpu');
+
     const hint = 'apt-get install -y --no-install-recommends libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1';
     const absent = process.platform === 'darwin' ? 'd3d12' : 'metal'; // a Dawn backend this OS cannot have
     await expect(initWebGpu({ backend: absent, featureLevel: 'core' }))
       .rejects.toThrow(`initWebGpu: no WebGPU adapter found; tried ${absent} (featureLevel core): no adapter. On Linux without a GPU, install Mesa (${hint})`);
     const fresh = await initWebGpu();
     expect(fresh).not.toBe(gpu);
+    expect(getBackend('webgpu')).toBe(fresh);
+    unregisterBackend(gpu); // the disposed backend is no longer the registered one: nothing happens
+    expect(getBackend('webgpu')).toBe(fresh);
     expect(await tensor([3], { device: 'webgpu' }).toArray()).toEqual([3]);
     fresh.dispose();
+    expect(() => getBackend('webgpu')).toThrow(notInitialised);
   });
 });

@@ -46,6 +46,36 @@ describe.skipIf(!webgpu)(`WebGPU kernels: elementwise, random, layout, reduce, m
     expect(gf).toEqual(cf);
   });
 
+  it('cast to int32 saturates out-of-range values and maps NaN to 0 (the CPU rule, checked explicitly in WGSL)', async () => {
+    const max = 2 ** 31 - 1, min = -(2 ** 31), below = Math.fround(2 ** 31 - 128); // the largest float32 under 2³¹
+    const x = Float32Array.from([NaN, -NaN, Infinity, -Infinity, 2 ** 31, -(2 ** 31), 3e9, -3e9, 1e38, -1e38, below, -below, -2.9, 2.9, -0]);
+    const [[c], [g]] = await both([x], (k, [s]) => k.cast(s!, 'int32'));
+    expect(Array.from(g!)).toEqual([0, 0, max, min, max, min, max, min, max, min, below, -below, -2, 2, 0]);
+    expect(g).toEqual(c);
+  });
+
+  it('the pow gradient at p = 0 is 0, also at x = 0 (not 0·0⁻¹ = NaN)', async () => {
+    const x = Float32Array.from([0, -0, 2, -3]), g = Float32Array.from([1, -2, 3, 4]);
+    const [[c0], [d0]] = await both([x, g], (k, [s, gs]) => k.unaryGrad('pow', s!, gs!, 0));
+    expect(Array.from(d0!)).toEqual([0, 0, 0, 0]);
+    expect(d0).toEqual(c0);
+    const [[c1], [d1]] = await both([x, g], (k, [s, gs]) => k.unaryGrad('pow', s!, gs!, 1));
+    expect(Array.from(d1!)).toEqual([1, -2, 3, 4]); // p·x⁰ = 1, also at x = 0
+    expect(d1).toEqual(c1);
+  });
+
+  it('pow and its gradient at x = ±0 follow Math.pow (0, ±∞ by the exponent), where WGSL pow is undefined', async () => {
+    const x = Float32Array.from([0, -0, 0, -0]), g = Float32Array.from([1, 1, -1, 2]);
+    for (const p of [-1, -2, -0.5, 0.5, 3, 1.5]) {
+      const [[cy], [gy]] = await both([x], (k, [s]) => k.unary('pow', s!, p));
+      const negZero = (a: ArrayLike<number>) => Array.from(a, (v) => Object.is(v, -0));
+      expect(negZero(gy!), `pow(±0, ${p}) signs`).toEqual(negZero(cy!));
+      expect(gy, `pow(±0, ${p})`).toEqual(cy);
+      const [[cd], [gd]] = await both([x, g], (k, [s, gs]) => k.unaryGrad('pow', s!, gs!, p));
+      expect(gd, `pow'(±0, ${p})`).toEqual(cd);
+    }
+  });
+
   it('rand is bit-identical to the CPU stream, randn agrees to float32 rounding', async () => {
     for (const [n, seed, offset] of [[1, 0, 0], [1003, 42, 7], [37, 0xffffffff, 0xfffffffe]] as const) {
       const [[cu], [gu]] = await both([], (k) => k.random('uniform', 'float32', n, seed, offset));
@@ -88,6 +118,11 @@ describe.skipIf(!webgpu)(`WebGPU kernels: elementwise, random, layout, reduce, m
       const [[c], [g]] = await both([a, b], (k, [sa, sb]) => k.binary(op, sa!, as, sb!, bs, out));
       expectClose(g!, c!, { atol: 0, rtol: 0 });
     }), { numRuns: 40 });
+    for (const [as, bs] of [[[3, 1], [1, 4]], [[2, 1, 5], [3, 1]], [[1, 4, 1], [3, 1, 2]]]) { // both operands stretched
+      const out = broadcastShapes('test', [as!, bs!]);
+      const [[c], [g]] = await both([f32(size(as!), 1), f32(size(bs!), 2)], (k, [sa, sb]) => k.binary('sub', sa!, as!, sb!, bs!, out));
+      expect(g, `${as} − ${bs}`).toEqual(c);
+    }
   });
 
   it('where picks by int32 and float32 conditions with broadcasting (−0 is false)', async () => {

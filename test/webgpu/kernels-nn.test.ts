@@ -24,11 +24,34 @@ describe.skipIf(!webgpu)(`WebGPU kernels: nn, embedding, solve, optimizers ${ski
       x[0] = -Infinity; // a masked entry (as a causal mask writes)
       for (const log of [false, true]) {
         const [[cy], [gy]] = await both([x], (k, [s]) => k.softmax(s!, rows, cols, log));
-        expectClose(gy!, cy!, { atol: log ? 1e-5 : 1e-6, rtol: 1e-5 }); // log: x − lse loses ~eps·|x| absolute
+        expectClose(gy!, cy!, { atol: log ? 4e-6 : 1e-6, rtol: 1e-5 }); // log: (x − m) rounds to ½ulp(60) absolute
         const [[cd], [gd]] = await both([cy!, f32(rows * cols, 5)], (k, [y, g]) => k.softmaxGrad(y!, g!, rows, cols, log));
         expectClose(gd!, cd!, { atol: 1e-5, rtol: 1e-4 });
       }
     }
+  });
+
+  it('logSoftmax and crossEntropy keep float32 precision for large logits: (x − m) − ln s, not x − (m + ln s)', async () => {
+    const F32_TIGHT = { atol: 1e-6, rtol: 1e-6 };
+    const [[c1], [g1]] = await both([Float32Array.of(1e5, 1e5, 99999)], (k, [s]) => k.softmax(s!, 1, 3, true));
+    expectClose(g1!, c1!, F32_TIGHT);
+    expect(g1![2]).toBeCloseTo(-1.8619948, 6); // x − (m + ln s) gave −1.859375 (ln s rounded to ulp(1e5))
+    for (const [rows, cols, offset] of [[1, 3, 1e5], [2, 300, -3e4], [3, 513, 1e5]] as const) {
+      const z = f32(rows * cols, cols, { min: -5, max: 5 }).map((v) => v + offset);
+      const [[cs], [gs]] = await both([z], (k, [s]) => k.softmax(s!, rows, cols, true));
+      expectClose(gs!, cs!, F32_TIGHT);
+      const targets = Int32Array.from({ length: rows }, (_, i) => (i * 7) % cols);
+      const [c, w] = await both([z, targets], (k, [zs, t]) => k.crossEntropy(zs!, t!, rows, cols, -100));
+      expectClose(w[0]!, c[0]!, F32_TIGHT); // loss = (m − z[t]) + ln s
+      expect(w[1]).toEqual(c[1]); // lse = m + ln s, rounded to float32 alike
+      // exp(z − lse) is off by lse's rounding (up to 0.4% here), the same for the row: Σe normalises it away
+      const [[cd], [gd]] = await both([z, c[1]!, targets, Float32Array.of(1)], (k, [zs, lse, t, sc]) =>
+        k.crossEntropyGrad(zs!, lse!, t!, sc!, rows, cols, -100));
+      expectClose(gd!, cd!, F32_TIGHT);
+    }
+    const [[cl], [gl]] = await both([Float32Array.of(1e5, 1e5, 99999), Int32Array.of(2)], (k, [z, t]) => k.crossEntropy(z!, t!, 1, 3, -100).loss);
+    expect(gl![0]).toBeCloseTo(1.8619948, 6);
+    expectClose(gl!, cl!, F32_TIGHT);
   });
 
   it('layerNorm and its gradients match with and without gamma and beta', async () => {

@@ -2,7 +2,9 @@ import { UNARY_GRAD_NEEDS, type BinaryOp, type UnaryOp } from '../../backends/ba
 import { broadcastShapes } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
-import { asTensor, checkFloat, checkSameDtype, sumToShape, wrap } from './util.ts';
+import { checkFloat, checkSameDtype, sumToShape, withOperands, wrap, type Operand } from './util.ts';
+
+export type { Operand } from './util.ts';
 
 type BinaryMeta = { aShape: readonly number[]; bShape: readonly number[] };
 
@@ -123,13 +125,9 @@ export const GeluErf = unaryFunction('geluErf');
 export const Silu = unaryFunction('silu');
 export const Pow = unaryFunction('pow');
 
-export type Operand = Tensor | number;
-
 /** The tensor operand fixes dtype and device; a number becomes a constant. */
 function binaryOp(F: typeof Add | typeof Sub | typeof Mul | typeof Div, a: Operand, b: Operand): Tensor {
-  if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${F.opName}: at least one operand must be a tensor`);
-  const like = (typeof a === 'number' ? b : a) as Tensor;
-  return F.apply(asTensor(a, like), asTensor(b, like));
+  return withOperands(F.opName, a, b, (ta, tb) => F.apply(ta, tb));
 }
 
 export const add = (a: Operand, b: Operand): Tensor => binaryOp(Add, a, b);

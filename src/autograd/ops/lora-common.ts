@@ -34,16 +34,29 @@ export interface LoraConfig {
   ridge: number;
 }
 
+/**
+ * Checks the options the ops and the LoRA layers share: dropout p in [0, 1), correction
+ * 'closed-form' | 'none', ridge λ finite ≥ 0. Returns them with their defaults filled in.
+ */
+export function checkAdapterOptions(
+  op: string,
+  options: { dropout?: number; correction?: string; ridge?: number },
+): { dropout: number; correction: 'closed-form' | 'none'; ridge: number } {
+  const { dropout = 0, correction = 'closed-form', ridge = 0 } = options;
+  if (!(dropout >= 0 && dropout < 1)) fail(op, `dropout = ${dropout} is out of range; expected 0 ≤ p < 1`);
+  if (correction !== 'closed-form' && correction !== 'none') fail(op, `correction = '${String(correction)}' is unknown; expected 'closed-form' or 'none'`);
+  if (!(Number.isFinite(ridge) && ridge >= 0)) fail(op, `ridge = ${ridge} is invalid; expected a finite λ ≥ 0`);
+  return { dropout, correction, ridge };
+}
+
 /** Validates options and draws the dropout stream's (seed, offset) for x's N·d elements. */
 export function parseOptions(op: string, x: Tensor, options: LoraFrozenOptions): LoraConfig {
   if (typeof options !== 'object' || options === null) fail(op, 'expected an options object { scale, ... }');
-  const { scale, dropout: p = 0, seed, correction = 'closed-form', ridge = 0 } = options;
+  const { scale, seed } = options;
   if (!(typeof scale === 'number' && Number.isFinite(scale) && scale !== 0)) {
     fail(op, `scale = ${String(scale)} is invalid; expected a finite non-zero σ = α / r`);
   }
-  if (!(p >= 0 && p < 1)) fail(op, `dropout = ${p} is out of range; expected 0 ≤ p < 1`);
-  if (correction !== 'closed-form' && correction !== 'none') fail(op, `correction = '${String(correction)}' is unknown; expected 'closed-form' or 'none'`);
-  if (!(Number.isFinite(ridge) && ridge >= 0)) fail(op, `ridge = ${ridge} is invalid; expected a finite λ ≥ 0`);
+  const { dropout: p, correction, ridge } = checkAdapterOptions(op, options);
   let state = { seed: 0, offset: 0 };
   if (p > 0) {
     if (seed !== undefined) checkSeed(op, seed);

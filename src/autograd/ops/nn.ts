@@ -1,11 +1,12 @@
 import { describe, fail } from '../../errors.ts';
+import { nestedShape } from '../../factories.ts';
 import { checkSeed, nextRandomState } from '../../random.ts';
 import { normalizeAxis } from '../../shape.ts';
-import { Tensor } from '../../tensor.ts';
+import { Tensor, type NestedArray } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { div } from './elementwise.ts';
 import { sum } from './reduce.ts';
-import { transpose } from './shape.ts';
+import { reshape, transpose } from './shape.ts';
 import { checkFloat, wrap } from './util.ts';
 
 /** Rows and columns of x seen as [rows, last axis]. */
@@ -46,7 +47,11 @@ class LogSoftmaxLast extends SoftmaxLast {
 function alongAxis(op: string, F: typeof SoftmaxLast, x: Tensor, axis: number): Tensor {
   const ax = normalizeAxis(op, axis, x.rank, x);
   if (ax === x.rank - 1 || x.rank === 0) return F.apply(x);
-  return transpose(F.apply(transpose(x, ax, -1)), ax, -1);
+  const xt = transpose(x, ax, -1), yt = F.apply(xt);
+  const y = transpose(yt, ax, -1);
+  xt.dispose(); // the graph keeps what backward needs
+  yt.dispose();
+  return y;
 }
 
 export const softmax = (x: Tensor, axis = -1): Tensor => alongAxis('softmax', SoftmaxLast, x, axis);
@@ -55,7 +60,8 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => alongAxis('logSoftma
 /**
  * Forward: y = (x − μ)/√(σ² + eps)·γ + β over the last axis (biased variance).
  * Backward: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·γ; dγ = Σ g·x̂; dβ = Σ g.
- * Saves: x, γ (a parameter: no activation bytes), and per-row mean and rstd ([rows] each).
+ * Saves: when x or γ needs a gradient, x and the per-row mean and rstd ([rows] each), and γ
+ * when x does (for ĝ); nothing when only β does (dβ = Σ g needs only g).
  */
 export class LayerNorm extends Function {
   static override readonly opName = 'layerNorm';
@@ -70,16 +76,22 @@ export class LayerNorm extends Function {
     const r = x.backend.kernels.layerNorm(x.storage, gamma?.storage ?? null, beta?.storage ?? null, rows, cols, eps);
     const mean = wrap(r.mean, [rows]), rstd = wrap(r.rstd, [rows]);
     ctx.meta = { eps };
-    ctx.saveForBackward(x, gamma, mean, rstd);
+    const [nx, ng] = ctx.needsInputGrad;
+    if (nx || ng) ctx.saveForBackward(x, nx ? gamma : null, mean, rstd);
     mean.dispose();
     rstd.dispose();
     return wrap(r.y, x.shape);
   }
   static override backward(ctx: Context<{ eps: number }>, g: Tensor) {
+    const [nx, ng, nb] = ctx.needsInputGrad;
+    if (!nx && !ng) {
+      const [rows, cols] = rowsCols(g);
+      return [null, null, sum(reshape(g, [rows, cols]), 0), null];
+    }
     const [x, gamma, mean, rstd] = ctx.savedTensors as [Tensor, Tensor | null, Tensor, Tensor];
     const [rows, cols] = rowsCols(x);
+    // without γ (only dγ needed) the kernel's dx is not the true one, and is dropped
     const r = g.backend.kernels.layerNormGrad(x.storage, gamma?.storage ?? null, mean.storage, rstd.storage, g.storage, rows, cols);
-    const [nx, ng, nb] = ctx.needsInputGrad;
     const out = [wrap(r.gradX, x.shape), wrap(r.gradGamma, [cols]), wrap(r.gradBeta, [cols])];
     return [nx ? out[0] : null, ng ? out[1] : null, nb ? out[2] : null, null];
   }
@@ -95,7 +107,9 @@ interface CrossEntropyMeta {
 
 /**
  * Forward: loss = mean over non-ignored rows of (logsumexp(zᵢ) − zᵢ[tᵢ]), logits z [N, C],
- *          int32 targets t [N] (NaN when every row is ignored, as PyTorch).
+ *          int32 targets t [N] (NaN when every row is ignored, as PyTorch). A target outside
+ *          [0, C) that is not the ignore index is an error where the targets are readable
+ *          synchronously (CPU), a NaN loss elsewhere.
  * Backward: dz = (softmax(z) − onehot(t))·g/count on non-ignored rows, 0 on ignored ones.
  * Saves: logits, the per-row logsumexp [N], the targets [N] and the count (1 element).
  */
@@ -107,6 +121,16 @@ export class CrossEntropy extends Function {
       fail(this.opName, `${describe('logits', logits)} and ${describe('targets', targets)} do not fit; expected logits [N, C] and int32 targets [N]`);
     }
     const [rows, classes] = logits.shape as [number, number];
+    const read = targets.backend.readSync;
+    if (read) {
+      // targets on the CPU are checked here; on the GPU an out-of-range target gives a NaN loss
+      const data = read.call(targets.backend, targets.storage);
+      const bad = data.findIndex((t) => t !== ignoreIndex && (t < 0 || t >= classes));
+      if (bad >= 0) {
+        fail(this.opName, `target ${data[bad]} at position ${bad} is out of range for ${describe('logits', logits)}; ` +
+          `expected 0 ≤ target < C = ${classes}, or the ignore index ${ignoreIndex}`);
+      }
+    }
     const k = logits.backend.kernels;
     const r = k.crossEntropy(logits.storage, targets.storage, rows, classes, ignoreIndex);
     const losses = wrap(r.loss, [rows]), valid = wrap(r.valid, [rows]), lse = wrap(r.lse, [rows]);
@@ -125,20 +149,43 @@ export class CrossEntropy extends Function {
   }
 }
 
-/** Targets given as numbers are uploaded as int32 on the logits' device. */
-function asIndices(op: string, idx: Tensor | readonly number[] | Int32Array, like: Tensor): Tensor {
-  if (idx instanceof Tensor) {
-    if (idx.dtype !== 'int32') fail(op, `${describe('indices', idx)} must be int32; expected an int32 tensor or an array of integers`);
-    return idx;
+/** Integer indices of any shape as numbers: a number (rank 0) or nested arrays. */
+export type NestedIndices = number | readonly NestedIndices[];
+/** Integer indices: an int32 tensor, an Int32Array, or nested arrays of numbers. */
+export type Indices = Tensor | Int32Array | NestedIndices;
+
+/** Flat index i of shape written as a position: `3` at rank ≤ 1, `[1, 0]` above. */
+function position(i: number, shape: readonly number[]): string {
+  if (shape.length <= 1) return String(i);
+  const idx = shape.map(() => 0);
+  for (let a = shape.length - 1; a >= 0; a--) {
+    idx[a] = i % shape[a]!;
+    i = Math.floor(i / shape[a]!);
   }
-  const data = Int32Array.from(idx);
-  const bad = data.findIndex((v, i) => v !== idx[i]);
-  if (bad >= 0) fail(op, `index ${idx[bad]} at position ${bad} is not an int32 integer; expected integer indices`);
-  return new Tensor(like.backend.upload(data), [data.length]);
+  return `[${idx.join(', ')}]`;
 }
 
-export function crossEntropy(logits: Tensor, targets: Tensor | readonly number[] | Int32Array, options: { ignoreIndex?: number } = {}): Tensor {
-  return CrossEntropy.apply(logits, asIndices('crossEntropy', targets, logits), options.ignoreIndex ?? -100);
+/** Indices given as numbers are uploaded as int32 on like's device (and disposed after run). */
+function withIndices<T>(op: string, idx: Indices, like: Tensor, run: (indices: Tensor) => T): T {
+  if (idx instanceof Tensor) {
+    if (idx.dtype !== 'int32') fail(op, `${describe('indices', idx)} must be int32; expected an int32 tensor or an array of integers`);
+    return run(idx);
+  }
+  const shape = idx instanceof Int32Array ? [idx.length] : nestedShape(op, idx as NestedArray);
+  const values = typeof idx === 'number' ? [idx] : idx instanceof Int32Array ? idx : (idx as readonly unknown[]).flat(Infinity) as number[];
+  const data = Int32Array.from(values);
+  const bad = data.findIndex((v, i) => v !== values[i]);
+  if (bad >= 0) fail(op, `index ${values[bad]} at position ${position(bad, shape)} is not an int32 integer; expected integer indices`);
+  const t = new Tensor(like.backend.upload(data), shape);
+  try {
+    return run(t);
+  } finally {
+    t.dispose(); // an op that saved the indices holds its own reference
+  }
+}
+
+export function crossEntropy(logits: Tensor, targets: Indices, options: { ignoreIndex?: number } = {}): Tensor {
+  return withIndices('crossEntropy', targets, logits, (t) => CrossEntropy.apply(logits, t, options.ignoreIndex ?? -100));
 }
 
 /**
@@ -157,7 +204,7 @@ export class Embedding extends Function {
       // indices on the CPU are checked here; on the GPU an out-of-range index gives a zero row
       const data = read.call(indices.backend, indices.storage);
       const bad = data.findIndex((v) => v < 0 || v >= V);
-      if (bad >= 0) fail(this.opName, `index ${data[bad]} at position ${bad} is out of range for ${describe('table', table)}; expected 0 ≤ index < ${V}`);
+      if (bad >= 0) fail(this.opName, `index ${data[bad]} at position ${position(bad, indices.shape)} is out of range for ${describe('table', table)}; expected 0 ≤ index < ${V}`);
     }
     ctx.meta = { rows: V };
     ctx.saveForBackward(indices);
@@ -170,8 +217,8 @@ export class Embedding extends Function {
   }
 }
 
-export function embedding(table: Tensor, indices: Tensor | readonly number[] | Int32Array): Tensor {
-  return Embedding.apply(table, asIndices('embedding', indices, table));
+export function embedding(table: Tensor, indices: Indices): Tensor {
+  return withIndices('embedding', indices, table, (i) => Embedding.apply(table, i));
 }
 
 interface DropoutMeta {

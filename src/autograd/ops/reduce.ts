@@ -115,5 +115,8 @@ export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor {
 export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   const ax = resolveAxes('mean', axes, x.rank, x);
   const count = sizeOf(ax.map((a) => x.shape[a]!));
-  return div(sum(x, ax, keepdim), count);
+  const total = sum(x, ax, keepdim);
+  const m = div(total, count);
+  total.dispose(); // the division's context keeps what backward needs
+  return m;
 }

@@ -3,20 +3,18 @@ import { fail, describe } from '../../errors.ts';
 import { broadcastShapes } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
-import type { Operand } from './elementwise.ts';
-import { asTensor, checkSameDtype, sumToShape, wrap } from './util.ts';
+import { asTensor, checkSameDtype, sumToShape, withOperands, wrap, type Operand } from './util.ts';
 
 /** 1 where the comparison holds, else 0 (broadcast; not differentiable: the result never requires grad). */
 function compare(op: BinaryOp, a: Operand, b: Operand): Tensor {
-  if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${op}: at least one operand must be a tensor`);
-  const like = (typeof a === 'number' ? b : a) as Tensor;
-  const ta = asTensor(a, like), tb = asTensor(b, like);
-  ta.assertAlive(op);
-  tb.assertAlive(op);
-  checkSameDtype(op, ta, tb);
-  if (ta.device !== tb.device) fail(op, `inputs are on different devices: ${describe('a', ta)} and ${describe('b', tb)}`);
-  const shape = broadcastShapes(op, [ta.shape, tb.shape]);
-  return wrap(ta.backend.kernels.binary(op, ta.storage, ta.shape, tb.storage, tb.shape, shape), shape);
+  return withOperands(op, a, b, (ta, tb) => {
+    ta.assertAlive(op);
+    tb.assertAlive(op);
+    checkSameDtype(op, ta, tb);
+    if (ta.device !== tb.device) fail(op, `inputs are on different devices: ${describe('a', ta)} and ${describe('b', tb)}`);
+    const shape = broadcastShapes(op, [ta.shape, tb.shape]);
+    return wrap(ta.backend.kernels.binary(op, ta.storage, ta.shape, tb.storage, tb.shape, shape), shape);
+  });
 }
 
 export const eq = (a: Operand, b: Operand): Tensor => compare('eq', a, b);
@@ -54,12 +52,10 @@ export class Where extends Function {
 }
 
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  if (typeof a === 'number' && typeof b === 'number') throw new TypeError('where: at least one of a and b must be a tensor');
-  const like = (typeof a === 'number' ? b : a) as Tensor;
-  return Where.apply(cond, asTensor(a, like), asTensor(b, like));
+  return withOperands('where', a, b, (ta, tb) => Where.apply(cond, ta, tb));
 }
 
 /** x with value wherever mask ≠ 0 (e.g. −∞ above the diagonal for a causal mask). */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
-  return Where.apply(mask, asTensor(value, x), x);
+  return withOperands('maskedFill', value, x, (v, t) => Where.apply(mask, v, t));
 }

@@ -11,12 +11,12 @@ export function wrap(storage: Storage, shape: readonly number[]): Tensor {
 
 /**
  * A new tensor sharing t's storage with another shape of the same size (no copy). A view of a
- * weight (or of a leaf that requires grad) is marked a parameter too: saving it holds no new memory.
+ * weight is marked a parameter too: saving it holds no new memory.
  */
 export function view(t: Tensor, shape: readonly number[]): Tensor {
   t.storage.retain();
   const v = wrap(t.storage, shape);
-  v.isParameter = t.isParameter || (t.isLeaf && t.requiresGrad);
+  v.isParameter = t.isParameter;
   return v;
 }
 
@@ -33,10 +33,34 @@ export function checkSameDtype(op: string, a: Tensor, b: Tensor): void {
   }
 }
 
+/** A tensor, or a number standing for a constant. */
+export type Operand = Tensor | number;
+
 /** A number becomes a rank-0 constant of like's dtype and device; a tensor is returned as is. */
-export function asTensor(v: Tensor | number, like: Tensor): Tensor {
+export function asTensor(v: Operand, like: Tensor): Tensor {
   if (v instanceof Tensor) return v;
   return wrap(like.backend.kernels.full(like.dtype, 1, v), []);
+}
+
+/**
+ * Runs an op on two operands, at least one a tensor: a number becomes a rank-0 constant of the
+ * tensor operand's dtype and device, disposed afterwards (an op that saved it holds its own reference).
+ */
+export function withOperands<T>(op: string, a: Operand, b: Operand, run: (a: Tensor, b: Tensor) => T): T {
+  for (const [name, v] of [['a', a], ['b', b]] as const) {
+    if (!(v instanceof Tensor) && typeof v !== 'number') {
+      fail(op, `operand ${name} is ${Array.isArray(v) ? 'an array' : typeof v}; expected a tensor or a number (make arrays tensors with tensor(...))`);
+    }
+  }
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) fail(op, `both operands are numbers (${a}, ${b}); expected at least one tensor`);
+  const like = (a instanceof Tensor ? a : b) as Tensor;
+  const ta = asTensor(a, like), tb = asTensor(b, like);
+  try {
+    return run(ta, tb);
+  } finally {
+    if (ta !== a) ta.dispose();
+    if (tb !== b) tb.dispose();
+  }
 }
 
 /**

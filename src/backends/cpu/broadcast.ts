@@ -1,8 +1,10 @@
 /**
  * Row iteration for broadcasting kernels. Every operand is described by its strides in the
  * output's index space (0 along broadcast axes); adjacent axes that are contiguous for every
- * operand are merged, so `[N, d] + [d]` runs N rows of length d and `x + 1` runs one row.
+ * operand are merged (collapseAxes in src/shape.ts), so `[N, d] + [d]` runs N rows of length d
+ * and `x + 1` runs one row.
  */
+import { collapseAxes } from '../../shape.ts';
 
 /** Strides of an operand of shape inShape read as outShape (right-aligned, 0 where broadcast). */
 export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[] {
@@ -15,26 +17,6 @@ export function broadcastStrides(inShape: readonly number[], outShape: readonly 
   return strides;
 }
 
-/** Drops size-1 axes and merges axes that every operand walks contiguously. */
-function collapse(shape: readonly number[], strides: number[][]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let j = 0; j < shape.length; j++) {
-    const n = shape[j]!;
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    const mergeable = last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[j]! * n);
-    if (mergeable) {
-      outShape[last]! *= n;
-      strides.forEach((s, k) => (outStrides[k]![last] = s[j]!));
-    } else {
-      outShape.push(n);
-      strides.forEach((s, k) => outStrides[k]!.push(s[j]!));
-    }
-  }
-  return { shape: outShape, strides: outStrides };
-}
-
 /**
  * Calls row(offsets, len, innerStrides) once per innermost row of outShape, where offsets[k]
  * is operand k's start and innerStrides[k] its step along the row. The output (contiguous)
@@ -45,7 +27,7 @@ export function forEachRow(
   operandStrides: number[][],
   row: (offsets: number[], len: number, innerStrides: number[]) => void,
 ): void {
-  const { shape, strides } = collapse(outShape, operandStrides);
+  const { shape, strides } = collapseAxes(outShape, operandStrides);
   const k = strides.length;
   if (shape.length === 0) {
     row(new Array<number>(k).fill(0), 1, new Array<number>(k).fill(0));

@@ -3,14 +3,13 @@ import { Storage, type AllocationStats, type Backend, type Kernels } from '../ba
 import { typedArrayFor, type DType, type TypedArray } from '../../dtype.ts';
 import { fillNormal, fillUniform } from '../../random.ts';
 import * as ew from './elementwise.ts';
+import type { FloatArray } from './float-array.ts';
 import { gatherStrided, scatterStrided } from './layout.ts';
 import { cholSolveF64 } from './linalg.ts';
 import { matmul } from './matmul.ts';
 import * as nn from './nn.ts';
 import { adamwStep, sgdStep } from './optim.ts';
 import { reduce } from './reduce.ts';
-
-type FloatArray = Float32Array | Float64Array;
 
 /** The element data of a CPU storage. */
 function d(s: Storage): FloatArray {

@@ -2,13 +2,8 @@ import type { BinaryOp, UnaryOp } from '../backend.ts';
 import { typedArrayFor, type DType, type TypedArray } from '../../dtype.ts';
 import { contiguousStrides } from '../../shape.ts';
 import { broadcastStrides, forEachRow } from './broadcast.ts';
+import { like, type FloatArray } from './float-array.ts';
 import { gelu, geluErf, geluErfGrad, geluGrad, sigmoid } from './math.ts';
-
-type FloatArray = Float32Array | Float64Array;
-
-function like(x: TypedArray, size = x.length): FloatArray {
-  return x instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
-}
 
 /** y = f(x). One loop per op keeps each loop monomorphic (no call through a variable in it). */
 export function unary(op: UnaryOp, x: FloatArray, p: number): FloatArray {
@@ -50,7 +45,10 @@ export function unaryGrad(op: UnaryOp, s: FloatArray, g: FloatArray, p: number):
         dx[i] = g[i]! * sg * (1 + s[i]! * (1 - sg));
       }
       break;
-    case 'pow': for (let i = 0; i < n; i++) dx[i] = g[i]! * p * Math.pow(s[i]!, p - 1); break;
+    case 'pow':
+      // d/dx x⁰ = 0 everywhere (not 0·x⁻¹, which is 0·∞ = NaN at x = 0); dx is already zero
+      if (p !== 0) for (let i = 0; i < n; i++) dx[i] = g[i]! * p * Math.pow(s[i]!, p - 1);
+      break;
   }
   return dx;
 }
@@ -86,10 +84,21 @@ export function where(cond: TypedArray, condShape: readonly number[], a: FloatAr
   return out;
 }
 
+const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
+
+/**
+ * Converts to dtype. To int32 (as the WebGPU cast): NaN → 0, x ≥ 2³¹ (+∞ too) → 2³¹ − 1,
+ * x < −2³¹ (−∞ too) → −2³¹, else truncation toward zero (an Int32Array alone would wrap mod 2³²).
+ */
 export function cast(x: TypedArray, dtype: DType): TypedArray {
   const y = typedArrayFor(dtype, x.length);
-  if (dtype === 'int32') for (let i = 0; i < x.length; i++) y[i] = Math.trunc(x[i]!);
-  else y.set(x);
+  if (dtype !== 'int32' || x instanceof Int32Array) y.set(x);
+  else {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      y[i] = v !== v ? 0 : v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : Math.trunc(v);
+    }
+  }
   return y;
 }
 

@@ -3,7 +3,7 @@
  * LoRA-FA / LoRA-FB. r is small (≤ a few hundred), so clarity wins over blocking.
  */
 
-import { LorafaError } from '../../errors.ts';
+import { fail, LorafaError } from '../../errors.ts';
 
 /** A LorafaError (like every bad-input error) that also carries the failing pivot. */
 export class NotPositiveDefiniteError extends LorafaError {
@@ -34,9 +34,16 @@ export function choleskyF64(a: ArrayLike<number>, n: number, op = 'cholesky'): F
 
 /**
  * Solves op(L)·X = B in place for X [n, cols] (B overwritten), L [n, n] lower-triangular;
- * op(L) = L (forward substitution) or Lᵀ (back substitution).
+ * op(L) = L (forward substitution) or Lᵀ (back substitution). A zero or non-finite pivot L[i, i]
+ * (a singular L: X would be ±∞ or NaN) is an error naming op, before B is touched.
  */
-export function triangularSolveF64(L: ArrayLike<number>, B: Float64Array, n: number, cols: number, transpose: boolean): void {
+export function triangularSolveF64(L: ArrayLike<number>, B: Float64Array, n: number, cols: number, transpose: boolean, op = 'triangularSolve'): void {
+  for (let i = 0; i < n; i++) {
+    const d = L[i * n + i]!;
+    if (d === 0 || !Number.isFinite(d)) {
+      fail(op, `pivot ${i} (L[${i}, ${i}]) is ${d}; expected a lower-triangular L with a finite non-zero diagonal`);
+    }
+  }
   if (!transpose) {
     for (let i = 0; i < n; i++) {
       for (let k = 0; k < i; k++) {
@@ -58,10 +65,10 @@ export function triangularSolveF64(L: ArrayLike<number>, B: Float64Array, n: num
   }
 }
 
-/** X [r, cols] with L·Lᵀ·X = rhs, computed in float64 whatever rhs's dtype. */
-export function cholSolveF64(L: ArrayLike<number>, rhs: ArrayLike<number>, r: number, cols: number): Float64Array {
+/** X [r, cols] with L·Lᵀ·X = rhs, computed in float64 whatever rhs's dtype; op names errors. */
+export function cholSolveF64(L: ArrayLike<number>, rhs: ArrayLike<number>, r: number, cols: number, op = 'cholSolve'): Float64Array {
   const X = Float64Array.from(rhs as ArrayLike<number>);
-  triangularSolveF64(L, X, r, cols, false);
-  triangularSolveF64(L, X, r, cols, true);
+  triangularSolveF64(L, X, r, cols, false, op);
+  triangularSolveF64(L, X, r, cols, true, op);
   return X;
 }

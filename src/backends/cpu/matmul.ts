@@ -1,7 +1,6 @@
 import type { MatmulParams } from '../backend.ts';
+import { like, type FloatArray } from './float-array.ts';
 import { gemmRows, operandStrides, type Gemm } from './gemm-packed.ts';
-
-type FloatArray = Float32Array | Float64Array;
 
 /**
  * out [batch, m, n] = op(a)·op(b), batch matrix by batch matrix (a stride of 0 shares the operand).
@@ -11,7 +10,7 @@ type FloatArray = Float32Array | Float64Array;
  */
 export function matmul(a: FloatArray, b: FloatArray, p: MatmulParams): FloatArray {
   const { batch, m, n, k } = p;
-  const c = a instanceof Float64Array ? new Float64Array(batch * m * n) : new Float32Array(batch * m * n);
+  const c = like(a, batch * m * n);
   const g: Gemm = { a, aOff: 0, transA: p.transA, b, bOff: 0, transB: p.transB, c, cOff: 0, m, n, k };
   const packed = !(m === 1 || (n === 1 && p.transB));
   for (let bi = 0; bi < batch; bi++) {

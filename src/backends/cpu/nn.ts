@@ -1,10 +1,5 @@
 import { dropThreshold, philox4x32 } from '../../random.ts';
-
-type FloatArray = Float32Array | Float64Array;
-
-function like(x: FloatArray, size = x.length): FloatArray {
-  return x instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
-}
+import { like, type FloatArray } from './float-array.ts';
 
 /** Row-wise softmax or log-softmax of x [rows, cols], shifted by the row max for stability. */
 export function softmax(x: FloatArray, rows: number, cols: number, log: boolean): FloatArray {
@@ -90,6 +85,12 @@ export function layerNormGrad(x: FloatArray, gamma: FloatArray | null, mean: Flo
   return { gradX, gradGamma, gradBeta };
 }
 
+/**
+ * Per row: m = max z, s = Σ exp(z − m), lse = m + ln s (stored in the logits' dtype, for the
+ * gradient), loss = (m − z[t]) + ln s, valid = 1; an ignored row has loss = valid = 0, a target
+ * outside [0, classes) loss NaN. Not lse − z[t]: in float32, m + ln s keeps ln s only to a
+ * multiple of ulp(m) (at m = 1e5, 0.0078), which lse − z[t] would carry into an O(1) loss.
+ */
 export function crossEntropy(logits: FloatArray, targets: Int32Array, rows: number, classes: number, ignoreIndex: number) {
   const loss = like(logits, rows), lse = like(logits, rows), valid = like(logits, rows);
   for (let r = 0; r < rows; r++) {
@@ -98,24 +99,36 @@ export function crossEntropy(logits: FloatArray, targets: Int32Array, rows: numb
     for (let c = 0; c < classes; c++) max = Math.max(max, logits[base + c]!);
     let sum = 0;
     for (let c = 0; c < classes; c++) sum += Math.exp(logits[base + c]! - max);
-    const l = max + Math.log(sum);
-    lse[r] = l;
+    const logSum = Math.log(sum);
+    lse[r] = max + logSum;
     const t = targets[r]!;
     if (t === ignoreIndex) continue;
     valid[r] = 1;
-    loss[r] = t >= 0 && t < classes ? l - logits[base + t]! : NaN;
+    loss[r] = t >= 0 && t < classes ? max - logits[base + t]! + logSum : NaN;
   }
   return { loss, lse, valid };
 }
 
+/**
+ * dz = (p − onehot(t))·scale[0] on valid rows, 0 on ignored ones, with p = e/Σe, e = exp(z − lse).
+ * z − lse loses nothing in float64, but lse holds m + ln s rounded to the logits' dtype, off by
+ * some δ with |δ| ≤ ½ulp(lse) (0.004 at |z| = 1e5 in float32), so e alone would be off by the
+ * factor e^(−δ) (0.4%); that factor is the same across the row, and dividing by Σe removes it.
+ */
 export function crossEntropyGrad(logits: FloatArray, lse: FloatArray, targets: Int32Array, scale: FloatArray, rows: number, classes: number, ignoreIndex: number): FloatArray {
   const dx = like(logits);
+  const e = new Float64Array(classes);
   const s = scale[0]!;
   for (let r = 0; r < rows; r++) {
     const t = targets[r]!;
     if (t === ignoreIndex) continue;
-    const base = r * classes;
-    for (let c = 0; c < classes; c++) dx[base + c] = (Math.exp(logits[base + c]! - lse[r]!) - (c === t ? 1 : 0)) * s;
+    const base = r * classes, l = lse[r]!;
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      e[c] = Math.exp(logits[base + c]! - l);
+      sum += e[c]!;
+    }
+    for (let c = 0; c < classes; c++) dx[base + c] = (e[c]! / sum - (c === t ? 1 : 0)) * s;
   }
   return dx;
 }

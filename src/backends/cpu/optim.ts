@@ -1,6 +1,5 @@
 import type { AdamWParams, SgdParams } from '../backend.ts';
-
-type FloatArray = Float32Array | Float64Array;
+import type { FloatArray } from './float-array.ts';
 
 /**
  * AdamW (Loshchilov & Hutter), as torch.optim.AdamW:

@@ -1,10 +1,9 @@
 import type { ReduceOp } from '../backend.ts';
-
-type FloatArray = Float32Array | Float64Array;
+import { like, type FloatArray } from './float-array.ts';
 
 /** x viewed as [outer, len, inner] → out [outer, inner]; sums accumulate in float64. */
 export function reduce(op: ReduceOp, x: FloatArray, outer: number, len: number, inner: number): FloatArray {
-  const out = x instanceof Float64Array ? new Float64Array(outer * inner) : new Float32Array(outer * inner);
+  const out = like(x, outer * inner);
   if (inner === 1) {
     for (let o = 0; o < outer; o++) {
       const base = o * len;

@@ -4,6 +4,11 @@
  * dispatches go into one open compute pass, their uniforms into one host-side arena, and
  * `flush()` writes the arena and submits (every `batchSize` dispatches, before uploads and
  * before read-backs). Queue order keeps every batch's uniforms and buffers consistent.
+ *
+ * Device errors: each batch runs inside a validation/out-of-memory error scope, popped at its
+ * submit; an error is reported once, at the next read-back or sync, naming the kernels of the
+ * batch that raised it, and then cleared, so later work proceeds (errors outside a batch, such as
+ * uploads, arrive through 'uncapturederror' and are reported the same way).
  */
 import { readFileSync } from 'node:fs';
 import { fail } from '../../errors.ts';
@@ -88,7 +93,8 @@ export const UsageFlags = {
   MAP_MODE_READ: 0x1,
 } as const;
 
-const MAX_GROUPS = 65535;
+/** Workgroups along one grid dimension (maxComputeWorkgroupsPerDimension of every adapter). */
+export const MAX_GROUPS = 65535;
 const ARENA_BYTES = 1 << 18;
 
 /** Workgroup counts for `groups` workgroups in a line, split over x and y above 65535 (x·y ≥ groups). */
@@ -109,7 +115,13 @@ export class GpuContext {
   private arenaUsed = 0;
   private readonly arenaBuffer: GPUBuffer;
   private readonly uniformAlign: number;
-  private firstError: string | null = null;
+  /** Open error scopes of the current batch, and the kernels it recorded (for error messages). */
+  private scoped = false;
+  private readonly batchKernels = new Set<string>();
+  /** Error scopes popped at submit, not yet settled. */
+  private readonly popping = new Set<Promise<void>>();
+  /** Errors reported by the device and not yet thrown. */
+  private readonly errors: string[] = [];
   /** Dispatches, submits, compiled pipelines and read-backs since creation (for tests and benchmarks). */
   readonly counters = { dispatches: 0, submits: 0, pipelines: 0, reads: 0 };
 
@@ -128,13 +140,21 @@ export class GpuContext {
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.arenaBuffer = device.createBuffer({ size: ARENA_BYTES, usage: UsageFlags.UNIFORM | UsageFlags.COPY_DST });
     device.addEventListener('uncapturederror', (e) => {
-      this.firstError ??= (e as GPUUncapturedErrorEvent).error.message;
+      this.errors.push(`outside a batch (an upload or a buffer allocation): ${(e as GPUUncapturedErrorEvent).error.message}`);
     });
   }
 
-  /** Throws the first validation error the device reported, if any (checked at every read-back). */
-  checkErrors(): void {
-    if (this.firstError) fail('webgpu', `the device reported an error: ${this.firstError}`);
+  /**
+   * Throws the first error the device reported since the last check (with how many more came),
+   * and forgets them all, so one bad launch does not fail every later read. Called at every
+   * read-back and sync.
+   */
+  async checkErrors(): Promise<void> {
+    while (this.popping.size > 0) await Promise.all(this.popping);
+    if (this.errors.length === 0) return;
+    const [first, ...more] = this.errors.splice(0);
+    const others = more.length > 0 ? ` (and ${more.length} more after it)` : '';
+    fail('webgpu', `the device reported an error${others} ${first}`);
   }
 
   /** The WGSL source of wgsl/<name>.wgsl, relative to this package. */
@@ -170,9 +190,12 @@ export class GpuContext {
       fail(l.shader, `this launch needs ${l.loops} iterations of one shader loop, but this adapter stops every loop after ` +
         `${this.maxLoopIterations} (a limit of Mesa's llvmpipe, which is for testing); use smaller tensors here or a real GPU`);
     }
-    const { pipeline, layout } = this.pipeline(l.shader, l.entry ?? 'main', l.constants ?? {});
+    const entry = l.entry ?? 'main';
     const size = l.params.byteLength;
     if (this.arenaUsed + size > ARENA_BYTES) this.flush();
+    const name = entry === 'main' ? l.shader : `${l.shader}:${entry}`;
+    this.openScope(name);
+    const { pipeline, layout } = this.pipeline(l.shader, entry, l.constants ?? {});
     const offset = this.arenaUsed;
     l.params.writeTo(this.arena, offset);
     this.arenaUsed = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
@@ -180,7 +203,7 @@ export class GpuContext {
     l.buffers.forEach((buffer, i) => {
       if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
     });
-    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const bindGroup = this.device.createBindGroup({ label: name, layout, entries });
     const pass = this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -191,6 +214,7 @@ export class GpuContext {
 
   /** Records a buffer-to-buffer copy in queue order with the dispatches. */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    this.openScope('copy');
     this.closePass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
@@ -203,14 +227,16 @@ export class GpuContext {
 
   /** Writes this batch's uniforms and submits its commands. */
   flush(): void {
-    if (!this.encoder) return;
-    this.closePass();
-    if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arenaBuffer, 0, this.arena.buffer, 0, this.arenaUsed);
-    this.device.queue.submit([this.encoder.finish()]);
-    this.counters.submits++;
-    this.encoder = null;
-    this.pending = 0;
-    this.arenaUsed = 0;
+    if (this.encoder) {
+      this.closePass();
+      if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arenaBuffer, 0, this.arena.buffer, 0, this.arenaUsed);
+      this.device.queue.submit([this.encoder.finish()]);
+      this.counters.submits++;
+      this.encoder = null;
+      this.pending = 0;
+      this.arenaUsed = 0;
+    }
+    this.closeScope();
   }
 
   /** Copies `bytes` of buffer to the host once every recorded command has run. */
@@ -220,8 +246,13 @@ export class GpuContext {
     try {
       this.copy(buffer, staging, bytes);
       this.flush();
-      await staging.mapAsync(UsageFlags.MAP_MODE_READ);
-      this.checkErrors();
+      try {
+        await staging.mapAsync(UsageFlags.MAP_MODE_READ);
+      } catch (e) {
+        await this.checkErrors(); // the device's own error says more than the failed map
+        throw e;
+      }
+      await this.checkErrors();
       return staging.getMappedRange().slice(0);
     } finally {
       staging.destroy();
@@ -232,6 +263,31 @@ export class GpuContext {
     this.flush();
     this.arenaBuffer.destroy();
     this.device.destroy();
+  }
+
+  /** Opens the batch's error scopes on its first command (before its pipelines are made); records `kernel`. */
+  private openScope(kernel: string): void {
+    if (!this.scoped) {
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      this.scoped = true;
+    }
+    this.batchKernels.add(kernel);
+  }
+
+  /** Pops the batch's error scopes; an error is kept with the kernels the batch ran. */
+  private closeScope(): void {
+    if (!this.scoped) return;
+    const kernels = [...this.batchKernels];
+    const shown = kernels.length > 8 ? `${kernels.slice(0, 8).join(', ')}, …` : kernels.join(', ');
+    this.scoped = false;
+    this.batchKernels.clear();
+    for (const scope of [this.device.popErrorScope(), this.device.popErrorScope()]) {
+      const settled = scope.then((e) => {
+        if (e) this.errors.push(`in a batch running ${shown}: ${e.message}`);
+      }, () => {}).finally(() => this.popping.delete(settled));
+      this.popping.add(settled);
+    }
   }
 
   private openPass(): GPUComputePassEncoder {

@@ -1,6 +1,7 @@
 import { Storage, type AllocationStats, type Backend, type Kernels } from '../backend.ts';
 import { BYTES_PER_ELEMENT, type DType, type TypedArray } from '../../dtype.ts';
 import { fail } from '../../errors.ts';
+import { unregisterBackend } from '../registry.ts';
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import type { GpuContext, Launch } from './gpu-context.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
@@ -133,19 +134,23 @@ export class WebGpuBackend implements Backend, Gpu {
   async sync(): Promise<void> {
     this.ctx.flush();
     await this.ctx.device.queue.onSubmittedWorkDone();
-    this.ctx.checkErrors();
+    await this.ctx.checkErrors();
   }
 
   get isDisposed(): boolean {
     return this.disposed;
   }
 
-  /** Destroys every buffer and the device; tensors on it become unusable. initWebGpu() makes a new backend. */
+  /**
+   * Destroys every buffer and the device and unregisters the backend: tensors on it become
+   * unusable, and getBackend('webgpu') / useBackend('webgpu') throw until initWebGpu() makes a new one.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.pool.destroyAll();
     this.ctx.destroy();
     this.disposed = true;
+    unregisterBackend(this);
     this.onDispose();
   }
 

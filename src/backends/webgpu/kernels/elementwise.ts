@@ -5,7 +5,7 @@ import { broadcastStrides } from '../../cpu/broadcast.ts';
 import { contiguousStrides, sizeOf } from '../../../shape.ts';
 import { Params } from '../gpu-context.ts';
 import { buf, grid1d, type Gpu } from './gpu.ts';
-import { collapse, MAX_RANK } from './layout.ts';
+import { kernelAxes, MAX_RANK } from './layout.ts';
 
 /** The OP override of unary.wgsl. */
 const UNARY_CODE: Readonly<Record<UnaryOp, number>> = {
@@ -23,7 +23,7 @@ function castMode(from: string, to: string): number {
 
 /** Collapsed output shape and per-operand strides of a broadcast over outShape (≤ 8 axes). */
 function broadcastParams(op: string, outShape: readonly number[], shapes: readonly (readonly number[])[]): Params {
-  const c = collapse(op, outShape, [contiguousStrides(outShape), ...shapes.map((s) => broadcastStrides(s, outShape))]);
+  const c = kernelAxes(op, outShape, [contiguousStrides(outShape), ...shapes.map((s) => broadcastStrides(s, outShape))]);
   const params = new Params().u32(sizeOf(outShape)).u32(c.shape.length).vec(c.shape, MAX_RANK);
   for (const s of c.strides.slice(1)) params.vec(s, MAX_RANK);
   return params;

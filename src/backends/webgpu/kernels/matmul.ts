@@ -1,10 +1,9 @@
 /** Tiled matmul and the [outer, len, inner] reduction on WebGPU. */
 import type { Kernels } from '../../backend.ts';
 import { fail } from '../../../errors.ts';
-import { grid, Params } from '../gpu-context.ts';
+import { grid, MAX_GROUPS, Params } from '../gpu-context.ts';
 import { buf, grid1d, rowWorkgroup, type Gpu } from './gpu.ts';
 
-const MAX_GROUPS = 65535;
 /** Each thread of matmul.wgsl computes a MICRO × MICRO block of the output. */
 const MICRO = 4;
 /** matmul.wgsl's TILE_K default. */
@@ -16,13 +15,15 @@ function sideThreads(size: number): number {
 }
 
 /**
- * The longest loop of matmul.wgsl per invocation over all k tiles: the tile loads run
- * ⌈TM·TILE_K / threads⌉ (A) or ⌈TN·TILE_K / threads⌉ (B) times per tile, the kk loop TILE_K.
+ * The longest loop of matmul.wgsl per invocation, summed over its re-entries: per k tile the tile
+ * loads run ⌈TM·TILE_K / threads⌉ (A) or ⌈TN·TILE_K / threads⌉ (B) times and the kk loop TILE_K;
+ * there are ⌈k / TILE_K⌉ tiles per matrix, and an invocation computes ⌈batch / 65535⌉ matrices
+ * (the z loop re-enters every inner loop once per matrix above the grid's 65535 layers).
  */
-function matmulLoops(k: number, wgX: number, wgY: number): number {
+export function matmulLoops(batch: number, k: number, wgX: number, wgY: number): number {
   const threads = wgX * wgY;
   const perTile = Math.max(TILE_K, Math.ceil((MICRO * wgY * TILE_K) / threads), Math.ceil((MICRO * wgX * TILE_K) / threads));
-  return perTile * Math.ceil(k / TILE_K);
+  return Math.ceil(batch / MAX_GROUPS) * Math.max(1, perTile * Math.ceil(k / TILE_K));
 }
 
 /** Rows at least this long are reduced by a workgroup tree; shorter ones by one thread each. */
@@ -42,7 +43,7 @@ export function matmulKernels(gpu: Gpu): Pick<Kernels, 'matmul' | 'reduce'> {
         params: new Params().u32(m).u32(n).u32(k).u32(batch).u32(p.aBatchStride).u32(p.bBatchStride),
         buffers: [buf(a), buf(b), buf(out)],
         groups: [gx, gy, Math.min(batch, MAX_GROUPS)],
-        loops: matmulLoops(k, wgX, wgY),
+        loops: matmulLoops(batch, k, wgX, wgY),
       }, [out]);
       return out;
     },

@@ -57,14 +57,19 @@ export function nnKernels(gpu: Gpu): Pick<Kernels,
       return { loss, lse, valid };
     },
     crossEntropyGrad(logits, lse, targets, scale, rows, classes, ignoreIndex) {
-      const n = rows * classes;
-      const dz = gpu.alloc('crossEntropy', logits.dtype, n);
+      const dz = gpu.alloc('crossEntropy', logits.dtype, rows * classes);
       gpu.run({
-        shader: 'cross-entropy-grad', params: new Params().u32(n).u32(classes).i32(ignoreIndex),
-        buffers: [buf(logits), buf(lse), buf(targets), buf(scale), buf(dz)], groups: grid1d(n),
-      });
+        shader: 'cross-entropy-grad', constants: { WG: rowWorkgroup(classes) },
+        params: new Params().u32(rows).u32(classes).i32(ignoreIndex), loops: rowLoops(classes),
+        buffers: [buf(logits), buf(lse), buf(targets), buf(scale), buf(dz)], groups: grid(rows),
+      }, [dz]);
       return dz;
     },
+    /**
+     * out [n, dim] = table[indices[i]] (gather-rows.wgsl). An index outside [0, table rows) is not
+     * an error here, unlike ops.embedding on the CPU (which reads its indices): the row comes out
+     * as zeros, silently, since checking would need a read-back inside forward.
+     */
     gatherRows(table, indices, n, dim) {
       const out = gpu.alloc('embedding', table.dtype, n * dim);
       const tableRows = dim === 0 ? 0 : table.size / dim;
@@ -74,6 +79,10 @@ export function nnKernels(gpu: Gpu): Pick<Kernels,
       });
       return out;
     },
+    /**
+     * out [rows, dim] = Σ_i src[i] into row indices[i], deterministically (scatter-add-rows.wgsl).
+     * An index outside [0, rows) is skipped without an error: its gradient is dropped silently.
+     */
     scatterAddRows(src, indices, n, rows, dim) {
       const out = gpu.alloc('embedding', src.dtype, rows * dim);
       if (rows * dim === 0) return out;
