@@ -1,12 +1,7 @@
-import { warmupSteps, type MethodResult } from './fine-tune.ts';
+import { warmupSteps, type FineTuneOptions, type MethodResult } from './fine-tune.ts';
 
-export interface LabSettings {
-  steps: number;
-  rank: number;
-  alpha: number;
-  seed: number;
-  batch: number;
-  seq: number;
+/** The run's shared settings (as each method's FineTuneOptions has them) and what the report adds. */
+export interface LabSettings extends Pick<FineTuneOptions, 'steps' | 'rank' | 'alpha' | 'seed' | 'batch' | 'seq'> {
   lr: Record<string, number>;
   backend: string;
   command: string;

@@ -3,22 +3,8 @@
  * shapes/dtypes given and says what was expected.
  */
 import { describe, expect, it } from 'vitest';
-import { arange, eye, full, LorafaError, manualSeed, ones, ops, rand, randn, tensor, zeros, type DType } from '../../src/index.ts';
-
-/** Asserts fn throws a LorafaError for op whose message contains every part. */
-function expectError(fn: () => unknown, op: string, ...parts: string[]): void {
-  let error: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${op} to throw`).toBeInstanceOf(LorafaError);
-  const e = error as LorafaError;
-  expect(e.op).toBe(op);
-  expect(e.message.startsWith(`${op}: `), e.message).toBe(true);
-  for (const p of parts) expect(e.message).toContain(p);
-}
+import { arange, eye, full, manualSeed, ones, ops, rand, randn, tensor, zeros, type DType } from '../../src/index.ts';
+import { expectError } from '../helpers/errors.ts';
 
 const f32 = (shape: number[]) => zeros(shape);
 const f64 = (shape: number[]) => zeros(shape, { dtype: 'float64' });

@@ -4,28 +4,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gradcheck, LorafaError, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
+import { gradcheck, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
 import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
 import { loraFactorStats } from '../../src/lora/factor-cache.ts';
 import { dim, seed } from '../helpers/arbitraries.ts';
 import { expectClose } from '../helpers/allclose.ts';
+import { expectError } from '../helpers/errors.ts';
 
 const f64 = { dtype: 'float64' as const };
 const param = (shape: number[], s: number, requiresGrad = false) => randn(shape, { ...f64, seed: s, parameter: true, requiresGrad });
-
-/** Asserts fn throws a LorafaError of op whose message contains every part. */
-function expectError(fn: () => unknown, op: string, ...parts: (string | RegExp)[]): void {
-  let error: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${op} to throw`).toBeInstanceOf(LorafaError);
-  const message = (error as LorafaError).message;
-  expect(message.startsWith(`${op}: `), message).toBe(true);
-  for (const p of parts) expect(message).toMatch(p);
-}
 
 describe('gradients against central differences (float64)', () => {
   const opts = { scale: 0.7 };

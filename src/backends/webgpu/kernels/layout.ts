@@ -18,7 +18,7 @@ export function kernelAxes(op: string, shape: readonly number[], operands: reado
   return c;
 }
 
-/** Params { n, rank, offset, shape[8], strides[8] } of gather-strided.wgsl / scatter-strided.wgsl. */
+/** Params { n, rank, offset, shape[8], strides[8] } of strided.wgsl. */
 function viewParams(op: string, view: StridedView): { params: Params; n: number } {
   const n = sizeOf(view.shape);
   const c = kernelAxes(op, view.shape, [contiguousStrides(view.shape), view.strides]);
@@ -31,12 +31,12 @@ export function layoutKernels(gpu: Gpu): Pick<Kernels, 'gatherStrided' | 'scatte
     gatherStrided(x, view) {
       const { params, n } = viewParams('gatherStrided', view);
       const out = gpu.alloc('gatherStrided', x.dtype, n);
-      gpu.run({ shader: 'gather-strided', params, buffers: [buf(x), buf(out)], groups: grid1d(n) });
+      gpu.run({ shader: 'strided', entry: 'gather', params, buffers: [buf(x), buf(out)], groups: grid1d(n) });
       return out;
     },
     scatterStrided(dst, src, view) {
       const { params, n } = viewParams('scatterStrided', view);
-      gpu.run({ shader: 'scatter-strided', params, buffers: [buf(src), buf(dst)], groups: grid1d(n) });
+      gpu.run({ shader: 'strided', entry: 'scatter', params, buffers: [buf(src), buf(dst)], groups: grid1d(n) });
     },
   };
 }

@@ -1,0 +1,58 @@
+// Strided views, two entry points sharing the index map of a view: element [i₀, i₁, ...] of the
+// view's shape sits at offset + Σ iₖ·strides[k]. Raw 32-bit words: any dtype. The host collapses
+// the view first; rank ≤ 8 after collapsing.
+//   gather  (gatherStrided):            b (contiguous, the view's shape) = a at the view (permute, slice, expand)
+//   scatter (scatterStrided, in place): b at the view = a (contiguous) (concat, slice backward, assign);
+//                                       the view must not overlap itself (no stride-0 axes)
+//
+// Bindings:  @binding(0) uniform Params { n, rank, offset, shape[8], strides[8] } (vec4-packed)
+//            @binding(1) a: array<u32> (read)   @binding(2) b: array<u32> (written)
+// Overrides: WG
+// Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
+
+override WG: u32 = 256u;
+
+struct Params {
+  n: u32,
+  rank: u32,
+  offset: u32,
+  shape: array<vec4u, 2>,
+  strides: array<vec4u, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<u32>;
+@group(0) @binding(2) var<storage, read_write> b: array<u32>;
+
+/** Where element i (row-major over the view's shape) sits in the strided buffer. */
+fn viewIndex(i: u32) -> u32 {
+  var rem = i;
+  var at = p.offset;
+  for (var d = p.rank; d > 0u; d--) {
+    let axis = d - 1u;
+    let size = p.shape[axis / 4u][axis % 4u];
+    at += (rem % size) * p.strides[axis / 4u][axis % 4u];
+    rem = rem / size;
+  }
+  return at;
+}
+
+fn flatId(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid;
+}
+
+@compute @workgroup_size(WG)
+fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flatId(wid, nwg, lid);
+  if (i < p.n) {
+    b[i] = a[viewIndex(i)];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flatId(wid, nwg, lid);
+  if (i < p.n) {
+    b[viewIndex(i)] = a[i];
+  }
+}
