@@ -1,6 +1,6 @@
 /**
  * Measured saved-activation bytes against the analytic figures (`npm run bench:memory`):
- *   1. one adapted linear layer: each method against MATH.md's table, and LoRA-FA/LoRA against r/(d + r);
+ *   1. one adapted linear layer: each method against docs/math.md's table, and LoRA-FA/LoRA against r/(d + r);
  *   2. one transformer block: each op against the paper's Table 7 (float32 columns) and the
  *      block against Korthikanti et al.'s 34·b·s·d + 5·b·h·s² (16-bit);
  *   3. the block per method against the per-layer analytic model (src/memory methodMemory).
@@ -10,15 +10,15 @@
 import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { full, noGrad, ops, randn, scope, type Tensor } from '../src/index.ts';
-import { fmtBytes } from '../src/lab/cli-args.ts';
-import { bytesByColumn, LN_STATS, measureForward } from '../src/lab/saved-columns.ts';
+import { fmtBytes } from '../src/memory/format.ts';
+import { bytesByColumn, LN_STATS, measureForward } from '../src/memory/table7-columns.ts';
 import { korthikantiBytes, methodMemory, type Method } from '../src/memory/model.ts';
 import { expectedCell, TABLE7, TABLE7_COLUMNS } from '../src/memory/table7.ts';
 import { Linear } from '../src/nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../src/nn/lora.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../src/lora/layers.ts';
 import { buildModule, type Module } from '../src/nn/module.ts';
 import { Block } from '../src/nn/transformer.ts';
-import { applyAdapters } from '../src/nn/adapters.ts';
+import { applyAdapters } from '../src/lora/adapters.ts';
 import { transformerConfig } from '../src/lab/accounting.ts';
 
 const F32 = 4;
@@ -50,10 +50,10 @@ say('## Saved activations (bench/memory.ts)');
 say();
 say(`Command: \`npm run bench:memory\`, ${new Date().toISOString().slice(0, 10)}, float32 (4 bytes per element), forward passes only.`);
 say();
-say('### 1. One adapted linear layer against MATH.md');
+say('### 1. One adapted linear layer against docs/math.md');
 say();
 say(`A Linear d → o = ${O} (the saved bytes do not depend on o) wrapped by each layer, input X [N, d]; every cell is`);
-say('the measured `measureSaved` bytes, and "= table" says whether each equals MATH.md\'s elements × 4 bytes:');
+say('the measured `measureSaved` bytes, and "= table" says whether each equals docs/math.md\'s elements × 4 bytes:');
 say('Full-FT N·d, LoRA N·(d + r), LoRA-FB N·d, LoRA-FA N·r. Measured at every N ∈ {256, 1024, 8192}, d ∈ {256, 1024, 4096},');
 say('r ∈ {1, 8, 128} below (the formula has no other dependence, so larger grids only repeat it). With adapter dropout,');
 say('the mask is regenerated from a seed in backward, so LoRA keeps one X (not X and a dropped copy) and LoRA-FA still only XA.');
@@ -81,8 +81,8 @@ for (const N of NS) {
 }
 say();
 say(allExact
-  ? 'Every measured cell equals MATH.md\'s table exactly, so LoRA-FA/LoRA = N·r/(N·(d + r)) = r/(d + r) exactly (the last two columns agree to every digit).'
-  : '**Some cells differ from MATH.md\'s table** (marked "no").');
+  ? 'Every measured cell equals docs/math.md\'s table exactly, so LoRA-FA/LoRA = N·r/(N·(d + r)) = r/(d + r) exactly (the last two columns agree to every digit).'
+  : '**Some cells differ from docs/math.md\'s table** (marked "no").');
 say();
 
 // ---------------------------------------------------------------- 2. one transformer block against Table 7

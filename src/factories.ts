@@ -3,8 +3,8 @@ import type { Backend, Storage } from './backends/backend.ts';
 import { DTYPES, dtypeOfArray, isFloat, typedArrayFor, type DType, type Device, type TypedArray } from './dtype.ts';
 import { fail, fmtShape } from './errors.ts';
 import { checkSeed, nextRandomState } from './random.ts';
-import { checkShape, sizeOf } from './shape.ts';
-import { Tensor, type NestedArray } from './tensor.ts';
+import { checkShape, nestedShape, sizeOf, type NestedArray } from './shape.ts';
+import { Tensor } from './tensor.ts';
 
 export interface CreateOptions {
   /** float32 unless given (a Float64Array or Int32Array source keeps its own type). */
@@ -69,30 +69,6 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], opts:
     walk(data as NestedArray);
   }
   return make(backend.upload(flat), shape, opts);
-}
-
-/** Shape of a nested array (a number is rank 0); throws, naming op, on ragged nesting or non-numbers. */
-export function nestedShape(op: string, data: NestedArray): number[] {
-  const shape: number[] = [];
-  let v: NestedArray = data;
-  while (Array.isArray(v)) {
-    shape.push(v.length);
-    if (v.length === 0) break;
-    v = v[0]!;
-  }
-  const check = (x: NestedArray, axis: number, path: string): void => {
-    if (axis === shape.length) {
-      if (typeof x !== 'number') fail(op, `element ${path || '(root)'} is ${JSON.stringify(x)}; expected a number`);
-      return;
-    }
-    if (!Array.isArray(x) || x.length !== shape[axis]) {
-      fail(op, `ragged nested array: element ${path || '(root)'} has ${Array.isArray(x) ? `length ${x.length}` : 'no length'} ` +
-        `but axis ${axis} has length ${shape[axis]}; expected a rectangular array of shape ${fmtShape(shape)}`);
-    }
-    x.forEach((y, i) => check(y, axis + 1, `${path}[${i}]`));
-  };
-  check(data, 0, '');
-  return shape;
 }
 
 /** full, zeros and ones; op names the caller in errors. */

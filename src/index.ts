@@ -1,5 +1,4 @@
 /** lorafa: the public API (re-exports only). */
-import './tensor-methods.ts';
 
 export { Tensor, type NestedArray } from './tensor.ts';
 export type { DType, Device } from './dtype.ts';
@@ -15,7 +14,7 @@ export { getBackend, useBackend, defaultDevice } from './backends/registry.ts';
 export type { Backend, Kernels, AllocationStats } from './backends/backend.ts';
 export { initWebGpu, type WebGpuOptions } from './backends/webgpu/init.ts';
 export * as ops from './ops.ts';
-export * as linalg from './linalg.ts';
+export * as linalg from './linalg/index.ts';
 export * as memory from './memory/index.ts';
 export { prepareLoraFactor, releaseLoraFactor, loraFactorStats } from './lora/factor-cache.ts';
 export * as nn from './nn/index.ts';

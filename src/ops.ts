@@ -6,4 +6,7 @@ export { matmul } from './autograd/ops/matmul.ts';
 export { softmax, logSoftmax, layerNorm, crossEntropy, embedding, dropout } from './autograd/ops/nn.ts';
 export { eq, gt, where, maskedFill } from './autograd/ops/select.ts';
 export { cast } from './autograd/ops/cast.ts';
-export { linear, lora, loraFA, loraFB, type LoraOptions, type LoraFrozenOptions } from './autograd/ops/lora.ts';
+export { linear } from './autograd/ops/linear.ts';
+export { lora } from './lora/lora-op.ts';
+export { loraFA, loraFB } from './lora/frozen-ops.ts';
+export type { LoraOptions, LoraFrozenOptions } from './lora/common.ts';

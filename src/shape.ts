@@ -2,6 +2,9 @@ import { describe, fail, fmtShape } from './errors.ts';
 
 export type Shape = readonly number[];
 
+/** Nested arrays of numbers, as many levels deep as the tensor's rank (a number for rank 0). */
+export type NestedArray = number | NestedArray[];
+
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -48,6 +51,17 @@ export function collapseAxes(shape: Shape, operandStrides: readonly (readonly nu
   return { shape: out, strides };
 }
 
+/** Strides of an operand of shape inShape read as outShape (right-aligned, 0 where broadcast). */
+export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[] {
+  const strides = new Array<number>(outShape.length).fill(0);
+  let s = 1;
+  for (let i = inShape.length - 1, j = outShape.length - 1; i >= 0; i--, j--) {
+    strides[j] = inShape[i] === 1 ? 0 : s;
+    s *= inShape[i]!;
+  }
+  return strides;
+}
+
 /** numpy broadcasting: shapes are right-aligned; each axis pair must be equal or contain a 1. */
 export function broadcastShapes(op: string, shapes: Shape[]): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));
@@ -80,4 +94,28 @@ export function checkShape(op: string, shape: Shape): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) fail(op, `invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
   }
+}
+
+/** Shape of a nested array (a number is rank 0); throws, naming op, on ragged nesting or non-numbers. */
+export function nestedShape(op: string, data: NestedArray): number[] {
+  const shape: number[] = [];
+  let v: NestedArray = data;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    if (v.length === 0) break;
+    v = v[0]!;
+  }
+  const check = (x: NestedArray, axis: number, path: string): void => {
+    if (axis === shape.length) {
+      if (typeof x !== 'number') fail(op, `element ${path || '(root)'} is ${JSON.stringify(x)}; expected a number`);
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[axis]) {
+      fail(op, `ragged nested array: element ${path || '(root)'} has ${Array.isArray(x) ? `length ${x.length}` : 'no length'} ` +
+        `but axis ${axis} has length ${shape[axis]}; expected a rectangular array of shape ${fmtShape(shape)}`);
+    }
+    x.forEach((y, i) => check(y, axis + 1, `${path}[${i}]`));
+  };
+  check(data, 0, '');
+  return shape;
 }

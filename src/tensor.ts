@@ -3,12 +3,19 @@ import { getBackend } from './backends/registry.ts';
 import type { Context } from './autograd/function.ts';
 import { runBackward, type BackwardOptions } from './autograd/engine.ts';
 import { trackTensor } from './autograd/scope.ts';
+import { registerTensorClass } from './autograd/tensor-class.ts';
+import { cast } from './autograd/ops/cast.ts';
+import * as ew from './autograd/ops/elementwise.ts';
+import { matmul, type MatmulFlags } from './autograd/ops/matmul.ts';
+import { logSoftmax, softmax } from './autograd/ops/nn.ts';
+import { max, mean, sum, type Axes } from './autograd/ops/reduce.ts';
+import { expand, permute, reshape, slice, transpose } from './autograd/ops/shape.ts';
+import type { Operand } from './autograd/ops/util.ts';
 import type { DType, Device, TypedArray } from './dtype.ts';
 import { describe, fail } from './errors.ts';
-import { contiguousStrides, sizeOf } from './shape.ts';
+import { contiguousStrides, sizeOf, type NestedArray } from './shape.ts';
 
-/** Nested arrays of numbers, as many levels deep as the tensor's rank (a number for rank 0). */
-export type NestedArray = number | NestedArray[];
+export type { NestedArray } from './shape.ts';
 
 export interface TensorInit {
   requiresGrad?: boolean;
@@ -215,11 +222,42 @@ export class Tensor {
     return t;
   }
 
+  // Chainable ops (`x.matmul(W).tanh().sum()`): each is the op of the same name in `ops`.
+  add(other: Operand): Tensor { return ew.add(this, other); }
+  sub(other: Operand): Tensor { return ew.sub(this, other); }
+  mul(other: Operand): Tensor { return ew.mul(this, other); }
+  div(other: Operand): Tensor { return ew.div(this, other); }
+  neg(): Tensor { return ew.neg(this); }
+  pow(p: number): Tensor { return ew.pow(this, p); }
+  exp(): Tensor { return ew.exp(this); }
+  log(): Tensor { return ew.log(this); }
+  sqrt(): Tensor { return ew.sqrt(this); }
+  abs(): Tensor { return ew.abs(this); }
+  tanh(): Tensor { return ew.tanh(this); }
+  sigmoid(): Tensor { return ew.sigmoid(this); }
+  relu(): Tensor { return ew.relu(this); }
+  gelu(options?: { approximate?: 'tanh' | 'none' }): Tensor { return ew.gelu(this, options); }
+  silu(): Tensor { return ew.silu(this); }
+  sum(axes?: Axes, keepdim?: boolean): Tensor { return sum(this, axes, keepdim); }
+  mean(axes?: Axes, keepdim?: boolean): Tensor { return mean(this, axes, keepdim); }
+  max(axes?: Axes, keepdim?: boolean): Tensor { return max(this, axes, keepdim); }
+  reshape(shape: readonly number[]): Tensor { return reshape(this, shape); }
+  permute(dims: readonly number[]): Tensor { return permute(this, dims); }
+  transpose(dim0?: number, dim1?: number): Tensor { return transpose(this, dim0, dim1); }
+  slice(axis: number, start: number, end: number): Tensor { return slice(this, axis, start, end); }
+  expand(shape: readonly number[]): Tensor { return expand(this, shape); }
+  matmul(other: Tensor, flags?: MatmulFlags): Tensor { return matmul(this, other, flags); }
+  softmax(axis?: number): Tensor { return softmax(this, axis); }
+  logSoftmax(axis?: number): Tensor { return logSoftmax(this, axis); }
+  cast(dtype: DType): Tensor { return cast(this, dtype); }
+
   toString(): string {
     const flags = [this.requiresGrad ? 'requiresGrad' : '', this.isDisposed ? 'disposed' : ''].filter(Boolean).join(', ');
     return `Tensor(${describe('', this).trim()}${flags ? `, ${flags}` : ''})`;
   }
 }
+
+registerTensorClass(Tensor);
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {
   if (shape.length === 0) return data[0]!;

@@ -9,7 +9,6 @@
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
 
 override OP: u32 = 0u;
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -37,21 +36,10 @@ fn apply(x: f32, y: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= p.n) {
     return;
   }
-  // unravel i over the collapsed shape, last axis fastest
-  var rem = i;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = p.rank; d > 0u; d--) {
-    let axis = d - 1u;
-    let size = p.shape[axis / 4u][axis % 4u];
-    let c = rem % size;
-    rem = rem / size;
-    ia += c * p.aStrides[axis / 4u][axis % 4u];
-    ib += c * p.bStrides[axis / 4u][axis % 4u];
-  }
-  out[i] = apply(a[ia], b[ib]);
+  let at = strided_offsets(i, p.rank, p.shape, p.aStrides, p.bStrides, array<vec4u, 2>());
+  out[i] = apply(a[at.x], b[at.y]);
 }

@@ -11,7 +11,6 @@
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
 
 override MODE: u32 = 0u;
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -20,10 +19,6 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
-
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
 
 /// float32 → int32, saturating (see MODE 1); 2147483648.0 = 2³¹ is exact in float32.
 fn to_i32(f: f32) -> i32 {
@@ -41,7 +36,7 @@ fn to_i32(f: f32) -> i32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= p.n) {
     return;
   }

@@ -9,7 +9,6 @@
 // Overrides: WG
 // Grid:      ceil(cols / WG) workgroups, split over x and y when above 65535
 
-override WG: u32 = 64u;
 
 struct Params {
   r: u32,
@@ -23,7 +22,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = (wid.y * nwg.x + wid.x) * WG + lid;
+  let c = flat_index(wid, nwg, lid);
   if (c >= p.cols) {
     return;
   }

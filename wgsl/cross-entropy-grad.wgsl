@@ -13,7 +13,6 @@
 // Overrides: WG
 // Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
 
-override WG: u32 = 256u;
 
 struct Params {
   rows: u32,
@@ -28,24 +27,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read> scale: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dz: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-/// Tree sum of each thread's value over the workgroup.
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = group_index(wid, nwg);
   if (row >= p.rows) {
     return;
   }
@@ -62,7 +46,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var c = lid; c < p.classes; c += WG) {
     s += exp(logits[base + c] - l);
   }
-  let sum = reduce_sum(s, lid);
+  let sum = wg_sum(s, lid);
   let k = scale[0];
   for (var c = lid; c < p.classes; c += WG) {
     dz[base + c] = (exp(logits[base + c] - l) / sum - select(0.0, 1.0, i32(c) == t)) * k;

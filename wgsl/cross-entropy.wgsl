@@ -12,7 +12,6 @@
 // Overrides: WG
 // Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
 
-override WG: u32 = 256u;
 
 struct Params {
   rows: u32,
@@ -27,51 +26,23 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(5) var<storage, read_write> valid: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-/// −∞ (a runtime value: WGSL constant expressions cannot hold infinities).
-fn neg_inf() -> f32 {
-  var bits = 0xff800000u;
-  return bitcast<f32>(bits);
-}
-
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
-fn reduce(v: f32, lid: u32, take_max: bool) -> f32 {
-  workgroupBarrier(); // every thread has read the previous result before it is overwritten
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      let a = partial[lid];
-      let b = partial[lid + s];
-      partial[lid] = select(a + b, select(b, a, a > b || is_nan(a)), take_max);
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = group_index(wid, nwg);
   if (row >= p.rows) {
     return;
   }
   let base = row * p.classes;
   var m = neg_inf();
   for (var c = lid; c < p.classes; c += WG) {
-    let v = logits[base + c];
-    m = select(v, m, m > v || is_nan(m));
+    m = max_nan(m, logits[base + c]);
   }
-  m = reduce(m, lid, true);
+  m = wg_max(m, lid);
   var s = 0.0;
   for (var c = lid; c < p.classes; c += WG) {
     s += exp(logits[base + c] - m);
   }
-  let log_s = log(reduce(s, lid, false));
+  let log_s = log(wg_sum(s, lid));
   if (lid == 0u) {
     lse[row] = m + log_s;
     let t = targets[row];
@@ -83,8 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       if (t >= 0 && u32(t) < p.classes) {
         loss[row] = (m - logits[base + u32(t)]) + log_s;
       } else {
-        var nan_bits = 0x7fc00000u;
-        loss[row] = bitcast<f32>(nan_bits);
+        loss[row] = nan();
       }
     }
   }

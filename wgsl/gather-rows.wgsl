@@ -11,7 +11,6 @@
 // Overrides: WG
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
 
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -26,7 +25,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= p.n) {
     return;
   }

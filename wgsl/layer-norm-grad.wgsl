@@ -12,7 +12,6 @@
 // Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
 
 override HAS_GAMMA: bool = true;
-override WG: u32 = 256u;
 
 struct Params {
   rows: u32,
@@ -28,8 +27,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(7) var<storage, read_write> gxhat: array<f32>;
 
-var<workgroup> partial: array<vec2f, WG>;
-
 fn gamma_at(c: u32) -> f32 {
   if (HAS_GAMMA) {
     return gamma[c];
@@ -39,7 +36,7 @@ fn gamma_at(c: u32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = group_index(wid, nwg);
   if (row >= p.rows) {
     return;
   }
@@ -53,15 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     acc += vec2f(gh, gh * xhat);
     gxhat[base + c] = g[base + c] * xhat;
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let means = partial[0] / f32(p.cols);
+  let means = wg_sum2(acc, lid) / f32(p.cols);
   for (var c = lid; c < p.cols; c += WG) {
     let xhat = (x[base + c] - mu) * rs;
     dx[base + c] = rs * (g[base + c] * gamma_at(c) - means.x - xhat * means.y);

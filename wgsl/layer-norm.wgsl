@@ -12,7 +12,6 @@
 
 override HAS_GAMMA: bool = true;
 override HAS_BETA: bool = true;
-override WG: u32 = 256u;
 
 struct Params {
   rows: u32,
@@ -28,24 +27,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> mean: array<f32>;
 @group(0) @binding(6) var<storage, read_write> rstd: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-fn sum(v: f32, lid: u32) -> f32 {
-  workgroupBarrier(); // every thread has read the previous result before it is overwritten
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = group_index(wid, nwg);
   if (row >= p.rows) {
     return;
   }
@@ -55,13 +39,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var c = lid; c < p.cols; c += WG) {
     acc += x[base + c];
   }
-  let mu = sum(acc, lid) / n;
+  let mu = wg_sum(acc, lid) / n;
   acc = 0.0;
   for (var c = lid; c < p.cols; c += WG) {
     let d = x[base + c] - mu;
     acc += d * d;
   }
-  let rs = 1.0 / sqrt(sum(acc, lid) / n + p.eps);
+  let rs = 1.0 / sqrt(wg_sum(acc, lid) / n + p.eps);
   for (var c = lid; c < p.cols; c += WG) {
     var v = (x[base + c] - mu) * rs;
     if (HAS_GAMMA) {

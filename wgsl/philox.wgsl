@@ -11,7 +11,6 @@
 // Grid:      rand_uniform and dropout: ceil(ceil(n / 4) / WG) workgroups; rand_normal: ceil(n / WG);
 //            split over x and y when above 65535
 
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -60,13 +59,9 @@ fn philox(block: u32, seed: u32) -> vec4u {
   return c;
 }
 
-fn thread_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
-}
-
 @compute @workgroup_size(WG)
 fn rand_uniform(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let j = thread_index(wid, nwg, lid);
+  let j = flat_index(wid, nwg, lid);
   if (j * 4u >= p.n) {
     return;
   }
@@ -81,7 +76,7 @@ fn rand_uniform(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
 
 @compute @workgroup_size(WG)
 fn rand_normal(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = thread_index(wid, nwg, lid);
+  let i = flat_index(wid, nwg, lid);
   if (i >= p.n) {
     return;
   }
@@ -93,7 +88,7 @@ fn rand_normal(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 
 @compute @workgroup_size(WG)
 fn dropout(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let j = thread_index(wid, nwg, lid);
+  let j = flat_index(wid, nwg, lid);
   if (j * 4u >= p.n) {
     return;
   }

@@ -11,7 +11,6 @@
 //            above 65535 (workgroup index = y·X + x)
 
 override OP: u32 = 0u;
-override WG: u32 = 256u;
 
 struct Params {
   outer: u32,
@@ -24,18 +23,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-/// −∞ (a runtime value: WGSL constant expressions cannot hold infinities).
-fn neg_inf() -> f32 {
-  var bits = 0xff800000u;
-  return bitcast<f32>(bits);
-}
-
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
 fn identity() -> f32 {
   if (OP == 0u) {
     return 0.0;
@@ -47,7 +34,7 @@ fn combine(acc: f32, v: f32) -> f32 {
   if (OP == 0u) {
     return acc + v;
   }
-  return select(v, acc, acc > v || is_nan(acc));
+  return max_nan(acc, v);
 }
 
 /// Offset of element [o / inner, 0, o % inner]; the reduced axis then steps by inner.
@@ -57,7 +44,7 @@ fn base_of(o: u32) -> u32 {
 
 @compute @workgroup_size(WG)
 fn tree(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = wid.y * nwg.x + wid.x;
+  let o = group_index(wid, nwg);
   if (o >= p.outputs) {
     return;
   }
@@ -66,22 +53,20 @@ fn tree(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var l = lid; l < p.len; l += WG) {
     acc = combine(acc, x[base + l * p.inner]);
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      partial[lid] = combine(partial[lid], partial[lid + s]);
-    }
-    workgroupBarrier();
+  var total: f32;
+  if (OP == 0u) {
+    total = wg_sum(acc, lid);
+  } else {
+    total = wg_max(acc, lid);
   }
   if (lid == 0u) {
-    out[o] = partial[0];
+    out[o] = total;
   }
 }
 
 @compute @workgroup_size(WG)
 fn serial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = (wid.y * nwg.x + wid.x) * WG + lid;
+  let o = flat_index(wid, nwg, lid);
   if (o >= p.outputs) {
     return;
   }

@@ -15,7 +15,6 @@
 // Overrides: WG
 // Grid:      bucket: 1 workgroup of 1 thread; accumulate: ceil(n / WG), split over x and y above 65535
 
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -61,7 +60,7 @@ fn bucket() {
 
 @compute @workgroup_size(WG)
 fn accumulate(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * WG + lid;
+  let e = flat_index(wid, nwg, lid);
   if (e >= p.n) {
     return;
   }

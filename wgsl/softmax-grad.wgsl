@@ -9,7 +9,6 @@
 // Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
 
 override LOG: bool = false;
-override WG: u32 = 256u;
 
 struct Params {
   rows: u32,
@@ -21,11 +20,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = group_index(wid, nwg);
   if (row >= p.rows) {
     return;
   }
@@ -34,15 +31,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var c = lid; c < p.cols; c += WG) {
     dot += select(g[base + c] * y[base + c], g[base + c], LOG);
   }
-  partial[lid] = dot;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
-  dot = partial[0];
+  dot = wg_sum(dot, lid);
   for (var c = lid; c < p.cols; c += WG) {
     let i = base + c;
     if (LOG) {

@@ -9,7 +9,6 @@
 // Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
 
 override LOG: bool = false;
-override WG: u32 = 256u;
 
 struct Params {
   rows: u32,
@@ -20,40 +19,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-/// −∞ (a runtime value: WGSL constant expressions cannot hold infinities).
-fn neg_inf() -> f32 {
-  var bits = 0xff800000u;
-  return bitcast<f32>(bits);
-}
-
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
-fn max_nan(a: f32, b: f32) -> f32 {
-  return select(b, a, a > b || is_nan(a));
-}
-
-/// Tree reduction of each thread's value over the workgroup (max when take_max, else sum).
-fn reduce(v: f32, lid: u32, take_max: bool) -> f32 {
-  workgroupBarrier(); // every thread has read the previous result before it is overwritten
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      let other = partial[lid + s];
-      partial[lid] = select(partial[lid] + other, max_nan(partial[lid], other), take_max);
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = group_index(wid, nwg);
   if (row >= p.rows) {
     return;
   }
@@ -62,12 +30,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var c = lid; c < p.cols; c += WG) {
     m = max_nan(m, x[base + c]);
   }
-  m = reduce(m, lid, true);
+  m = wg_max(m, lid);
   var s = 0.0;
   for (var c = lid; c < p.cols; c += WG) {
     s += exp(x[base + c] - m);
   }
-  s = reduce(s, lid, false);
+  s = wg_sum(s, lid);
   let log_s = log(s);
   for (var c = lid; c < p.cols; c += WG) {
     if (LOG) {

@@ -10,7 +10,6 @@
 // Overrides: WG
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
 
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -24,35 +23,24 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<u32>;
 @group(0) @binding(2) var<storage, read_write> b: array<u32>;
 
-/** Where element i (row-major over the view's shape) sits in the strided buffer. */
-fn viewIndex(i: u32) -> u32 {
-  var rem = i;
-  var at = p.offset;
-  for (var d = p.rank; d > 0u; d--) {
-    let axis = d - 1u;
-    let size = p.shape[axis / 4u][axis % 4u];
-    at += (rem % size) * p.strides[axis / 4u][axis % 4u];
-    rem = rem / size;
-  }
-  return at;
-}
-
-fn flatId(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
+/// Where element i (row-major over the view's shape) sits in the strided buffer.
+fn view_index(i: u32) -> u32 {
+  let none = array<vec4u, 2>();
+  return p.offset + strided_offsets(i, p.rank, p.shape, p.strides, none, none).x;
 }
 
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flatId(wid, nwg, lid);
+  let i = flat_index(wid, nwg, lid);
   if (i < p.n) {
-    b[i] = a[viewIndex(i)];
+    b[i] = a[view_index(i)];
   }
 }
 
 @compute @workgroup_size(WG)
 fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flatId(wid, nwg, lid);
+  let i = flat_index(wid, nwg, lid);
   if (i < p.n) {
-    b[viewIndex(i)] = a[i];
+    b[view_index(i)] = a[i];
   }
 }

@@ -12,7 +12,6 @@
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
 
 override OP: u32 = 0u;
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -29,12 +28,6 @@ const GELU_C: f32 = 0.044715;
 const INV_SQRT_2: f32 = 0.7071067811865476;
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 const TWO_OVER_SQRT_PI: f32 = 1.1283791670955126;
-
-/// NaN (a runtime value: WGSL constant expressions cannot hold NaN).
-fn nan() -> f32 {
-  var bits = 0x7fc00000u;
-  return bitcast<f32>(bits);
-}
 
 /// tanh, clamped first: |x| ≥ 15 gives ±1 in float32 anyway, and exp-based tanh would give inf/inf.
 fn tanh_safe(x: f32) -> f32 {
@@ -85,12 +78,6 @@ fn erfc(z: f32) -> f32 {
 /// Φ(x) = ½·erfc(−x/√2), the standard normal CDF (no cancellation for x ≪ 0).
 fn normal_cdf(x: f32) -> f32 {
   return 0.5 * erfc(-x * INV_SQRT_2);
-}
-
-/// +∞ (a runtime value, as nan()).
-fn inf() -> f32 {
-  var bits = 0x7f800000u;
-  return bitcast<f32>(bits);
 }
 
 /// x^e for real x as Math.pow: integer exponents of negative bases take their sign from the
@@ -172,7 +159,7 @@ fn df(s: f32, d: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= p.n) {
     return;
   }
@@ -181,7 +168,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 
 @compute @workgroup_size(WG)
 fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= p.n) {
     return;
   }

@@ -8,7 +8,6 @@
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
 
 override COND_INT: bool = false;
-override WG: u32 = 256u;
 
 struct Params {
   n: u32,
@@ -34,22 +33,10 @@ fn is_true(w: u32) -> bool {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= p.n) {
     return;
   }
-  var rem = i;
-  var ic = 0u;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = p.rank; d > 0u; d--) {
-    let axis = d - 1u;
-    let size = p.shape[axis / 4u][axis % 4u];
-    let c = rem % size;
-    rem = rem / size;
-    ic += c * p.condStrides[axis / 4u][axis % 4u];
-    ia += c * p.aStrides[axis / 4u][axis % 4u];
-    ib += c * p.bStrides[axis / 4u][axis % 4u];
-  }
-  out[i] = select(b[ib], a[ia], is_true(cond[ic]));
+  let at = strided_offsets(i, p.rank, p.shape, p.condStrides, p.aStrides, p.bStrides);
+  out[i] = select(b[at.z], a[at.y], is_true(cond[at.x]));
 }

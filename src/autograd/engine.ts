@@ -1,5 +1,6 @@
 import type { Storage } from '../backends/backend.ts';
-import { Tensor } from '../tensor.ts';
+import type { Tensor } from '../tensor.ts';
+import { newTensor } from './tensor-class.ts';
 import { describe, fail, fmtShape } from '../errors.ts';
 import { contiguousStrides, sameShape } from '../shape.ts';
 import type { Context } from './function.ts';
@@ -77,7 +78,7 @@ function defaultGradient(root: Tensor): Tensor {
   if (root.size !== 1) {
     fail('backward', `${describe('output', root)} is not a scalar; pass a gradient of the same shape (e.g. y.backward(ones(y.shape)))`);
   }
-  return new Tensor(root.backend.kernels.full(root.dtype, 1, 1), root.shape);
+  return newTensor(root.backend.kernels.full(root.dtype, 1, 1), root.shape);
 }
 
 /** Contexts reachable from root, each after all of its consumers (iterative DFS, post-order reversed). */
@@ -102,12 +103,12 @@ function topologicalOrder(root: Context): Context[] {
 }
 
 function copyOf(t: Tensor): Tensor {
-  return new Tensor(t.backend.kernels.gatherStrided(t.storage, { shape: t.shape, strides: contiguousStrides(t.shape), offset: 0 }), t.shape);
+  return newTensor(t.backend.kernels.gatherStrided(t.storage, { shape: t.shape, strides: contiguousStrides(t.shape), offset: 0 }), t.shape);
 }
 
 /** prev + g, disposing both. */
 function addOwned(prev: Tensor, g: Tensor): Tensor {
-  const sum = new Tensor(g.backend.kernels.binary('add', prev.storage, prev.shape, g.storage, g.shape, g.shape), g.shape);
+  const sum = newTensor(g.backend.kernels.binary('add', prev.storage, prev.shape, g.storage, g.shape, g.shape), g.shape);
   prev.dispose();
   g.dispose();
   return sum;
@@ -121,7 +122,7 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   }
   if (leaf.grad && !leaf.grad.isDisposed) {
     // in place, so a reference to .grad taken before this backward stays valid (as in PyTorch)
-    const sum = new Tensor(g.backend.kernels.binary('add', leaf.grad.storage, leaf.grad.shape, g.storage, g.shape, g.shape), g.shape);
+    const sum = newTensor(g.backend.kernels.binary('add', leaf.grad.storage, leaf.grad.shape, g.storage, g.shape, g.shape), g.shape);
     leaf.grad.assign(sum);
     sum.dispose();
     g.dispose();

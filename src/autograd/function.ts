@@ -1,4 +1,5 @@
-import { Tensor } from '../tensor.ts';
+import type { Tensor } from '../tensor.ts';
+import { isTensor, newTensor } from './tensor-class.ts';
 import { describe, fail } from '../errors.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { currentModule, recordSave } from './saved.ts';
@@ -59,7 +60,7 @@ export class Context<M = Record<string, unknown>> {
       const kind = t.isParameter ? 'parameter' : 'activation';
       this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
       t.storage.retain();
-      this.saved.push({ tensor: new Tensor(t.storage, t.shape, { untracked: true }), version: t.version });
+      this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version });
     }
   }
 
@@ -136,7 +137,7 @@ export abstract class Function {
     const op = this.opName;
     let device: Tensor | null = null;
     for (const a of args) {
-      if (!(a instanceof Tensor)) continue;
+      if (!isTensor(a)) continue;
       a.assertAlive(op);
       if (device && a.device !== device.device) {
         fail(op, `inputs are on different devices: ${describe('', device).trim()} and ${describe('', a).trim()}; ` +
@@ -145,7 +146,7 @@ export abstract class Function {
       device ??= a;
     }
     const grad = isGradEnabled();
-    const needs = args.map((a) => grad && a instanceof Tensor && a.requiresGrad);
+    const needs = args.map((a) => grad && isTensor(a) && a.requiresGrad);
     const ctx = new Context(this, needs, args, currentModule());
     let out: Tensor;
     try {

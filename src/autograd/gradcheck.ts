@@ -1,5 +1,6 @@
 import { describe, fail } from '../errors.ts';
-import { Tensor } from '../tensor.ts';
+import type { Tensor } from '../tensor.ts';
+import { newTensor } from './tensor-class.ts';
 import { noGrad } from './grad-mode.ts';
 
 export interface GradcheckOptions {
@@ -47,7 +48,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   }
   const y = fn(...inputs);
   if (!y.requiresGrad) fail('gradcheck', 'the output does not require grad; expected at least one input with requiresGrad');
-  y.backward(new Tensor(y.backend.upload(weights), y.shape));
+  y.backward(newTensor(y.backend.upload(weights), y.shape));
 
   let worst: GradcheckResult['worst'] = null;
   let maxAbsError = 0, ok = true;

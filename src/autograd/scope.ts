@@ -1,4 +1,5 @@
-import { Tensor } from '../tensor.ts';
+import type { Tensor } from '../tensor.ts';
+import { isTensor } from './tensor-class.ts';
 
 /**
  * Memory scopes, as tf.tidy: scope(fn) disposes every tensor created inside fn except the
@@ -42,7 +43,7 @@ export function scope<T>(fn: () => T): T {
 
 function collectTensors(value: unknown, out: Set<Tensor>): void {
   if (value === null || typeof value !== 'object') return;
-  if (value instanceof Tensor) {
+  if (isTensor(value)) {
     out.add(value);
     return;
   }

@@ -113,19 +113,17 @@ export interface SgdParams {
 }
 
 /**
- * Every kernel, once. Both backends implement all of them, so a missing kernel is a compile
- * error. Kernels allocate and return new storages and never change their inputs, except where
- * a kernel says "in place". Shapes are passed as numbers; all buffers are contiguous row-major.
- * Float kernels keep the dtype of their inputs; int32 inputs are indices.
+ * Every kernel, once, in the groups both backends implement in same-named files (cpu/kernels/*.ts,
+ * webgpu/kernels/*.ts), so a missing kernel is a compile error. Kernels allocate and return new
+ * storages and never change their inputs, except where a kernel says "in place". Shapes are
+ * passed as numbers; all buffers are contiguous row-major. Float kernels keep the dtype of their
+ * inputs; int32 inputs are indices.
  */
-export interface Kernels {
+export interface ElementwiseKernels {
   /** out[i] = value, [size]. */
   full(dtype: DType, size: number, value: number): Storage;
   /** Elementwise dtype conversion. */
   cast(x: Storage, dtype: DType): Storage;
-  /** Counter-based random numbers (Philox-4x32-10, see random.ts): element i is a pure function of (seed, offset, i). */
-  random(dist: 'uniform' | 'normal', dtype: DType, size: number, seed: number, offset: number): Storage;
-
   /** y = f(x) elementwise; `param` is the exponent of pow. */
   unary(op: UnaryOp, x: Storage, param: number): Storage;
   /** dx = gradOut · f'(·), given the tensor UNARY_GRAD_NEEDS[op] names (for 'none', gradOut itself). */
@@ -134,18 +132,26 @@ export interface Kernels {
   binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage;
   /** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
   where(cond: Storage, condShape: readonly number[], a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage;
+}
 
-  /** x viewed as [outer, len, inner]; out [outer, inner] = reduce over the middle axis. */
-  reduce(op: ReduceOp, x: Storage, outer: number, len: number, inner: number): Storage;
-
-  /** out [batch, m, n] = op(a) · op(b); see MatmulParams. */
-  matmul(a: Storage, b: Storage, p: MatmulParams): Storage;
-
+export interface LayoutKernels {
   /** Copies the strided view of x into a new contiguous storage of view.shape (permute, slice, expand). */
   gatherStrided(x: Storage, view: StridedView): Storage;
   /** In place: writes contiguous src (of view.shape) into dst at the strided view (concat, slice backward). */
   scatterStrided(dst: Storage, src: Storage, view: StridedView): void;
+}
 
+export interface MatmulKernels {
+  /** out [batch, m, n] = op(a) · op(b); see MatmulParams. */
+  matmul(a: Storage, b: Storage, p: MatmulParams): Storage;
+}
+
+export interface ReduceKernels {
+  /** x viewed as [outer, len, inner]; out [outer, inner] = reduce over the middle axis. */
+  reduce(op: ReduceOp, x: Storage, outer: number, len: number, inner: number): Storage;
+}
+
+export interface NnKernels {
   /** Row-wise softmax (or log-softmax when log) of x [rows, cols]. */
   softmax(x: Storage, rows: number, cols: number, log: boolean): Storage;
   /** dx from the forward output y [rows, cols]: softmax: y·(g − Σg·y); log: g − exp(y)·Σg. */
@@ -169,18 +175,28 @@ export interface Kernels {
   gatherRows(table: Storage, indices: Storage, n: number, dim: number): Storage;
   /** out [rows, dim] = Σ over i with indices[i] = row of src[i, :] (embedding backward). */
   scatterAddRows(src: Storage, indices: Storage, n: number, rows: number, dim: number): Storage;
+}
 
+export interface RandomKernels {
+  /** Counter-based random numbers (Philox-4x32-10, see random.ts): element i is a pure function of (seed, offset, i). */
+  random(dist: 'uniform' | 'normal', dtype: DType, size: number, seed: number, offset: number): Storage;
   /** out = keep ? x/(1 − p) : 0, keep from (seed, offset, i); the same call on gradOut is the backward. */
   dropout(x: Storage, p: number, seed: number, offset: number): Storage;
+}
 
+export interface LinalgKernels {
   /** X [r, cols] solving L·Lᵀ·X = rhs, with L [r, r] lower-triangular (the LoRA-FA correction). */
   cholSolve(L: Storage, rhs: Storage, r: number, cols: number): Storage;
+}
 
+export interface OptimKernels {
   /** In place: decoupled-weight-decay Adam step on param, with its moment buffers m and v. */
   adamwStep(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamWParams): void;
   /** In place: SGD with optional momentum buffer (null when momentum = 0). */
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void;
 }
+
+export interface Kernels extends ElementwiseKernels, LayoutKernels, MatmulKernels, ReduceKernels, NnKernels, RandomKernels, LinalgKernels, OptimKernels {}
 
 export interface Backend {
   readonly device: Device;

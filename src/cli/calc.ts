@@ -5,73 +5,66 @@
  *   lorafa calc --model llama2-7b --batch 8 --seq 1024 --dtype bf16
  *   lorafa calc --model custom --layers 2 --hidden 64 --heads 4 --ffn 256 --vocab 77 --mlp gelu --dtype fp32
  */
-import { parseArgs } from 'node:util';
-import { fmtBytes, numberOption, UsageError, withUsage } from '../lab/cli-args.ts';
 import { appendixC, auditTable7, BYTES, korthikantiBytes, layerLinears, methodMemory, METHODS, MODELS, type Method, type TransformerConfig } from '../memory/index.ts';
+import { fmtBytes } from '../memory/format.ts';
+import { runCommand, UsageError, type Values } from './options.ts';
 
-const OPTIONS = {
-  model: { type: 'string', default: 'llama2-7b' },
-  batch: { type: 'string', default: '8' },
-  seq: { type: 'string', default: '1024' },
-  dtype: { type: 'string', default: 'bf16' },
-  rank: { type: 'string', default: '16' },
-  targets: { type: 'string' },
-  'peft-dropout': { type: 'boolean', default: false },
-  layers: { type: 'string' },
-  hidden: { type: 'string' },
-  heads: { type: 'string' },
-  ffn: { type: 'string' },
-  vocab: { type: 'string' },
-  'kv-hidden': { type: 'string' },
-  mlp: { type: 'string', default: 'swiglu' },
-  help: { type: 'boolean', default: false },
+const positive = (help: string) => ({ kind: 'int', min: 1, help } as const);
+
+const CALC = {
+  name: 'calc',
+  summary: 'Weights, gradients, AdamW state and activations of fine-tuning a transformer with each method (the analytic model).',
+  options: {
+    model: { kind: 'string', default: 'llama2-7b', choices: [...Object.keys(MODELS), 'custom'], help: 'a known model, or custom (with the options below)' },
+    batch: { kind: 'int', default: 8, min: 1, help: 'sequences per batch, b' },
+    seq: { kind: 'int', default: 1024, min: 1, help: 'sequence length, s' },
+    dtype: { kind: 'string', default: 'bf16', choices: ['bf16', 'fp16', 'fp32'], help: 'element type of weights and activations' },
+    rank: { kind: 'int', default: 16, min: 1, help: 'adapter rank, r' },
+    targets: { kind: 'list', meta: 'q,k,v,...', help: "the adapted linears (default: every linear of the model's layers)" },
+    'peft-dropout': {
+      kind: 'flag',
+      help: "model LoRA as Hugging Face PEFT with lora_dropout > 0 (each adapted linear keeps its own dropped copy of X and a 1-byte mask)",
+    },
+    layers: positive('custom: transformer layers, L'),
+    hidden: positive('custom: model width, d'),
+    heads: positive('custom: attention heads, h'),
+    ffn: positive('custom: MLP width'),
+    vocab: positive('custom: vocabulary size'),
+    'kv-hidden': positive('custom: width of k and v (grouped-query attention; default d)'),
+    mlp: { kind: 'string', default: 'swiglu', choices: ['swiglu', 'gelu'], help: 'custom: MLP kind' },
+  },
+  notes: `Without --peft-dropout (and for LoRA-FA and LoRA-FB always), adapter dropout is modelled as lorafa's own ops
+do it: the mask is regenerated from a seed in backward, so dropout adds no saved bytes to any method.
+  lorafa calc --model llama2-7b --batch 8 --seq 1024 --dtype bf16
+  lorafa calc --model custom --layers 2 --hidden 64 --heads 4 --ffn 256 --vocab 77 --mlp gelu --dtype fp32`,
 } as const;
-
-const USAGE = `usage: lorafa calc [--model ${Object.keys(MODELS).join('|')}|custom] [--batch B] [--seq S] [--dtype bf16|fp16|fp32] [--rank R]
-                  [--targets q,k,v,o,...] [--peft-dropout]
-       custom: --layers L --hidden D --heads H --ffn F --vocab V [--mlp swiglu|gelu] [--kv-hidden K]
-  --peft-dropout  model LoRA as Hugging Face PEFT with lora_dropout > 0: each adapted linear keeps its own
-                  dropped copy of X and a 1-byte mask. Without it (and for LoRA-FA and LoRA-FB always), adapter
-                  dropout is modelled as lorafa's own ops do it: the mask is regenerated from a seed in
-                  backward, so dropout adds no saved bytes to any method.`;
 
 const LABELS: Record<Method, string> = { full: 'Full-FT', lora: 'LoRA', lorafa: 'LoRA-FA', lorafb: 'LoRA-FB' };
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
-const positive = (name: string, value: string | undefined) => numberOption(name, value, { integer: true });
 
-function modelConfig(v: Record<string, string | boolean | undefined>): TransformerConfig {
-  const name = String(v.model);
-  if (name !== 'custom') {
-    const cfg = MODELS[name];
-    if (!cfg) throw new UsageError(`unknown --model ${name}; expected ${Object.keys(MODELS).join(', ')} or custom`);
-    return cfg;
-  }
-  if (v.mlp !== 'swiglu' && v.mlp !== 'gelu') throw new UsageError(`--mlp ${String(v.mlp)}; expected swiglu or gelu`);
-  const hidden = positive('hidden', v.hidden as string);
+function modelConfig(v: Values<typeof CALC.options>): TransformerConfig {
+  if (v.model !== 'custom') return MODELS[v.model]!;
+  const need = (name: 'layers' | 'hidden' | 'heads' | 'ffn' | 'vocab'): number => {
+    if (v[name] === undefined) throw new UsageError(`--model custom needs --${name}; expected all of --layers, --hidden, --heads, --ffn and --vocab`);
+    return v[name];
+  };
   return {
-    name: 'custom', layers: positive('layers', v.layers as string), hidden, heads: positive('heads', v.heads as string),
-    ffn: positive('ffn', v.ffn as string), vocab: positive('vocab', v.vocab as string), mlp: v.mlp,
-    ...(v['kv-hidden'] ? { kvHidden: positive('kv-hidden', v['kv-hidden'] as string) } : {}),
+    name: 'custom', layers: need('layers'), hidden: need('hidden'), heads: need('heads'), ffn: need('ffn'), vocab: need('vocab'),
+    mlp: v.mlp as 'swiglu' | 'gelu', ...(v['kv-hidden'] !== undefined ? { kvHidden: v['kv-hidden'] } : {}),
     dropout: false, tiedEmbeddings: false,
   };
 }
 
 export function run(args: string[]): Promise<number> {
-  return withUsage('calc', USAGE, () => calc(args));
+  return runCommand(CALC, args, calc);
 }
 
-async function calc(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true });
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
+async function calc(v: Values<typeof CALC.options>): Promise<number> {
   const cfg = modelConfig(v);
-  const bytes = BYTES[v.dtype!];
-  if (!bytes) throw new UsageError(`--dtype ${v.dtype}; expected bf16, fp16 or fp32`);
-  const [batch, seq, rank] = [positive('batch', v.batch), positive('seq', v.seq), positive('rank', v.rank)];
+  const bytes = BYTES[v.dtype]!;
+  const { batch, seq, rank } = v;
   const names = layerLinears(cfg).map((l) => l.name);
-  const targets = v.targets ? v.targets.split(',').map((t) => t.trim()) : names;
+  const targets = v.targets ?? names;
   const bad = targets.filter((t) => !names.includes(t));
   if (bad.length) throw new UsageError(`--targets ${bad.join(',')} not in this model's linears (${names.join(', ')})`);
   const run = { batch, seq, bytes, rank, targets, peftDropout: v['peft-dropout'] };

@@ -6,7 +6,6 @@
 import { fileURLToPath } from 'node:url';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { getBackend, useBackend } from '../backends/registry.ts';
 import { evalStarts, loadText, splitTrainVal } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
@@ -14,48 +13,38 @@ import { lossChart, memoryChart, renderSvg } from '../lab/charts.ts';
 import { BASE_CHECKPOINT, loadCheckpoint } from '../lab/checkpoint.ts';
 import { fineTune, LAB_METHODS, type LabMethod, type MethodResult } from '../lab/fine-tune.ts';
 import { progressBar } from '../lab/progress.ts';
-import { UsageError, numberOption, withUsage } from '../lab/cli-args.ts';
 import { findings, markdownReport, tableRows, textTable } from '../lab/report.ts';
 import { evaluate } from '../lab/train.ts';
+import { runCommand, UsageError, type Values } from './options.ts';
 
-const OPTIONS = {
-  steps: { type: 'string', default: '100' },
-  rank: { type: 'string', default: '8' },
-  alpha: { type: 'string', default: '16' },
-  methods: { type: 'string', default: Object.keys(LAB_METHODS).join(',') },
-  backend: { type: 'string', default: 'cpu' },
-  seed: { type: 'string', default: '42' },
-  batch: { type: 'string', default: '4' },
-  seq: { type: 'string', default: '64' },
-  lr: { type: 'string', default: '0.01' },
-  'full-lr': { type: 'string', default: '0.001' },
-  checkpoint: { type: 'string', default: fileURLToPath(BASE_CHECKPOINT) },
-  out: { type: 'string' },
-  help: { type: 'boolean', default: false },
+const METHOD_NAMES = Object.keys(LAB_METHODS);
+
+const LAB = {
+  name: 'lab',
+  summary: 'Fine-tunes the committed base GPT on a new genre with each method (same seed, batches and steps) and writes a report.',
+  options: {
+    steps: { kind: 'int', default: 100, min: 1, help: 'AdamW steps per method' },
+    rank: { kind: 'int', default: 8, min: 1, help: 'adapter rank r (at most the width of every adapted linear)' },
+    alpha: { kind: 'number', default: 16, min: 0, exclusiveMin: true, help: 'LoRA alpha: the adapters are scaled by σ = α/r' },
+    methods: { kind: 'list', default: METHOD_NAMES, choices: METHOD_NAMES, meta: 'm1,m2,...', help: 'which methods to run' },
+    backend: { kind: 'string', default: 'cpu', choices: ['cpu', 'webgpu'], help: 'device to train on' },
+    seed: { kind: 'seed', default: 42, help: 'seed of the batches, adapter inits and dropout' },
+    batch: { kind: 'int', default: 4, min: 1, help: 'sequences per batch' },
+    seq: { kind: 'int', default: 64, min: 1, help: "characters per sequence (at most the model's context)" },
+    lr: { kind: 'number', default: 0.01, min: 0, exclusiveMin: true, help: 'peak learning rate of the adapters' },
+    'full-lr': { kind: 'number', default: 0.001, min: 0, exclusiveMin: true, help: 'peak learning rate of Full-FT' },
+    checkpoint: { kind: 'string', default: fileURLToPath(BASE_CHECKPOINT), meta: 'FILE', help: 'the base model' },
+    out: { kind: 'string', meta: 'DIR', help: 'where to write the report (default runs/<timestamp>)' },
+  },
 } as const;
 
-const USAGE = `usage: lorafa lab [--steps N] [--rank R] [--alpha A] [--methods ${Object.keys(LAB_METHODS).join(',')}]
-                 [--backend cpu|webgpu] [--seed S] [--batch B] [--seq S] [--lr LR (adapters)] [--full-lr LR]
-                 [--checkpoint FILE] [--out DIR (default runs/<timestamp>)]`;
-
 export function run(args: string[]): Promise<number> {
-  return withUsage('lab', USAGE, () => lab(args));
+  return runCommand(LAB, args, (v) => lab(v, args));
 }
 
-async function lab(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true });
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const int = (k: 'steps' | 'rank' | 'batch' | 'seq') => numberOption(k, v[k], { integer: true });
-  const [steps, rank, batch, seq] = [int('steps'), int('rank'), int('batch'), int('seq')];
-  const seed = numberOption('seed', v.seed, { integer: true, allowZero: true });
-  const [alpha, lr, fullLr] = [numberOption('alpha', v.alpha), numberOption('lr', v.lr), numberOption('full-lr', v['full-lr'])];
-  const methods = v.methods!.split(',').map((m) => m.trim()) as LabMethod[];
-  const unknown = methods.filter((m) => !(m in LAB_METHODS));
-  if (unknown.length) throw new UsageError(`unknown method(s) ${unknown.join(', ')}; expected some of ${Object.keys(LAB_METHODS).join(', ')}`);
-  if (v.backend !== 'cpu' && v.backend !== 'webgpu') throw new UsageError(`--backend ${v.backend}; expected cpu or webgpu`);
+async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<number> {
+  const { steps, rank, alpha, seed, batch, seq, lr, 'full-lr': fullLr } = v;
+  const methods = v.methods as LabMethod[];
   const device = v.backend as Device;
   if (device === 'webgpu') {
     const { initWebGpu } = await import('../backends/webgpu/init.ts');
@@ -65,7 +54,7 @@ async function lab(args: string[]): Promise<number> {
 
   const t0 = performance.now();
   const text = loadText('finetune');
-  const base = await loadCheckpoint(v.checkpoint!, device);
+  const base = await loadCheckpoint(v.checkpoint, device);
   if (seq > base.model.config.context) throw new UsageError(`--seq ${seq} exceeds the model's context of ${base.model.config.context}`);
   const { val } = splitTrainVal(base.tokenizer.encode(text));
   const baseValLoss = await evaluate(base.model, val, evalStarts(val, seq, 32), seq, batch);
@@ -75,7 +64,7 @@ async function lab(args: string[]): Promise<number> {
   const results: MethodResult[] = [];
   for (const method of methods) {
     const bar = progressBar(LAB_METHODS[method].label, steps);
-    const r = await fineTune(() => loadCheckpoint(v.checkpoint!, device), text, {
+    const r = await fineTune(() => loadCheckpoint(v.checkpoint, device), text, {
       method, steps, rank, alpha, seed, batch, seq, device, alignAt,
       lr: method === 'full' ? fullLr : lr,
       evalEvery: Math.max(1, Math.floor(steps / 5)),

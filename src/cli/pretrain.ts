@@ -4,8 +4,6 @@
  * checkpoints/base.safetensors with its config, vocabulary and this command in the metadata.
  */
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { numberOption, withUsage } from '../lab/cli-args.ts';
 import { BatchSampler, CharTokenizer, evalStarts, loadText, splitTrainVal } from '../data/text.ts';
 import { BASE_CHECKPOINT, saveCheckpoint } from '../lab/checkpoint.ts';
 import { progressBar } from '../lab/progress.ts';
@@ -14,41 +12,36 @@ import { buildModule } from '../nn/module.ts';
 import { GPT } from '../nn/transformer.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
+import { runCommand, type Values } from './options.ts';
 
-const OPTIONS = {
-  steps: { type: 'string', default: '3000' },
-  batch: { type: 'string', default: '8' },
-  seq: { type: 'string', default: '64' },
-  lr: { type: 'string', default: '0.003' },
-  seed: { type: 'string', default: '1234' },
-  dim: { type: 'string', default: '64' },
-  heads: { type: 'string', default: '4' },
-  layers: { type: 'string', default: '2' },
-  context: { type: 'string', default: '64' },
-  'eval-every': { type: 'string', default: '250' },
-  out: { type: 'string', default: fileURLToPath(BASE_CHECKPOINT) },
-  help: { type: 'boolean', default: false },
+const PRETRAIN = {
+  name: 'pretrain',
+  summary: 'Pre-trains the base GPT the lab fine-tunes, on data/pretrain.txt, and writes it with its config, vocabulary and this command.',
+  options: {
+    steps: { kind: 'int', default: 3000, min: 1, help: 'AdamW steps' },
+    batch: { kind: 'int', default: 8, min: 1, help: 'sequences per batch' },
+    seq: { kind: 'int', default: 64, min: 1, help: 'characters per sequence (at most --context)' },
+    lr: { kind: 'number', default: 0.003, min: 0, exclusiveMin: true, help: 'peak learning rate (warm-up, then cosine to a tenth)' },
+    seed: { kind: 'seed', default: 1234, help: 'seed of the weights and batches' },
+    dim: { kind: 'int', default: 64, min: 1, help: 'model width' },
+    heads: { kind: 'int', default: 4, min: 1, help: 'attention heads (must divide --dim)' },
+    layers: { kind: 'int', default: 2, min: 1, help: 'transformer blocks' },
+    context: { kind: 'int', default: 64, min: 1, help: 'longest sequence the model takes' },
+    'eval-every': { kind: 'int', default: 250, min: 1, help: 'steps between validation losses' },
+    out: { kind: 'string', default: fileURLToPath(BASE_CHECKPOINT), meta: 'FILE', help: 'where to write the checkpoint' },
+  },
 } as const;
 
-const USAGE = 'usage: lorafa pretrain [--steps N] [--batch B] [--seq S] [--lr LR] [--seed S] [--dim D] [--heads H] [--layers L] [--context C] [--eval-every N] [--out FILE]';
-
 export function run(args: string[]): Promise<number> {
-  return withUsage('pretrain', USAGE, () => pretrain(args));
+  return runCommand(PRETRAIN, args, (v) => pretrain(v, args));
 }
 
-async function pretrain(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true });
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const n = (k: 'steps' | 'batch' | 'seq' | 'dim' | 'heads' | 'layers' | 'context' | 'eval-every') => numberOption(k, v[k], { integer: true });
-  const [steps, batch, seq, evalEvery] = [n('steps'), n('batch'), n('seq'), n('eval-every')];
-  const lr = numberOption('lr', v.lr), seed = numberOption('seed', v.seed, { integer: true, allowZero: true });
+async function pretrain(v: Values<typeof PRETRAIN.options>, args: string[]): Promise<number> {
+  const { steps, batch, seq, lr, seed, 'eval-every': evalEvery } = v;
   const pretrainText = loadText('pretrain'), finetuneText = loadText('finetune');
   const tokenizer = CharTokenizer.fromTexts(pretrainText, finetuneText); // one vocabulary for both genres
   const { train, val } = splitTrainVal(tokenizer.encode(pretrainText));
-  const config = { vocab: tokenizer.size, dim: n('dim'), heads: n('heads'), layers: n('layers'), context: n('context') };
+  const config = { vocab: tokenizer.size, dim: v.dim, heads: v.heads, layers: v.layers, context: v.context };
   const model = buildModule(() => new GPT(config, { seed }));
   const opt = new AdamW(model.parameters(), { lr, weightDecay: 0.01 });
   const schedule = warmupCosine({ lr, warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, minLr: lr / 10 });
@@ -75,7 +68,7 @@ async function pretrain(args: string[]): Promise<number> {
   const seconds = (performance.now() - t0) / 1000;
   const trainLoss = await evaluate(model, train, evalStarts(train, seq, 64), seq, batch);
   const command = args.length ? `npm run pretrain -- ${args.join(' ')}` : 'npm run pretrain';
-  await saveCheckpoint(v.out!, model, tokenizer, {
+  await saveCheckpoint(v.out, model, tokenizer, {
     command, seed: String(seed), steps: String(steps), data: 'data/pretrain.txt',
     train_loss: trainLoss.toFixed(4), val_loss: lastVal.toFixed(4), seconds: seconds.toFixed(0),
   });

@@ -1,6 +1,6 @@
 /**
  * `lorafa verify` (npm run verify): checks every claim of the paper's mathematics
- * (shared/paper/MATH.md) with fast-check property tests and prints
+ * (docs/math.md) with fast-check property tests and prints
  *   claim | cases | max error | tolerance | holds
  * with the shrunk counterexample of any claim that fails; exits 1 if one does.
  *   --runs N   cases per claim (default 200; CI's test suite uses 25)
@@ -12,53 +12,26 @@ import { allClaims } from '../verify/claims.ts';
 import { appendixCReport, table7Report } from '../verify/memory-audit.ts';
 import { claimTable, counterexamples, statements } from '../verify/report.ts';
 import { runClaim, type ClaimResult } from '../verify/run.ts';
+import { runCommand, UsageError, type Values } from './options.ts';
 
-interface Args {
-  runs: number;
-  seed: number;
-  only: string;
+const VERIFY = {
+  name: 'verify',
+  summary: "Checks every claim of the paper's mathematics (docs/math.md) as a fast-check property; exits 1 if one fails.",
+  options: {
+    runs: { kind: 'int', default: 200, min: 1, meta: 'N', help: 'random cases per claim (CI\'s test suite uses 25)' },
+    seed: { kind: 'seed', default: 1, help: 'fast-check seed' },
+    only: { kind: 'string', default: '', meta: 'TEXT', help: 'run only the claims whose id contains TEXT (and skip the memory audit)' },
+  },
+} as const;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand(VERIFY, args, verify);
 }
 
-function parse(args: string[]): Args | string {
-  const out: Args = { runs: 200, seed: 1, only: '' };
-  for (let i = 0; i < args.length; i++) {
-    const [flag, value] = [args[i]!, args[i + 1]];
-    if (flag === '--help' || flag === '-h') return 'help';
-    if (value === undefined) return `${flag} needs a value`;
-    i++;
-    if (flag === '--runs') {
-      out.runs = Number(value);
-      if (!Number.isInteger(out.runs) || out.runs < 1) return `--runs ${value}: expected a positive integer`;
-    } else if (flag === '--seed') {
-      out.seed = value === 'random' ? (Math.random() * 2 ** 31) | 0 : Number(value);
-      if (!Number.isInteger(out.seed)) return `--seed ${value}: expected an integer or 'random'`;
-    } else if (flag === '--only') {
-      out.only = value;
-    } else {
-      return `unknown option ${flag}`;
-    }
-  }
-  return out;
-}
-
-const USAGE = 'usage: lorafa verify [--runs N] [--seed S|random] [--only TEXT]';
-
-export async function run(argv: string[]): Promise<number> {
-  const args = parse(argv);
-  if (args === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
-  if (typeof args === 'string') {
-    console.error(`lorafa verify: ${args}\n${USAGE}`);
-    return 2;
-  }
+async function verify(args: Values<typeof VERIFY.options>): Promise<number> {
   const claims = allClaims().filter((c) => c.id.includes(args.only));
-  if (claims.length === 0) {
-    console.error(`lorafa verify: no claim id contains '${args.only}'`);
-    return 2;
-  }
-  console.log(`Checking ${claims.length} claims of shared/paper/MATH.md, ${args.runs} random cases each (fast-check seed ${args.seed}).\n`);
+  if (claims.length === 0) throw new UsageError(`--only ${args.only}: no claim id contains it`);
+  console.log(`Checking ${claims.length} claims of docs/math.md, ${args.runs} random cases each (fast-check seed ${args.seed}).\n`);
   const results: ClaimResult[] = [];
   const started = performance.now();
   for (const claim of claims) results.push(runClaim(claim, { numRuns: args.runs, seed: args.seed }));

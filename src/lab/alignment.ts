@@ -1,12 +1,13 @@
 import { add, mul } from '../autograd/ops/elementwise.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
+import { reshape } from '../autograd/ops/shape.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
-import { scope } from '../autograd/scope.ts';
+import { keep, scope } from '../autograd/scope.ts';
 import type { Batch } from '../data/text.ts';
-import { zeros } from '../factories.ts';
-import { DEFAULT_TARGETS } from '../nn/adapters.ts';
+import { fail } from '../errors.ts';
+import { DEFAULT_TARGETS } from '../lora/adapters.ts';
 import { Linear } from '../nn/linear.ts';
-import { LoraAdapterLinear, LoraFaLinear, LoraFbLinear } from '../nn/lora.ts';
+import { LoraAdapterLinear, LoraFaLinear, LoraFbLinear } from '../lora/layers.ts';
 import type { GPT } from '../nn/transformer.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -25,9 +26,9 @@ import type { Tensor } from '../tensor.ts';
  *              clipping, AdamW's normalised moments, decoupled weight decay).
  * Each cosine is ⟨D, G⟩/(‖D‖·‖G‖), NaN where D or G is 0; a positive one is a descent direction.
  *
- * G is read with a probe: each layer's output gets + X·P with P = 0 [d, o] requiring grad, so
- * P's gradient is exactly Xᵀ·dY while the forward is unchanged. Everything the diagnostic keeps
- * between the probe and the step lives on the host (float64), not on the device.
+ * G is read with module hooks: a forward hook keeps each layer's input X, a backward hook gets
+ * its output's gradient dY and forms G = Xᵀ·dY; neither changes what the model computes.
+ * Everything the diagnostic keeps between the probe and the step lives on the host (float64).
  */
 export interface AlignmentProbe {
   layers: { path: string; layer: AlignedLayer; G: Float64Array; before: Float64Array; sgd: number }[];
@@ -50,34 +51,36 @@ export function alignedLayers(model: GPT): [string, AlignedLayer][] {
  */
 export async function probeAlignment(model: GPT, batch: Batch): Promise<AlignmentProbe> {
   const layers = alignedLayers(model);
-  const probes = layers.map(([, layer]) => {
-    const W = weightOf(layer);
-    return zeros(W.shape, { dtype: W.dtype, device: W.device, requiresGrad: true });
-  });
-  const forwards = layers.map(([, layer], i) => {
-    const forward = layer.forward;
-    layer.forward = (x: Tensor) => add(forward.call(layer, x), matmul(x, probes[i]!));
-    return forward;
-  });
+  const inputs: (Tensor | null)[] = layers.map(() => null); //  X [..., d] per layer
+  const grads: (Tensor | null)[] = layers.map(() => null); //   G = Xᵀ·dY [d, o] per layer
+  const hooks = layers.flatMap(([path, layer], i) => [
+    layer.registerForwardHook((_module, [x]) => {
+      if (inputs[i]) fail('probeAlignment', `layer '${path}' ran twice in one forward; the probe measures one call per layer`);
+      inputs[i] = keep((x as Tensor).detach());
+    }),
+    layer.registerFullBackwardHook((_module, _gradInputs, [dY]) => {
+      const X = inputs[i]!;
+      const [d, o] = [X.shape[X.rank - 1]!, dY!.shape[dY!.rank - 1]!];
+      grads[i] = keep(matmul(reshape(X, [-1, d]), reshape(dY!, [-1, o]), { transA: true }));
+    }),
+  ]);
   try {
     scope(() => model.loss(batch.x, batch.y).backward());
   } finally {
-    layers.forEach(([, layer], i) => (layer.forward = forwards[i]!));
+    for (const h of hooks) h.remove();
+    for (const X of inputs) X?.dispose();
   }
   const out: AlignmentProbe = { layers: [] };
   for (let i = 0; i < layers.length; i++) {
     const [path, layer] = layers[i]!;
-    const G = Float64Array.from(await probes[i]!.grad!.data());
+    const G = Float64Array.from(await grads[i]!.data());
+    grads[i]!.dispose();
     const direction = noGrad(() => scope(() => sgdDirection(layer)));
     const D = Float64Array.from(await direction.data());
     direction.dispose();
     out.layers.push({ path, layer, G, before: await effectiveWeight(layer), sgd: cosine(D, G) });
   }
   model.zeroGrad();
-  for (const p of probes) {
-    p.grad?.dispose();
-    p.dispose();
-  }
   return out;
 }
 

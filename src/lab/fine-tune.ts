@@ -1,7 +1,7 @@
 import { getBackend } from '../backends/registry.ts';
 import { BatchSampler, evalStarts, splitTrainVal, type Batch, type CharTokenizer } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
-import { applyAdapters, type AdapterMethod } from '../nn/adapters.ts';
+import { applyAdapters, type AdapterMethod } from '../lora/adapters.ts';
 import type { GPT } from '../nn/transformer.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';

@@ -5,7 +5,7 @@
  * M = L·Lᵀ by Cholesky; the factor is refused, with the condition estimate in the message,
  * when M is singular or too ill-conditioned for the corrected gradient to have correct digits.
  */
-import { choleskyF64, cholSolveF64, NotPositiveDefiniteError } from '../backends/cpu/linalg.ts';
+import { choleskyF64, cholSolveF64, NotPositiveDefiniteError } from '../linalg/dense.ts';
 import type { DType } from '../dtype.ts';
 import { fail, fmtShape } from '../errors.ts';
 

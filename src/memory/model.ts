@@ -2,7 +2,7 @@
  * Analytic memory of fine-tuning a transformer with Full-FT, LoRA, LoRA-FA or LoRA-FB: weights,
  * gradients, optimizer state and the activations autograd saves, per method. The activation model
  * lists every tensor a layer keeps for backward (Korthikanti et al. 2023, in the accounting of
- * MATH.md) and decides per method which linear-layer inputs must be kept:
+ * docs/math.md) and decides per method which linear-layer inputs must be kept:
  *   Full-FT  X of every linear (for ∂W = Xᵀ·dY);
  *   LoRA     X of each adapted linear (for g_A) and XA (for g_B);
  *   LoRA-FB  X of each adapted linear (for g_A), no XA;

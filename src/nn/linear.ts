@@ -1,5 +1,5 @@
 import { mul, sub } from '../autograd/ops/elementwise.ts';
-import { linear } from '../autograd/ops/lora.ts';
+import { linear } from '../autograd/ops/linear.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
 import type { DType, Device } from '../dtype.ts';
 import { rand } from '../factories.ts';

@@ -4,9 +4,7 @@ import { withModule } from '../autograd/saved.ts';
 import { scope } from '../autograd/scope.ts';
 import { describe, fail } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-
-/** Each registered module's forward before it was wrapped in its module scope. */
-const ownForward = new WeakMap<Module, (...args: never[]) => Tensor>();
+import { addHook, callWithHooks, type ForwardHook, type FullBackwardHook, type HookHandle } from './hooks.ts';
 
 /**
  * Base of every layer, in the spirit of torch.nn.Module:
@@ -15,6 +13,7 @@ const ownForward = new WeakMap<Module, (...args: never[]) => Tensor>();
  *   no activation bytes;
  * - child modules are registered by name, and each child's `forward` runs inside a module
  *   scope named by its path (`blocks.0.attn.q`), so `measureSaved` attributes bytes to it;
+ * - forward and backward hooks observe a module's calls (hooks.ts), as in PyTorch;
  * - `train()` / `eval()` set the mode (dropout), `freeze()` / `unfreeze()` set requiresGrad.
  */
 export abstract class Module {
@@ -24,8 +23,33 @@ export abstract class Module {
   /** Buffers left out of stateDict (derived constants such as a causal mask). */
   private readonly transientBuffers = new Set<string>();
   private readonly children = new Map<string, Module>();
+  /** The name this module's parent registered it under ('' for a root): its calls run in that module scope. */
+  private scopeName = '';
+  private readonly forwardHooks: ForwardHook[] = [];
+  private readonly backwardHooks: FullBackwardHook[] = [];
 
   abstract forward(...args: never[]): Tensor;
+
+  constructor() {
+    // Every call of the subclass's forward goes through the module scope and the hooks. (The
+    // subclass's method is already on `this` here: the prototype chain exists before constructors run.)
+    const self = this as unknown as { forward: (...args: unknown[]) => Tensor };
+    const forward = self.forward;
+    self.forward = (...args: unknown[]) => {
+      const call = () => callWithHooks(this, (a) => forward.apply(this, a), args, this.forwardHooks, this.backwardHooks);
+      return this.scopeName ? withModule(this.scopeName, call) : call();
+    };
+  }
+
+  /** hook(module, inputs, output) after every forward call; a tensor it returns replaces the output. */
+  registerForwardHook(hook: ForwardHook): HookHandle {
+    return addHook(this.forwardHooks, hook);
+  }
+
+  /** hook(module, gradInputs, gradOutputs) once per backward through each call (see hooks.ts). */
+  registerFullBackwardHook(hook: FullBackwardHook): HookHandle {
+    return addHook(this.backwardHooks, hook);
+  }
 
   protected registerParameter(name: string, t: Tensor): Tensor {
     t.isParameter = true;
@@ -47,14 +71,11 @@ export abstract class Module {
 
   /**
    * Registers child under name and scopes its forward calls to that name. Registering a module
-   * again (e.g. an adapter wrapping the layer it replaces) re-scopes its own forward, so paths
-   * never nest twice.
+   * again (e.g. an adapter wrapping the layer it replaces) renames its scope, so paths never nest twice.
    */
   protected registerModule<M extends Module>(name: string, child: M): M {
     this.children.set(name, child);
-    const forward = ownForward.get(child) ?? child.forward;
-    ownForward.set(child, forward);
-    child.forward = ((...args: never[]) => withModule(name, () => forward.apply(child, args))) as M['forward'];
+    child.scopeName = name;
     return child;
   }
 

@@ -4,7 +4,7 @@
  * sizes and seeds rather than thousands of floats, and a printed counterexample is replayable.
  */
 import fc from 'fast-check';
-import { linear, lora, loraFA, loraFB } from '../autograd/ops/lora.ts';
+import { linear, lora, loraFA, loraFB } from '../ops.ts';
 import { reshape } from '../autograd/ops/shape.ts';
 import { typedArrayFor } from '../dtype.ts';
 import { tensor } from '../factories.ts';

@@ -20,7 +20,7 @@ export interface Outcome {
 export interface Claim<C = unknown> {
   /** Short id, e.g. '1 closed form · f64'. */
   id: string;
-  /** What is claimed, in one line (MATH.md's words). */
+  /** What is claimed, in one line (docs/math.md's words). */
   title: string;
   /** The unit of `error`, for the table. */
   unit: string;

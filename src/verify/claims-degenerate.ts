@@ -1,5 +1,5 @@
 /**
- * Claim 10, degenerate input (MATH.md): if the frozen factor is rank-deficient, AᵀA (BBᵀ) is
+ * Claim 10, degenerate input (docs/math.md): if the frozen factor is rank-deficient, AᵀA (BBᵀ) is
  * singular; the op must say so clearly — a LorafaError that names the condition estimate —
  * and, with an explicit ridge λ > 0, return the ridge solution
  *   LoRA-FA: gradB = (1/σ)(AᵀA + λI)⁻¹AᵀG = argmin ‖A·g − G/σ‖² + λ‖g‖²

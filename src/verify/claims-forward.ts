@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { dropout } from '../autograd/ops/nn.ts';
 import { add, mul } from '../autograd/ops/elementwise.ts';
-import { linear } from '../autograd/ops/lora.ts';
+import { linear } from '../ops.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
 import { LorafaError } from '../errors.ts';
 import { conditionLimit } from '../lora/gram.ts';

@@ -1,5 +1,5 @@
 /**
- * Claim 8, memory (MATH.md's table, paper Table 1): the activations each method keeps for
+ * Claim 8, memory (docs/math.md's table, paper Table 1): the activations each method keeps for
  * backward, counted exactly by measureSaved (deduplicated by storage; parameters cost 0):
  *
  *   Full-FT  N·d        LoRA  N·(d + r)        LoRA-FB  N·d        LoRA-FA  N·r
@@ -11,13 +11,13 @@
  * N·(d + r) + N·(o + r), LoRA-FB N·(d + o), LoRA-FA 2·N·r. After backward nothing stays saved.
  */
 import fc from 'fast-check';
-import { linear, lora, loraFA, loraFB } from '../autograd/ops/lora.ts';
+import { linear, lora, loraFA, loraFB } from '../ops.ts';
 import { measureSaved, savedStats } from '../autograd/saved.ts';
 import { BYTES_PER_ELEMENT } from '../dtype.ts';
 import { ones, randn, tensor } from '../factories.ts';
 import { initFactor, randomStream } from '../lora/init.ts';
 import { Linear } from '../nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../nn/lora.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../lora/layers.ts';
 import type { Module } from '../nn/module.ts';
 import type { Tensor } from '../tensor.ts';
 import { worst, type Claim, type FloatDType, type Outcome } from './claim.ts';

@@ -14,7 +14,7 @@
  *     false alarm then has probability about 6·10⁻⁷ per case. The tolerance shrinks as 1/√S.
  */
 import fc from 'fast-check';
-import { loraFA } from '../autograd/ops/lora.ts';
+import { loraFA } from '../ops.ts';
 import { initFactor, randomStream } from '../lora/init.ts';
 import { EPSILON, roundoff, type Claim, type Outcome } from './claim.ts';
 import { gaussian, leaf, RANDOM_INITS, type RandomInit } from './cases.ts';

@@ -1,5 +1,5 @@
 /**
- * Every claim of shared/paper/MATH.md that the project checks, in the order of issue 3:
+ * Every claim of docs/math.md that the project checks, numbered as there:
  *   1–4  LoRA-FA's corrected gradient: closed form, projection, optimality, descent (f64 and f32)
  *   5    the same four for LoRA-FB, from the right
  *   6    one forward and one input gradient for all LoRA ops (and with dropout)

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MatmulParams } from '../../src/backends/backend.ts';
 import { gemmRows, KC, MC, MR, NC, NR, type Gemm } from '../../src/backends/cpu/gemm-packed.ts';
-import { matmul } from '../../src/backends/cpu/matmul.ts';
+import { matmul } from '../../src/backends/cpu/kernels/matmul.ts';
 import { ops, tensor } from '../../src/index.ts';
 
 type FloatArray = Float32Array | Float64Array;

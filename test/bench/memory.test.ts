@@ -1,19 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { full, ops, randn, scope } from '../../src/index.ts';
-import { bytesByColumn, LN_STATS, measureForward, OTHER, table7Columns } from '../../src/lab/saved-columns.ts';
+import { bytesByColumn, LN_STATS, measureForward, OTHER, table7Columns } from '../../src/memory/table7-columns.ts';
 import { transformerConfig } from '../../src/lab/accounting.ts';
 import { methodMemory, korthikantiBytes } from '../../src/memory/model.ts';
 import { expectedCell, TABLE7_COLUMNS } from '../../src/memory/table7.ts';
-import { applyAdapters } from '../../src/nn/adapters.ts';
+import { applyAdapters } from '../../src/lora/adapters.ts';
 import { Linear } from '../../src/nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../../src/nn/lora.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../../src/lora/layers.ts';
 import { buildModule } from '../../src/nn/module.ts';
 import { Block } from '../../src/nn/transformer.ts';
 
 // The exact counts bench/memory.ts reports, on sizes small enough for a test.
 describe('memory benchmark: one adapted linear layer', () => {
-  it('saves exactly MATH.md\'s elements × 4 bytes for every method, with and without adapter dropout', () => {
+  it('saves exactly docs/math.md\'s elements × 4 bytes for every method, with and without adapter dropout', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), (N, d, r0, drop) => {
       const o = 6, r = Math.min(r0, d, o), p = drop ? 0.25 : 0;
       const x = full([N, d], 0.5);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { linalg, LorafaError, tensor, type Tensor } from '../../src/index.ts';
-import { NotPositiveDefiniteError } from '../../src/backends/cpu/linalg.ts';
+import { NotPositiveDefiniteError } from '../../src/linalg/dense.ts';
 import { dim, seed } from '../helpers/arbitraries.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { randomValues } from '../helpers/check-op.ts';

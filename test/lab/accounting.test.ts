@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { scope, tensor } from '../../src/index.ts';
 import { savedBreakdown } from '../../src/lab/accounting.ts';
-import { measureForward } from '../../src/lab/saved-columns.ts';
-import { applyAdapters } from '../../src/nn/adapters.ts';
+import { measureForward } from '../../src/memory/table7-columns.ts';
+import { applyAdapters } from '../../src/lora/adapters.ts';
 import { buildModule } from '../../src/nn/module.ts';
 import { GPT, type GptConfig } from '../../src/nn/transformer.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ops, tensor } from '../../src/index.ts';
 import { alignedLayers, appliedAlignment, cosine, probeAlignment } from '../../src/lab/alignment.ts';
-import { applyAdapters, type AdapterOptions } from '../../src/nn/adapters.ts';
+import { applyAdapters, type AdapterOptions } from '../../src/lora/adapters.ts';
 import { buildModule } from '../../src/nn/module.ts';
 import { GPT, type GptConfig } from '../../src/nn/transformer.ts';
 import { SGD } from '../../src/optim/sgd.ts';

@@ -182,7 +182,7 @@ describe('lorafa calc', () => {
     const { code, out } = await quiet(() => calc(custom));
     expect(code).toBe(0);
     expect(out).toMatch(/^LoRA-FA .* 1\.72 MiB/m); // the lab's analytic figure for its own model: 1760 KiB
-    for (const [args, msg] of [[['--model', 'gpt5'], /unknown --model gpt5/], [['--dtype', 'int4'], /--dtype int4/], [['--targets', 'q,gate2'], /--targets gate2 not in/], [['--model', 'custom', '--layers', '2'], /--hidden = undefined/]] as const) {
+    for (const [args, msg] of [[['--model', 'gpt5'], /--model gpt5: expected one of llama2-7b/], [['--dtype', 'int4'], /--dtype int4/], [['--targets', 'q,gate2'], /--targets gate2 not in/], [['--model', 'custom', '--layers', '2'], /--model custom needs --hidden/]] as const) {
       const r = await quiet(() => calc([...args]));
       expect(r.code).toBe(2);
       expect(r.err).toMatch(msg);

@@ -1,5 +1,5 @@
 /**
- * Every claim of shared/paper/MATH.md as a fast-check property (the same checks `npm run verify`
+ * Every claim of docs/math.md as a fast-check property (the same checks `npm run verify`
  * runs, with CI's numRuns and seed from test/helpers/setup.ts), and proof that the checks can fail.
  */
 import fc from 'fast-check';
@@ -12,7 +12,7 @@ import { runClaim } from '../../src/verify/run.ts';
 
 const { numRuns = 25, seed = 0 } = fc.readConfigureGlobal();
 
-describe('the claims of MATH.md hold', () => {
+describe('the claims of docs/math.md hold', () => {
   for (const claim of allClaims()) {
     it(claim.id, () => {
       const result = runClaim(claim, { numRuns, seed });

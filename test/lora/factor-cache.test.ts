@@ -10,7 +10,7 @@ import type { Backend } from '../../src/backends/backend.ts';
 import { registerBackend } from '../../src/backends/registry.ts';
 import { loraFactor, loraFactorStats, prepareLoraFactor, primeLoraFactor, releaseLoraFactor } from '../../src/lora/factor-cache.ts';
 import { Linear } from '../../src/nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear } from '../../src/nn/lora.ts';
+import { LoraFaLinear, LoraFbLinear } from '../../src/lora/layers.ts';
 import { expectClose } from '../helpers/allclose.ts';
 
 const step = (A: Tensor) => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { LorafaError, measureSaved, noGrad, ops, randn, tensor, type Tensor } from '../../src/index.ts';
 import { Linear } from '../../src/nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear, LoraLinear, type LoraLayerOptions } from '../../src/nn/lora.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear, type LoraLayerOptions } from '../../src/lora/layers.ts';
 import { loraFactorStats } from '../../src/lora/factor-cache.ts';
 import { initFactor, randomStream } from '../../src/lora/init.ts';
 import { expectClose } from '../helpers/allclose.ts';

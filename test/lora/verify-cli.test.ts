@@ -32,8 +32,9 @@ describe('lorafa verify', () => {
     expect(await run(['--runs', '0'])).toBe(2);
     expect(await run(['--bogus', '1'])).toBe(2);
     expect(await run(['--only', 'no such claim'])).toBe(2);
-    expect(io.err()).toContain('--runs 0: expected a positive integer');
-    expect(io.err()).toContain('unknown option --bogus');
+    expect(io.err()).toContain('--runs 0: expected an integer ≥ 1');
+    expect(io.err()).toContain("Unknown option '--bogus'");
+    expect(io.err()).toContain('--only no such claim: no claim id contains it');
     expect(await run(['--help'])).toBe(0);
   });
 });

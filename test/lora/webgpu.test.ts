@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { measureSaved, ops, randn, scope, type Tensor } from '../../src/index.ts';
 import { loraFactorStats, prepareLoraFactor, releaseLoraFactor } from '../../src/lora/factor-cache.ts';
 import { Linear } from '../../src/nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../../src/nn/lora.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../../src/lora/layers.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { skipReason, webgpu } from '../webgpu/gpu.ts';
 

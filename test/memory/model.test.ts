@@ -19,7 +19,7 @@ describe('activation model', () => {
       }));
   });
 
-  it('per adapted linear: LoRA keeps X and XA, LoRA-FB X, LoRA-FA only XA (MATH.md table)', () => {
+  it('per adapted linear: LoRA keeps X and XA, LoRA-FB X, LoRA-FA only XA (docs/math.md table)', () => {
     const cfg = gpt(64, 4), run = { batch: 2, seq: 8, bytes: 4, rank: 3, targets: ['o'] };
     const N = 16, d = 64, r = 3;
     expect(sum(adapterLayerActivations(cfg, 'lora', run))).toBe(4 * N * (d + r));

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LorafaError, measureSaved, noGrad, ops, tensor } from '../../src/index.ts';
 import { loraFactorStats } from '../../src/lora/factor-cache.ts';
-import { applyAdapters, type AdapterMethod } from '../../src/nn/adapters.ts';
+import { applyAdapters, type AdapterMethod } from '../../src/lora/adapters.ts';
 import { Linear } from '../../src/nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../../src/nn/lora.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../../src/lora/layers.ts';
 import { GPT, type GptConfig } from '../../src/nn/transformer.ts';
 
 const cfg: GptConfig = { vocab: 7, dim: 8, heads: 2, layers: 2, context: 4 };

@@ -4,7 +4,7 @@
  * steps. Row lengths cross the workgroup sizes (32 … 256) and the 65535-workgroup grid split.
  */
 import { describe, expect, it } from 'vitest';
-import { choleskyF64 } from '../../src/backends/cpu/linalg.ts';
+import { choleskyF64 } from '../../src/linalg/dense.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { randomValues, type Domain } from '../helpers/check-op.ts';
 import { cpu, runKernel, skipReason, webgpu } from './gpu.ts';

@@ -61,6 +61,11 @@ export function matmulRaw(op: string, a: Tensor, b: Tensor, transA: boolean, tra
   return wrap(out, outShape);
 }
 
+/** op(a)·op(b) through the matmul kernel, not recorded: the flags read a transpose without copying it. */
+export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  return matmulRaw('matmul', a, b, transA, transB);
+}
+
 /** Whether batch sizes d and e (undefined: e's rank is shorter) broadcast together. */
 function batchAxisFits(d: number, e: number | undefined): boolean {
   return e === undefined || d === e || d === 1 || e === 1;

@@ -1,8 +1,8 @@
 import { describe, fail } from '../../errors.ts';
-import { nestedShape } from '../../factories.ts';
 import { checkSeed, nextRandomState } from '../../random.ts';
-import { normalizeAxis } from '../../shape.ts';
-import { Tensor, type NestedArray } from '../../tensor.ts';
+import { nestedShape, normalizeAxis, type NestedArray } from '../../shape.ts';
+import type { Tensor } from '../../tensor.ts';
+import { isTensor, newTensor } from '../tensor-class.ts';
 import { Function, type Context } from '../function.ts';
 import { div } from './elementwise.ts';
 import { sum } from './reduce.ts';
@@ -167,7 +167,7 @@ function position(i: number, shape: readonly number[]): string {
 
 /** Indices given as numbers are uploaded as int32 on like's device (and disposed after run). */
 function withIndices<T>(op: string, idx: Indices, like: Tensor, run: (indices: Tensor) => T): T {
-  if (idx instanceof Tensor) {
+  if (isTensor(idx)) {
     if (idx.dtype !== 'int32') fail(op, `${describe('indices', idx)} must be int32; expected an int32 tensor or an array of integers`);
     return run(idx);
   }
@@ -176,7 +176,7 @@ function withIndices<T>(op: string, idx: Indices, like: Tensor, run: (indices: T
   const data = Int32Array.from(values);
   const bad = data.findIndex((v, i) => v !== values[i]);
   if (bad >= 0) fail(op, `index ${values[bad]} at position ${position(bad, shape)} is not an int32 integer; expected integer indices`);
-  const t = new Tensor(like.backend.upload(data), shape);
+  const t = newTensor(like.backend.upload(data), shape);
   try {
     return run(t);
   } finally {

@@ -2,11 +2,12 @@ import type { Storage } from '../../backends/backend.ts';
 import { isFloat } from '../../dtype.ts';
 import { describe, fail } from '../../errors.ts';
 import { sameShape, sizeOf } from '../../shape.ts';
-import { Tensor } from '../../tensor.ts';
+import type { Tensor } from '../../tensor.ts';
+import { isTensor, newTensor } from '../tensor-class.ts';
 
 /** Wraps a kernel's output storage as a new tensor. */
 export function wrap(storage: Storage, shape: readonly number[]): Tensor {
-  return new Tensor(storage, shape);
+  return newTensor(storage, shape);
 }
 
 /**
@@ -17,6 +18,18 @@ export function view(t: Tensor, shape: readonly number[]): Tensor {
   t.storage.retain();
   const v = wrap(t.storage, shape);
   v.isParameter = t.isParameter;
+  return v;
+}
+
+/** t [..., f] as a 2-D [rows, f] view (no copy). */
+export function rows2d(t: Tensor, f: number): Tensor {
+  return view(t, [f === 0 ? 0 : t.size / f, f]);
+}
+
+/** t's storage under another shape of the same size; disposes the handle t. */
+export function reshaped(t: Tensor, shape: readonly number[]): Tensor {
+  const v = view(t, shape);
+  t.dispose();
   return v;
 }
 
@@ -38,7 +51,7 @@ export type Operand = Tensor | number;
 
 /** A number becomes a rank-0 constant of like's dtype and device; a tensor is returned as is. */
 export function asTensor(v: Operand, like: Tensor): Tensor {
-  if (v instanceof Tensor) return v;
+  if (isTensor(v)) return v;
   return wrap(like.backend.kernels.full(like.dtype, 1, v), []);
 }
 
@@ -48,12 +61,12 @@ export function asTensor(v: Operand, like: Tensor): Tensor {
  */
 export function withOperands<T>(op: string, a: Operand, b: Operand, run: (a: Tensor, b: Tensor) => T): T {
   for (const [name, v] of [['a', a], ['b', b]] as const) {
-    if (!(v instanceof Tensor) && typeof v !== 'number') {
+    if (!isTensor(v) && typeof v !== 'number') {
       fail(op, `operand ${name} is ${Array.isArray(v) ? 'an array' : typeof v}; expected a tensor or a number (make arrays tensors with tensor(...))`);
     }
   }
-  if (!(a instanceof Tensor) && !(b instanceof Tensor)) fail(op, `both operands are numbers (${a}, ${b}); expected at least one tensor`);
-  const like = (a instanceof Tensor ? a : b) as Tensor;
+  if (!isTensor(a) && !isTensor(b)) fail(op, `both operands are numbers (${a}, ${b}); expected at least one tensor`);
+  const like = (isTensor(a) ? a : b) as Tensor;
   const ta = asTensor(a, like), tb = asTensor(b, like);
   try {
     return run(ta, tb);

@@ -1,5 +1,5 @@
 /**
- * The WebGPU device as the kernels see it: WGSL modules read from wgsl/ at run time, pipelines
+ * The WebGPU device as the kernels see it: WGSL modules (shaders.ts), pipelines
  * compiled once and cached by (file, entry point, override constants), and command batching:
  * dispatches go into one open compute pass, their uniforms into one host-side arena, and
  * `flush()` writes the arena and submits (every `batchSize` dispatches, before uploads and
@@ -10,8 +10,8 @@
  * batch that raised it, and then cleared, so later work proceeds (errors outside a batch, such as
  * uploads, arrive through 'uncapturederror' and are reported the same way).
  */
-import { readFileSync } from 'node:fs';
 import { fail } from '../../errors.ts';
+import { shaderSource } from './shaders.ts';
 
 /** Override constants of one pipeline (booleans and numbers, as WGSL `override` declarations). */
 export type Constants = Readonly<Record<string, number | boolean>>;
@@ -157,11 +157,6 @@ export class GpuContext {
     fail('webgpu', `the device reported an error${others} ${first}`);
   }
 
-  /** The WGSL source of wgsl/<name>.wgsl, relative to this package. */
-  static source(name: string): string {
-    return readFileSync(new URL(`../../../wgsl/${name}.wgsl`, import.meta.url), 'utf8');
-  }
-
   pipeline(shader: string, entry: string, constants: Constants): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     const keys = Object.keys(constants).sort();
     const key = `${shader}:${entry}:${keys.map((k) => `${k}=${Number(constants[k])}`).join(',')}`;
@@ -169,7 +164,7 @@ export class GpuContext {
     if (!hit) {
       let module = this.modules.get(shader);
       if (!module) {
-        module = this.device.createShaderModule({ label: shader, code: GpuContext.source(shader) });
+        module = this.device.createShaderModule({ label: shader, code: shaderSource(shader) });
         this.modules.set(shader, module);
       }
       const values: Record<string, number> = {};

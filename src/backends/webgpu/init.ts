@@ -2,7 +2,7 @@
  * initWebGpu(): finds a WebGPU adapter through Dawn (the `webgpu` package), creates the device
  * and registers the 'webgpu' backend. Automatic choice: the platform's default Dawn backend
  * (Vulkan, Metal, D3D12) at featureLevel 'core', then OpenGL and OpenGL ES at 'compatibility'
- * (how Mesa's llvmpipe runs WebGPU on machines without a GPU; see shared/WEBGPU.md).
+ * (how Mesa's llvmpipe runs WebGPU on machines without a GPU; see the README's WebGPU section).
  */
 import { fail } from '../../errors.ts';
 import { registerBackend } from '../registry.ts';

@@ -1,3 +1,4 @@
+import { AllocationTracker } from '../allocations.ts';
 import { Storage, type AllocationStats, type Backend, type Kernels } from '../backend.ts';
 import { BYTES_PER_ELEMENT, type DType, type TypedArray } from '../../dtype.ts';
 import { fail } from '../../errors.ts';
@@ -7,10 +8,12 @@ import type { GpuContext, Launch } from './gpu-context.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
 import type { Gpu } from './kernels/gpu.ts';
 import { layoutKernels } from './kernels/layout.ts';
+import { linalgKernels } from './kernels/linalg.ts';
 import { matmulKernels } from './kernels/matmul.ts';
 import { nnKernels } from './kernels/nn.ts';
 import { optimKernels } from './kernels/optim.ts';
 import { randomKernels } from './kernels/random.ts';
+import { reduceKernels } from './kernels/reduce.ts';
 
 /** What initWebGpu found: the Dawn backend and feature level used, and the adapter's own words. */
 export interface AdapterReport {
@@ -33,7 +36,7 @@ export class WebGpuBackend implements Backend, Gpu {
   readonly kernels: Kernels;
   readonly placeholder: GPUBuffer;
   private readonly pool: BufferPool;
-  private readonly stats: AllocationStats = { liveBuffers: 0, liveBytes: 0, peakBytes: 0 };
+  private readonly allocations = new AllocationTracker();
   /** Buffers handed out again by the pool: recorded commands may still read them. */
   private readonly recycled = new WeakSet<GPUBuffer>();
   private disposed = false;
@@ -50,10 +53,12 @@ export class WebGpuBackend implements Backend, Gpu {
     this.placeholder = this.pool.acquire(16).buffer;
     this.kernels = {
       ...elementwiseKernels(this),
-      ...randomKernels(this),
       ...layoutKernels(this),
       ...matmulKernels(this),
+      ...reduceKernels(this),
       ...nnKernels(this),
+      ...randomKernels(this),
+      ...linalgKernels(this),
       ...optimKernels(this),
     };
   }
@@ -71,9 +76,7 @@ export class WebGpuBackend implements Backend, Gpu {
     const { buffer, reused } = this.pool.acquire(bytes);
     if (reused) this.recycled.add(buffer);
     const s = new Storage<GPUBuffer>(this, dtype, size, buffer);
-    this.stats.liveBuffers++;
-    this.stats.liveBytes += s.bytes;
-    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.liveBytes);
+    this.allocations.allocated(s.bytes);
     return s;
   }
 
@@ -106,18 +109,17 @@ export class WebGpuBackend implements Backend, Gpu {
   }
 
   free(s: Storage): void {
-    this.stats.liveBuffers--;
-    this.stats.liveBytes -= s.bytes;
+    this.allocations.freed(s.bytes);
     if (!this.disposed) this.pool.release(s.handle as GPUBuffer);
     s.handle = null;
   }
 
   memory(): AllocationStats {
-    return { ...this.stats };
+    return this.allocations.stats();
   }
 
   resetPeak(): void {
-    this.stats.peakBytes = this.stats.liveBytes;
+    this.allocations.resetPeak();
   }
 
   /** The buffer pool's view: pooled buffers and bytes, and everything allocated on the GPU. */

@@ -1,8 +1,7 @@
 /** full, cast, unary, unaryGrad, binary and where on WebGPU (one thread per output element). */
-import type { BinaryOp, Kernels, UnaryOp } from '../../backend.ts';
+import type { BinaryOp, ElementwiseKernels, UnaryOp } from '../../backend.ts';
 import { typedArrayFor } from '../../../dtype.ts';
-import { broadcastStrides } from '../../cpu/broadcast.ts';
-import { contiguousStrides, sizeOf } from '../../../shape.ts';
+import { broadcastStrides, contiguousStrides, sizeOf } from '../../../shape.ts';
 import { Params } from '../gpu-context.ts';
 import { buf, grid1d, type Gpu } from './gpu.ts';
 import { kernelAxes, MAX_RANK } from './layout.ts';
@@ -29,7 +28,7 @@ function broadcastParams(op: string, outShape: readonly number[], shapes: readon
   return params;
 }
 
-export function elementwiseKernels(gpu: Gpu): Pick<Kernels, 'full' | 'cast' | 'unary' | 'unaryGrad' | 'binary' | 'where'> {
+export function elementwiseKernels(gpu: Gpu): ElementwiseKernels {
   return {
     full(dtype, size, value) {
       const out = gpu.alloc('full', dtype, size);

@@ -1,5 +1,5 @@
 /** Strided copies and broadcasting: the host collapses shapes, the kernels walk ≤ 8 axes. */
-import type { Kernels, StridedView } from '../../backend.ts';
+import type { LayoutKernels, StridedView } from '../../backend.ts';
 import { fail, fmtShape } from '../../../errors.ts';
 import { collapseAxes, contiguousStrides, sizeOf } from '../../../shape.ts';
 import { Params } from '../gpu-context.ts';
@@ -26,7 +26,7 @@ function viewParams(op: string, view: StridedView): { params: Params; n: number 
   return { params, n };
 }
 
-export function layoutKernels(gpu: Gpu): Pick<Kernels, 'gatherStrided' | 'scatterStrided'> {
+export function layoutKernels(gpu: Gpu): LayoutKernels {
   return {
     gatherStrided(x, view) {
       const { params, n } = viewParams('gatherStrided', view);

@@ -1,8 +1,8 @@
-/** Tiled matmul and the [outer, len, inner] reduction on WebGPU. */
-import type { Kernels } from '../../backend.ts';
+/** Tiled matmul on WebGPU. */
+import type { MatmulKernels } from '../../backend.ts';
 import { fail } from '../../../errors.ts';
-import { grid, MAX_GROUPS, Params } from '../gpu-context.ts';
-import { buf, grid1d, rowWorkgroup, type Gpu } from './gpu.ts';
+import { MAX_GROUPS, Params } from '../gpu-context.ts';
+import { buf, type Gpu } from './gpu.ts';
 
 /** Each thread of matmul.wgsl computes a MICRO × MICRO block of the output. */
 const MICRO = 4;
@@ -26,10 +26,7 @@ export function matmulLoops(batch: number, k: number, wgX: number, wgY: number):
   return Math.ceil(batch / MAX_GROUPS) * Math.max(1, perTile * Math.ceil(k / TILE_K));
 }
 
-/** Rows at least this long are reduced by a workgroup tree; shorter ones by one thread each. */
-const TREE_MIN_LEN = 64;
-
-export function matmulKernels(gpu: Gpu): Pick<Kernels, 'matmul' | 'reduce'> {
+export function matmulKernels(gpu: Gpu): MatmulKernels {
   return {
     matmul(a, b, p) {
       const { batch, m, n, k } = p;
@@ -45,21 +42,6 @@ export function matmulKernels(gpu: Gpu): Pick<Kernels, 'matmul' | 'reduce'> {
         groups: [gx, gy, Math.min(batch, MAX_GROUPS)],
         loops: matmulLoops(batch, k, wgX, wgY),
       }, [out]);
-      return out;
-    },
-    reduce(op, x, outer, len, inner) {
-      const outputs = outer * inner;
-      const out = gpu.alloc(op, x.dtype, outputs);
-      const params = new Params().u32(outer).u32(len).u32(inner).u32(outputs);
-      const OP = op === 'sum' ? 0 : 1;
-      if (len >= TREE_MIN_LEN) {
-        const wg = rowWorkgroup(Math.ceil(len / 4));
-        const launch = { shader: 'reduce', entry: 'tree', constants: { OP, WG: wg }, params, groups: grid(outputs), loops: Math.ceil(len / wg) };
-        gpu.run({ ...launch, buffers: [buf(x), buf(out)] }, [out]);
-      } else {
-        const launch = { shader: 'reduce', entry: 'serial', constants: { OP, WG: 64 }, params, groups: grid1d(outputs, 64), loops: len };
-        gpu.run({ ...launch, buffers: [buf(x), buf(out)] }, [out]);
-      }
       return out;
     },
   };

@@ -1,10 +1,9 @@
 /** Row-wise kernels (softmax, layerNorm, crossEntropy and their gradients) and embedding rows. */
-import type { Kernels } from '../../backend.ts';
+import type { NnKernels } from '../../backend.ts';
 import { grid, Params } from '../gpu-context.ts';
 import { buf, grid1d, rowLoops, rowWorkgroup, type Gpu } from './gpu.ts';
 
-export function nnKernels(gpu: Gpu): Pick<Kernels,
-  'softmax' | 'softmaxGrad' | 'layerNorm' | 'layerNormGrad' | 'crossEntropy' | 'crossEntropyGrad' | 'gatherRows' | 'scatterAddRows'> {
+export function nnKernels(gpu: Gpu): NnKernels {
   return {
     softmax(x, rows, cols, log) {
       const y = gpu.alloc(log ? 'logSoftmax' : 'softmax', x.dtype, rows * cols);

@@ -1,18 +1,10 @@
-/** The LoRA-FA r×r solve and the in-place optimizer steps on WebGPU. */
-import type { Kernels } from '../../backend.ts';
+/** The in-place optimizer steps on WebGPU. */
+import type { OptimKernels } from '../../backend.ts';
 import { Params } from '../gpu-context.ts';
 import { buf, grid1d, type Gpu } from './gpu.ts';
 
-export function optimKernels(gpu: Gpu): Pick<Kernels, 'cholSolve' | 'adamwStep' | 'sgdStep'> {
+export function optimKernels(gpu: Gpu): OptimKernels {
   return {
-    cholSolve(L, rhs, r, cols) {
-      const out = gpu.alloc('cholSolve', rhs.dtype, r * cols);
-      gpu.run({
-        shader: 'chol-solve', params: new Params().u32(r).u32(cols), buffers: [buf(L), buf(rhs), buf(out)], groups: grid1d(cols, 64),
-        loops: (r * (r - 1)) / 2, // the inner substitution loops, over all rows
-      }, [out]);
-      return out;
-    },
     adamwStep(param, grad, m, v, h) {
       // bias corrections and the decay factor in float64 on the host, as the CPU step
       const params = new Params().u32(param.size).f32(h.lr).f32(h.beta1).f32(h.beta2).f32(h.eps)

@@ -1,5 +1,5 @@
 /** Philox-4x32-10 streams on WebGPU: rand/randn and dropout, bit-identical masks to the CPU. */
-import type { Kernels } from '../../backend.ts';
+import type { RandomKernels } from '../../backend.ts';
 import { dropThreshold } from '../../../random.ts';
 import { Params } from '../gpu-context.ts';
 import { buf, grid1d, type Gpu } from './gpu.ts';
@@ -9,7 +9,7 @@ function philoxParams(n: number, seed: number, offset: number, threshold = 0, sc
   return new Params().u32(n).u32(seed).u32(offset).u32(threshold).f32(scale);
 }
 
-export function randomKernels(gpu: Gpu): Pick<Kernels, 'random' | 'dropout'> {
+export function randomKernels(gpu: Gpu): RandomKernels {
   return {
     random(dist, dtype, size, seed, offset) {
       const out = gpu.alloc(dist === 'uniform' ? 'rand' : 'randn', dtype, size);

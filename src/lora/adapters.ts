@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
-import { Linear } from './linear.ts';
-import { LoraAdapterLinear, LoraFaLinear, LoraFbLinear, LoraLinear, type LoraInit, type LoraLayerOptions } from './lora.ts';
-import type { Module } from './module.ts';
+import { Linear } from '../nn/linear.ts';
+import type { Module } from '../nn/module.ts';
+import { LoraAdapterLinear, LoraFaLinear, LoraFbLinear, LoraLinear, type LoraInit, type LoraLayerOptions } from './layers.ts';
 
 export type AdapterMethod = 'lora' | 'lorafa' | 'lorafb';
 

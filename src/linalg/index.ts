@@ -2,10 +2,10 @@
  * Small dense linear algebra on tensors, computed on the CPU in float64 whatever the tensor's
  * dtype (results come back in the input's dtype and device). For the r×r systems of LoRA-FA.
  */
-import { choleskyF64, cholSolveF64, triangularSolveF64 } from './backends/cpu/linalg.ts';
-import { describe, fail } from './errors.ts';
-import { tensor } from './factories.ts';
-import { Tensor } from './tensor.ts';
+import { choleskyF64, cholSolveF64, triangularSolveF64 } from './dense.ts';
+import { describe, fail } from '../errors.ts';
+import { tensor } from '../factories.ts';
+import { Tensor } from '../tensor.ts';
 
 /** Reads a CPU tensor as a float64 array; other devices must be read with await first. */
 function f64(op: string, t: Tensor): Float64Array {

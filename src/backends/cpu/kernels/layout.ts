@@ -1,7 +1,8 @@
-import type { StridedView } from '../backend.ts';
-import type { TypedArray } from '../../dtype.ts';
-import { contiguousStrides } from '../../shape.ts';
-import { forEachRow } from './broadcast.ts';
+import type { LayoutKernels, StridedView } from '../../backend.ts';
+import type { TypedArray } from '../../../dtype.ts';
+import { contiguousStrides } from '../../../shape.ts';
+import { forEachRow } from '../rows.ts';
+import { elements, type Cpu } from './cpu.ts';
 
 /** out (contiguous, view.shape) = x at the strided view. */
 export function gatherStrided(x: TypedArray, view: StridedView): TypedArray {
@@ -22,4 +23,11 @@ export function scatterStrided(dst: TypedArray, src: TypedArray, view: StridedVi
     const s = st[1]!;
     for (let t = 0; t < len; t++, o++, i += s) dst[i] = src[o]!;
   });
+}
+
+export function layoutKernels(cpu: Cpu): LayoutKernels {
+  return {
+    gatherStrided: (x, view) => cpu.adopt(gatherStrided(elements(x), view)),
+    scatterStrided: (dst, src, view) => scatterStrided(elements(dst), elements(src), view),
+  };
 }

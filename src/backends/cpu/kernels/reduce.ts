@@ -1,5 +1,6 @@
-import type { ReduceOp } from '../backend.ts';
-import { like, type FloatArray } from './float-array.ts';
+import type { ReduceKernels, ReduceOp } from '../../backend.ts';
+import { like, type FloatArray } from '../float-array.ts';
+import { floats, type Cpu } from './cpu.ts';
 
 /** x viewed as [outer, len, inner] → out [outer, inner]; sums accumulate in float64. */
 export function reduce(op: ReduceOp, x: FloatArray, outer: number, len: number, inner: number): FloatArray {
@@ -30,4 +31,8 @@ export function reduce(op: ReduceOp, x: FloatArray, outer: number, len: number, 
 /** max that propagates NaN, as numpy and PyTorch do. */
 function maxNaN(a: number, b: number): number {
   return a > b || Number.isNaN(a) ? a : b;
+}
+
+export function reduceKernels(cpu: Cpu): ReduceKernels {
+  return { reduce: (op, x, outer, len, inner) => cpu.adopt(reduce(op, floats(x), outer, len, inner)) };
 }

@@ -2,11 +2,12 @@
  * What the LoRA-family ops share: argument checks, option parsing, and small helpers over the
  * backend kernels. Shapes: x [..., d] seen as X [N, d]; W [d, o]; A [d, r]; B [r, o]; σ = α/r.
  */
-import { describe, fail } from '../../errors.ts';
-import { checkSeed, nextRandomState } from '../../random.ts';
-import type { Tensor } from '../../tensor.ts';
-import { matmulRaw } from './matmul.ts';
-import { checkFloat, view, wrap } from './util.ts';
+import { checkLinear, given } from '../autograd/ops/linear.ts';
+import { mm } from '../autograd/ops/matmul.ts';
+import { reshaped, view, wrap } from '../autograd/ops/util.ts';
+import { describe, fail } from '../errors.ts';
+import { checkSeed, nextRandomState } from '../random.ts';
+import type { Tensor } from '../tensor.ts';
 
 export interface LoraOptions {
   /** σ = α / r, the scale of the adapter path. */
@@ -72,21 +73,13 @@ export interface Dims {
   r: number;
 }
 
-/** Checks x [..., d], W [d, o] (and A [d, r], B [r, o] with 1 ≤ r ≤ min(d, o)): one float dtype. */
-export function checkArgs(op: string, x: Tensor, W: Tensor, A: Tensor | null, B: Tensor | null): Dims {
-  const all = [['x', x], ['W', W], ['A', A], ['B', B]].filter(([, t]) => t) as [string, Tensor][];
-  checkFloat(op, ...all.map(([, t]) => t));
-  if (all.some(([, t]) => t.dtype !== x.dtype)) {
-    fail(op, `dtypes differ: ${all.map(([n, t]) => describe(n, t)).join(', ')}; expected one dtype (cast with ops.cast)`);
-  }
-  const given = all.map(([n, t]) => describe(n, t)).join(', ');
-  const expected = A ? 'x [..., d], W [d, o], A [d, r], B [r, o]' : 'x [..., d], W [d, o]';
-  if (W.rank !== 2 || x.rank < 1 || x.shape[x.rank - 1] !== W.shape[0]) fail(op, `shapes do not fit: ${given}; expected ${expected}`);
-  const [d, o] = W.shape as [number, number];
-  const N = d === 0 ? 0 : x.size / d;
-  if (!A || !B) return { N, d, o, r: 0 };
+/** Checks x [..., d], W [d, o], A [d, r], B [r, o] with 1 ≤ r ≤ min(d, o): one float dtype. */
+export function checkArgs(op: string, x: Tensor, W: Tensor, A: Tensor, B: Tensor): Dims {
+  const named = [['x', x], ['W', W], ['A', A], ['B', B]] as const;
+  const expected = 'x [..., d], W [d, o], A [d, r], B [r, o]';
+  const { N, d, o } = checkLinear(op, x, W, named, expected);
   if (A.rank !== 2 || B.rank !== 2 || A.shape[0] !== d || B.shape[1] !== o || A.shape[1] !== B.shape[0]) {
-    fail(op, `shapes do not fit: ${given}; expected ${expected}`);
+    fail(op, `shapes do not fit: ${given(named)}; expected ${expected}`);
   }
   const r = A.shape[1]!;
   if (r < 1 || r > Math.min(d, o)) {
@@ -103,16 +96,6 @@ export function checkFrozen(op: string, method: string, trained: string, tensors
         `and trains only ${trained}; set ${name}.requiresGrad = false (or use ops.lora to train both factors)`);
     }
   }
-}
-
-/** t [..., f] as a 2-D [rows, f] view (no copy). */
-export function rows2d(t: Tensor, f: number): Tensor {
-  return view(t, [f === 0 ? 0 : t.size / f, f]);
-}
-
-/** op(a)·op(b) through the matmul kernel: the flags read a transpose without copying it. */
-export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
-  return matmulRaw('matmul', a, b, transA, transB);
 }
 
 /** s·t, a new tensor. */
@@ -139,13 +122,6 @@ export function addScaledInto(a: Tensor, s: number, b: Tensor): Tensor {
 export function adapterDropout(t: Tensor, cfg: LoraConfig): Tensor {
   if (cfg.p === 0) return view(t, t.shape);
   return wrap(t.backend.kernels.dropout(t.storage, cfg.p, cfg.seed, cfg.offset), t.shape);
-}
-
-/** t's storage under another shape of the same size; disposes the handle t. */
-export function reshaped(t: Tensor, shape: readonly number[]): Tensor {
-  const v = view(t, shape);
-  t.dispose();
-  return v;
 }
 
 /** t [a, b] transposed into a new contiguous [b, a]. */

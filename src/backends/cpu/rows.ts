@@ -1,21 +1,10 @@
 /**
- * Row iteration for broadcasting kernels. Every operand is described by its strides in the
- * output's index space (0 along broadcast axes); adjacent axes that are contiguous for every
- * operand are merged (collapseAxes in src/shape.ts), so `[N, d] + [d]` runs N rows of length d
- * and `x + 1` runs one row.
+ * Row iteration for the CPU's broadcasting and strided kernels. Every operand is described by its
+ * strides in the output's index space (0 along broadcast axes: broadcastStrides in src/shape.ts);
+ * adjacent axes that are contiguous for every operand are merged (collapseAxes), so `[N, d] + [d]`
+ * runs N rows of length d and `x + 1` runs one row.
  */
 import { collapseAxes } from '../../shape.ts';
-
-/** Strides of an operand of shape inShape read as outShape (right-aligned, 0 where broadcast). */
-export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[] {
-  const strides = new Array<number>(outShape.length).fill(0);
-  let s = 1;
-  for (let i = inShape.length - 1, j = outShape.length - 1; i >= 0; i--, j--) {
-    strides[j] = inShape[i] === 1 ? 0 : s;
-    s *= inShape[i]!;
-  }
-  return strides;
-}
 
 /**
  * Calls row(offsets, len, innerStrides) once per innermost row of outShape, where offsets[k]

@@ -1,9 +1,10 @@
-import type { BinaryOp, UnaryOp } from '../backend.ts';
-import { typedArrayFor, type DType, type TypedArray } from '../../dtype.ts';
-import { contiguousStrides } from '../../shape.ts';
-import { broadcastStrides, forEachRow } from './broadcast.ts';
-import { like, type FloatArray } from './float-array.ts';
-import { gelu, geluErf, geluErfGrad, geluGrad, sigmoid } from './math.ts';
+import type { BinaryOp, ElementwiseKernels, UnaryOp } from '../../backend.ts';
+import { typedArrayFor, type DType, type TypedArray } from '../../../dtype.ts';
+import { broadcastStrides, contiguousStrides } from '../../../shape.ts';
+import { forEachRow } from '../rows.ts';
+import { like, type FloatArray } from '../float-array.ts';
+import { gelu, geluErf, geluErfGrad, geluGrad, sigmoid } from '../math.ts';
+import { elements, floats, type Cpu } from './cpu.ts';
 
 /** y = f(x). One loop per op keeps each loop monomorphic (no call through a variable in it). */
 export function unary(op: UnaryOp, x: FloatArray, p: number): FloatArray {
@@ -104,4 +105,15 @@ export function cast(x: TypedArray, dtype: DType): TypedArray {
 
 export function full(dtype: DType, size: number, value: number): TypedArray {
   return typedArrayFor(dtype, size).fill(value);
+}
+
+export function elementwiseKernels(cpu: Cpu): ElementwiseKernels {
+  return {
+    full: (dtype, size, value) => cpu.adopt(full(dtype, size, value)),
+    cast: (x, dtype) => cpu.adopt(cast(elements(x), dtype)),
+    unary: (op, x, p) => cpu.adopt(unary(op, floats(x), p)),
+    unaryGrad: (op, s, g, p) => cpu.adopt(unaryGrad(op, floats(s), floats(g), p)),
+    binary: (op, a, as, b, bs, os) => cpu.adopt(binary(op, floats(a), as, floats(b), bs, os)),
+    where: (c, cs, a, as, b, bs, os) => cpu.adopt(where(elements(c), cs, floats(a), as, floats(b), bs, os)),
+  };
 }

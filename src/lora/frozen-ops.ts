@@ -1,20 +1,21 @@
 /**
  * LoRA with one factor frozen. Both ops compute the LoRA forward Y = X·W + σ·(X̃·A)·B and
  * train the other factor with the gradient that makes the update of the effective weight the
- * closest one to Full-FT's gradient G = Xᵀ·dY (MATH.md, Theorem 4.1 and A.1):
+ * closest one to Full-FT's gradient G = Xᵀ·dY (docs/math.md, Theorem 4.1 and Theorem A.1):
  *   LoRA-FA (A frozen):  g̃_B = argmin ‖σ·A·g − G‖ = (1/σ²)·(AᵀA)⁻¹·g_B,  so σ·A·g̃_B = P_A·G
  *   LoRA-FB (B frozen):  g̃_A = argmin ‖σ·g·B − G‖ = (1/σ²)·g_A·(BBᵀ)⁻¹,  so σ·g̃_A·B = G·P_B
- * The r×r Cholesky factor of AᵀA (BBᵀ) comes from the factor cache (src/lora/factor-cache.ts):
+ * The r×r Cholesky factor of AᵀA (BBᵀ) comes from the factor cache (factor-cache.ts):
  * computed once per frozen matrix, in float64, and applied with the `cholSolve` kernel.
  */
-import { loraFactor } from '../../lora/factor-cache.ts';
-import type { Tensor } from '../../tensor.ts';
-import { Function, type Context } from '../function.ts';
+import { Function, type Context } from '../autograd/function.ts';
+import { mm } from '../autograd/ops/matmul.ts';
+import { reshaped, rows2d, wrap } from '../autograd/ops/util.ts';
+import type { Tensor } from '../tensor.ts';
 import {
-  adapterDropout, addScaledInto, checkArgs, checkFrozen, inputGrad, mm, parseOptions, reshaped, rows2d, scaled,
-  transposed, type LoraConfig, type LoraFrozenOptions,
-} from './lora-common.ts';
-import { wrap } from './util.ts';
+  adapterDropout, addScaledInto, checkArgs, checkFrozen, inputGrad, parseOptions, scaled, transposed,
+  type LoraConfig, type LoraFrozenOptions,
+} from './common.ts';
+import { loraFactor } from './factor-cache.ts';
 
 interface FrozenMeta {
   cfg: LoraConfig;

@@ -1,5 +1,6 @@
-import { dropThreshold, philox4x32 } from '../../random.ts';
-import { like, type FloatArray } from './float-array.ts';
+import type { NnKernels } from '../../backend.ts';
+import { like, type FloatArray } from '../float-array.ts';
+import { floats, ints, type Cpu } from './cpu.ts';
 
 /** Row-wise softmax or log-softmax of x [rows, cols], shifted by the row max for stability. */
 export function softmax(x: FloatArray, rows: number, cols: number, log: boolean): FloatArray {
@@ -154,16 +155,25 @@ export function scatterAddRows(src: FloatArray, idx: Int32Array, n: number, rows
   return out;
 }
 
-/** Inverted dropout with the mask drawn from Philox (seed, offset); see random.ts. */
-export function dropout(x: FloatArray, p: number, seed: number, offset: number): FloatArray {
-  const y = like(x);
-  const threshold = dropThreshold(p), scale = 1 / (1 - p);
-  const w = new Uint32Array(4);
-  for (let i = 0; i < x.length; i += 4) {
-    philox4x32((offset + i / 4) >>> 0, 0, 0, 0, seed >>> 0, 0, w);
-    for (let lane = 0; lane < 4 && i + lane < x.length; lane++) {
-      y[i + lane] = w[lane]! >>> 8 >= threshold ? x[i + lane]! * scale : 0;
-    }
-  }
-  return y;
+export function nnKernels(cpu: Cpu): NnKernels {
+  return {
+    softmax: (x, rows, cols, log) => cpu.adopt(softmax(floats(x), rows, cols, log)),
+    softmaxGrad: (y, g, rows, cols, log) => cpu.adopt(softmaxGrad(floats(y), floats(g), rows, cols, log)),
+    layerNorm: (x, gamma, beta, rows, cols, eps) => {
+      const r = layerNorm(floats(x), gamma && floats(gamma), beta && floats(beta), rows, cols, eps);
+      return { y: cpu.adopt(r.y), mean: cpu.adopt(r.mean), rstd: cpu.adopt(r.rstd) };
+    },
+    layerNormGrad: (x, gamma, mean, rstd, g, rows, cols) => {
+      const r = layerNormGrad(floats(x), gamma && floats(gamma), floats(mean), floats(rstd), floats(g), rows, cols);
+      return { gradX: cpu.adopt(r.gradX), gradGamma: cpu.adopt(r.gradGamma), gradBeta: cpu.adopt(r.gradBeta) };
+    },
+    crossEntropy: (logits, t, rows, classes, ignore) => {
+      const r = crossEntropy(floats(logits), ints(t), rows, classes, ignore);
+      return { loss: cpu.adopt(r.loss), lse: cpu.adopt(r.lse), valid: cpu.adopt(r.valid) };
+    },
+    crossEntropyGrad: (logits, lse, t, scale, rows, classes, ignore) =>
+      cpu.adopt(crossEntropyGrad(floats(logits), floats(lse), ints(t), floats(scale), rows, classes, ignore)),
+    gatherRows: (table, idx, n, dim) => cpu.adopt(gatherRows(floats(table), ints(idx), n, dim)),
+    scatterAddRows: (src, idx, n, rows, dim) => cpu.adopt(scatterAddRows(floats(src), ints(idx), n, rows, dim)),
+  };
 }

@@ -1,9 +1,11 @@
 /**
- * Small dense linear algebra in float64 on plain arrays (row-major), for the r×r factors of
- * LoRA-FA / LoRA-FB. r is small (≤ a few hundred), so clarity wins over blocking.
+ * Small dense linear algebra in float64 on plain arrays (row-major): the one host implementation,
+ * used by the CPU backend's cholSolve kernel, the LoRA factor cache (src/lora/gram.ts) and the
+ * public `linalg` namespace (index.ts). Its matrices are the r×r factors of LoRA-FA / LoRA-FB
+ * (r ≤ a few hundred), so clarity wins over blocking.
  */
 
-import { fail, LorafaError } from '../../errors.ts';
+import { fail, LorafaError } from '../errors.ts';
 
 /** A LorafaError (like every bad-input error) that also carries the failing pivot. */
 export class NotPositiveDefiniteError extends LorafaError {

@@ -3,11 +3,10 @@
  * paper's Table 7 (Korthikanti et al.'s accounting), so each column can be compared with the
  * printed table and with bytes-per-element × the tensor it stores.
  */
-import type { Context } from '../autograd/function.ts';
 import { measureSaved, type SavedEntry, type SavedReport } from '../autograd/saved.ts';
 import { scope } from '../autograd/scope.ts';
 import type { Tensor } from '../tensor.ts';
-import { TABLE7_COLUMNS } from '../memory/table7.ts';
+import { TABLE7_COLUMNS } from './table7.ts';
 
 /** Extra rows for what Table 7 does not list. */
 export const LN_STATS = 'LayerNorm mean and rstd (not in Table 7)';
@@ -79,22 +78,14 @@ export function bytesByColumn(entries: readonly SavedEntry[], blockPrefix = ''):
 }
 
 /**
- * What forward() saves, measured without running backward: the graph of its output is then
- * released (every context's saved tensors freed), so a later measurement starts from zero
- * instead of finding the same storage already saved. Intermediates are freed by a scope.
+ * What forward() saves, measured without running backward. Its output and intermediates are
+ * disposed by a scope, and a graph whose tensors are all disposed releases its saved tensors
+ * (src/autograd/function.ts), so a later measurement starts from zero instead of finding the
+ * same storage already saved.
  */
 export function measureForward(forward: () => Tensor): Omit<SavedReport, 'result'> {
   return scope(() => {
-    const { result, ...report } = measureSaved(forward);
-    const seen = new Set<Context>();
-    const stack = result.gradFn ? [result.gradFn] : [];
-    while (stack.length) {
-      const ctx = stack.pop()!;
-      if (seen.has(ctx)) continue;
-      seen.add(ctx);
-      ctx.release();
-      for (const e of ctx.edges) if (e && 'gradFn' in e) stack.push(e.gradFn);
-    }
+    const { result: _, ...report } = measureSaved(forward);
     return report;
   });
 }

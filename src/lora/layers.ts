@@ -11,7 +11,7 @@
  * the factors are the parameters `lora_A` [d, r] and `lora_B` [r, o] (also `layer.A`, `layer.B`).
  * Our layout is row-major x·W: PEFT's `lora_A.weight` is our Aᵀ and `lora_B.weight` our Bᵀ.
  *
- * Init (see src/lora/init.ts): the frozen or first factor is random with unit expected vector
+ * Init (see init.ts): the frozen or first factor is random with unit expected vector
  * norms ('gaussian' default, 'uniform', 'orthogonal'), the other is zeros so that ΔW = σ·A·B = 0
  * at the start. LoRA and LoRA-FA: A random, B zeros. LoRA-FB: B is frozen and must have full
  * row rank (BBᵀ invertible), so B is random ('gaussian' default) and A zeros.
@@ -20,23 +20,25 @@
  * the host values it was initialised from, so no device read-back is needed; after changing it
  * in place on WebGPU, call `await layer.prepare()`. Dropout is applied only when `training`.
  */
-import { add, mul } from '../autograd/ops/elementwise.ts';
-import { linear, lora, loraFA, loraFB } from '../autograd/ops/lora.ts';
-import { checkAdapterOptions, type LoraFrozenOptions } from '../autograd/ops/lora-common.ts';
-import { matmul } from '../autograd/ops/matmul.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
+import { add, mul } from '../autograd/ops/elementwise.ts';
+import { linear } from '../autograd/ops/linear.ts';
+import { matmul } from '../autograd/ops/matmul.ts';
 import { scope } from '../autograd/scope.ts';
 import { typedArrayFor } from '../dtype.ts';
 import { describe, fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
-import { prepareLoraFactor, primeLoraFactor, releaseLoraFactor } from '../lora/factor-cache.ts';
-import type { GramSide } from '../lora/gram.ts';
-import { initFactor, LORA_INITS, randomStream, type LoraInit } from '../lora/init.ts';
+import { Linear } from '../nn/linear.ts';
+import { checkFeatures, Module } from '../nn/module.ts';
 import type { Tensor } from '../tensor.ts';
-import { Linear } from './linear.ts';
-import { checkFeatures, Module } from './module.ts';
+import { checkAdapterOptions, type LoraFrozenOptions } from './common.ts';
+import { prepareLoraFactor, primeLoraFactor, releaseLoraFactor } from './factor-cache.ts';
+import { loraFA, loraFB } from './frozen-ops.ts';
+import type { GramSide } from './gram.ts';
+import { initFactor, LORA_INITS, randomStream, type LoraInit } from './init.ts';
+import { lora } from './lora-op.ts';
 
-export type { LoraInit } from '../lora/init.ts';
+export type { LoraInit } from './init.ts';
 
 export interface LoraLayerOptions {
   /** r, with 1 ≤ r ≤ min(d, o). */

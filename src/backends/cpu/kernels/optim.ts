@@ -1,5 +1,6 @@
-import type { AdamWParams, SgdParams } from '../backend.ts';
-import type { FloatArray } from './float-array.ts';
+import type { AdamWParams, OptimKernels, SgdParams } from '../../backend.ts';
+import type { FloatArray } from '../float-array.ts';
+import { floats } from './cpu.ts';
 
 /**
  * AdamW (Loshchilov & Hutter), as torch.optim.AdamW:
@@ -30,4 +31,11 @@ export function sgdStep(p: FloatArray, g: FloatArray, buf: FloatArray | null, h:
     }
     p[i] = p[i]! - h.lr * d;
   }
+}
+
+export function optimKernels(): OptimKernels {
+  return {
+    adamwStep: (p, g, m, v, h) => adamwStep(floats(p), floats(g), floats(m), floats(v), h),
+    sgdStep: (p, g, buf, h) => sgdStep(floats(p), floats(g), buf && floats(buf), h),
+  };
 }

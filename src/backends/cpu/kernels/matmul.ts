@@ -1,6 +1,7 @@
-import type { MatmulParams } from '../backend.ts';
-import { like, type FloatArray } from './float-array.ts';
-import { gemmRows, operandStrides, type Gemm } from './gemm-packed.ts';
+import type { MatmulKernels, MatmulParams } from '../../backend.ts';
+import { like, type FloatArray } from '../float-array.ts';
+import { gemmRows, operandStrides, type Gemm } from '../gemm-packed.ts';
+import { floats, type Cpu } from './cpu.ts';
 
 /**
  * out [batch, m, n] = op(a)·op(b), batch matrix by batch matrix (a stride of 0 shares the operand).
@@ -54,4 +55,8 @@ function gemmDots(g: Gemm, m0: number, m1: number): void {
       c[g.cOff + i * n + j]! += acc;
     }
   }
+}
+
+export function matmulKernels(cpu: Cpu): MatmulKernels {
+  return { matmul: (a, b, p) => cpu.adopt(matmul(floats(a), floats(b), p)) };
 }

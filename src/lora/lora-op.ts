@@ -1,0 +1,65 @@
+/**
+ * Standard LoRA as one op (Hu et al.): Y = X·W + σ·(X·A)·B with A and B trained. Its siblings:
+ *   ops.linear  Y = X·W + b, the Full-FT reference                       (src/autograd/ops/linear.ts)
+ *   ops.loraFA  the same forward, A and W frozen: saves only XA, projected gradient for B   (frozen-ops.ts)
+ *   ops.loraFB  the same forward, B and W frozen: projected gradient for A                  (frozen-ops.ts)
+ * Shapes: x [..., d] is used as X [N, d]; W [d, o]; A [d, r]; B [r, o]; σ = α/r. The
+ * mathematics is in docs/math.md; `npm run verify` checks every claim of it.
+ */
+import { Function, type Context } from '../autograd/function.ts';
+import { mm } from '../autograd/ops/matmul.ts';
+import { reshaped, rows2d } from '../autograd/ops/util.ts';
+import type { Tensor } from '../tensor.ts';
+import { adapterDropout, addScaledInto, checkArgs, inputGrad, parseOptions, scaled, type LoraConfig, type LoraOptions } from './common.ts';
+
+interface LoraMeta {
+  cfg: LoraConfig;
+  xShape: readonly number[];
+}
+
+/**
+ * Standard LoRA (Hu et al.): any of x, W, A, B may need a gradient.
+ * Forward: Y = X·W + σ·(X̃·A)·B with X̃ = dropout(X) (mask drawn from (seed, offset));
+ *          XA = X̃·A [N, r] is computed once.
+ * Backward: gradX = dY·Wᵀ + σ·drop((dY·Bᵀ)·Aᵀ);  gradW = Xᵀ·dY;
+ *           gradA = g_A = σ·X̃ᵀ·(dY·Bᵀ), X̃ regenerated from X and the seed;  gradB = g_B = σ·(XA)ᵀ·dY.
+ * Saves: X [N, d] if A or W needs a gradient; XA [N, r] if B does; W, A, B (parameters,
+ *        0 bytes) where gradX or gradA need them. Training A and B: N·(d + r) elements, with
+ *        or without dropout (the mask is regenerated, never stored).
+ */
+export class Lora extends Function {
+  static override readonly opName = 'lora';
+  static override forward(ctx: Context<LoraMeta>, x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig): Tensor {
+    const { d, o } = checkArgs(this.opName, x, W, A, B);
+    const X = rows2d(x, d); //                                                [N, d]
+    const Xd = adapterDropout(X, cfg);
+    const XA = mm(Xd, A); //                                                  [N, r]
+    Xd.dispose();
+    const Y = addScaledInto(mm(X, W), cfg.scale, mm(XA, B)); //               [N, o]
+    const [nx, nW, nA, nB] = ctx.needsInputGrad;
+    ctx.meta = { cfg, xShape: x.shape };
+    ctx.saveForBackward(nW || nA ? X : null, nB ? XA : null, nx ? W : null, nx ? A : null, nx || nA ? B : null);
+    X.dispose();
+    XA.dispose();
+    return reshaped(Y, [...x.shape.slice(0, -1), o]);
+  }
+  static override backward(ctx: Context<LoraMeta>, g: Tensor) {
+    const [X, XA, W, A, B] = ctx.savedTensors;
+    const [nx, nW, nA, nB] = ctx.needsInputGrad;
+    const { cfg, xShape } = ctx.meta;
+    const dY = rows2d(g, g.shape[g.rank - 1]!); //                            [N, o]
+    const dYBt = nx || nA ? mm(dY, B!, false, true) : null; //                [N, r]
+    return [
+      nx ? inputGrad(dY, W!, A!, B!, cfg, xShape, dYBt!) : null,
+      nW ? mm(X!, dY, true) : null,
+      nA ? scaled(mm(adapterDropout(X!, cfg), dYBt!, true), cfg.scale) : null, // σ·X̃ᵀ·(dY·Bᵀ)  [d, r]
+      nB ? scaled(mm(XA!, dY, true), cfg.scale) : null, //                       σ·(XA)ᵀ·dY     [r, o]
+      null,
+    ];
+  }
+}
+
+/** Standard LoRA: x·W + σ·(dropout(x)·A)·B. */
+export function lora(x: Tensor, W: Tensor, A: Tensor, B: Tensor, options: LoraOptions): Tensor {
+  return Lora.apply(x, W, A, B, parseOptions('lora', x, options));
+}

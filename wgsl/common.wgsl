@@ -1,0 +1,118 @@
+// common.wgsl: the prelude the loader puts in front of every other file of this folder, so each
+// kernel file holds only what is its own. Unused declarations cost nothing: a pipeline includes
+// only what its entry point uses (a workgroup array included).
+//
+//   WG                      threads per workgroup of the 1-D and row kernels (override; a power of
+//                           two wherever a kernel reduces over its workgroup)
+//   flat_index, group_index an invocation's index in a 1-D launch, and a workgroup's, where the
+//                           host splits more than 65535 workgroups over x and y (index = y·X + x)
+//   nan, inf, neg_inf       special values (runtime values: WGSL constant expressions cannot hold them)
+//   is_nan, max_nan         the NaN test, and the max that propagates NaN (as numpy, PyTorch, the CPU)
+//   wg_sum, wg_max, wg_sum2 tree reductions over the workgroup of one value per thread
+//   strided_offsets         where element i of a collapsed shape sits in up to three strided operands
+
+override WG: u32 = 256u;
+
+fn group_index(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.y * nwg.x + wid.x;
+}
+
+fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return group_index(wid, nwg) * WG + lid;
+}
+
+fn nan() -> f32 {
+  var bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
+}
+
+fn inf() -> f32 {
+  var bits = 0x7f800000u;
+  return bitcast<f32>(bits);
+}
+
+fn neg_inf() -> f32 {
+  var bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}
+
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+/// max(a, b), NaN if either is NaN.
+fn max_nan(a: f32, b: f32) -> f32 {
+  return select(b, a, a > b || is_nan(a));
+}
+
+var<workgroup> wg_scratch: array<f32, WG>;
+var<workgroup> wg_scratch2: array<vec2f, WG>;
+
+// The tree reductions: every thread of the workgroup calls them (uniform control flow) with its
+// value and local index, and every thread gets the result. Each starts with a barrier, so a kernel
+// may call them one after another: no thread overwrites a result another has not read yet.
+
+/// Σ of v over the workgroup.
+fn wg_sum(v: f32, lid: u32) -> f32 {
+  workgroupBarrier();
+  wg_scratch[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      wg_scratch[lid] += wg_scratch[lid + s];
+    }
+    workgroupBarrier();
+  }
+  return wg_scratch[0];
+}
+
+/// max of v over the workgroup (NaN if any is NaN).
+fn wg_max(v: f32, lid: u32) -> f32 {
+  workgroupBarrier();
+  wg_scratch[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      wg_scratch[lid] = max_nan(wg_scratch[lid], wg_scratch[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  return wg_scratch[0];
+}
+
+/// Σ of two values at once over the workgroup.
+fn wg_sum2(v: vec2f, lid: u32) -> vec2f {
+  workgroupBarrier();
+  wg_scratch2[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      wg_scratch2[lid] += wg_scratch2[lid + s];
+    }
+    workgroupBarrier();
+  }
+  return wg_scratch2[0];
+}
+
+/// Element i of a shape (its first `rank` ≤ 8 sizes, packed in two vec4u, row-major) sits at
+/// Σ_axis coordinate·stride in each operand: the three results are the offsets for the strides
+/// s0, s1 and s2 (pass array<vec4u, 2>() for an operand that is not there). The host collapses
+/// shapes first (src/shape.ts, collapseAxes), so the loop is short.
+fn strided_offsets(i: u32, rank: u32, shape: array<vec4u, 2>, s0: array<vec4u, 2>, s1: array<vec4u, 2>, s2: array<vec4u, 2>) -> vec3u {
+  // copies in function memory can be indexed at run time
+  var sizes = shape;
+  var a = s0;
+  var b = s1;
+  var c = s2;
+  var rem = i;
+  var at = vec3u(0u);
+  for (var d = rank; d > 0u; d--) {
+    let v = (d - 1u) / 4u;
+    let lane = (d - 1u) % 4u;
+    let size = sizes[v][lane];
+    let coord = rem % size;
+    rem = rem / size;
+    at += coord * vec3u(a[v][lane], b[v][lane], c[v][lane]);
+  }
+  return at;
+}
