@@ -9,6 +9,7 @@
  */
 const LIBRARY_ABOVE_BACKENDS = '^src/(autograd|nn|lora|optim|memory|verify|io|data|linalg/index\\.ts|tensor\\.ts|factories\\.ts|ops\\.ts|index\\.ts)';
 const runtime = { dependencyTypesNot: ['type-only'] };
+const NODE_SIDE = '^src/(node\\.ts|io/safetensors-files\\.ts|data/|lab/|cli/)';
 
 module.exports = {
   forbidden: [
@@ -69,11 +70,25 @@ module.exports = {
       to: { path: '^src/(lab|cli)/' },
     },
     {
+      name: 'node-only-in-node-modules',
+      comment: "Only the Node side (src/node.ts, io/safetensors-files.ts, data/, lab/, cli/) imports Node's built-in modules: the rest runs in browsers.",
+      severity: 'error',
+      from: { path: '^src/', pathNot: NODE_SIDE },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'core-entries-platform-neutral',
+      comment: "Nothing reachable from the 'lorafa' and 'lorafa/verify' entries is on the Node side.",
+      severity: 'error',
+      from: { path: '^src/(index|verify/index)\\.ts$' },
+      to: { path: NODE_SIDE, reachable: true },
+    },
+    {
       name: 'not-to-unresolvable',
       comment: 'Every import resolves.',
       severity: 'error',
       from: {},
-      to: { couldNotResolve: true },
+      to: { couldNotResolve: true, pathNot: '^@webgpu/types$' }, // a types-only package (triple-slash reference)
     },
   ],
   options: {

@@ -7,8 +7,7 @@
  * Only forward passes run (saved bytes are known once forward returns). Prints markdown and
  * rewrites the memory section of bench/RESULTS.md (between its memory markers).
  */
-import { fileURLToPath } from 'node:url';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeSection } from './results.ts';
 import { full, noGrad, ops, randn, scope, type Tensor } from '../src/index.ts';
 import { fmtBytes } from '../src/memory/format.ts';
 import { bytesByColumn, LN_STATS, measureForward } from '../src/memory/table7-columns.ts';
@@ -168,16 +167,4 @@ say();
 say(`(${((performance.now() - t0) / 1000).toFixed(0)} s on ${process.platform}, Node ${process.version}.)`);
 
 // ---------------------------------------------------------------- RESULTS.md
-const path = new URL('./RESULTS.md', import.meta.url);
-const [BEGIN, END] = ['<!-- memory:begin -->', '<!-- memory:end -->'];
-let text = '';
-try {
-  text = readFileSync(path, 'utf8');
-} catch {
-  text = '# Benchmark results\n';
-}
-const section = `${BEGIN}\n${out.join('\n')}\n${END}`;
-const start = text.indexOf(BEGIN), end = text.indexOf(END);
-text = start >= 0 && end > start ? text.slice(0, start) + section + text.slice(end + END.length) : `${text.trimEnd()}\n\n${section}\n`;
-writeFileSync(path, text);
-console.log(`\nupdated the memory section of ${fileURLToPath(path)}`);
+console.log(`\nupdated the memory section of ${writeSection('memory', out.join('\n'))}`);

@@ -16,8 +16,8 @@
  * time is divided by `count`. A second table times one LoRA-FA training step (forward + backward
  * to B's closed-form gradient) on each device, batched the same way.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { writeSection } from './results.ts';
 import { initWebGpu, noGrad, ops, prepareLoraFactor, randn, scope, type Device, type Tensor } from '../src/index.ts';
 
 interface Shape {
@@ -211,22 +211,6 @@ function table(shapes: Shape[], providers: Provider[], rows: (number | null)[][]
   return lines.join('\n');
 }
 
-/** Replaces the speed section of RESULTS.md (between the markers), or appends it; keeps the rest. */
-function writeResults(section: string): void {
-  const path = new URL('./RESULTS.md', import.meta.url);
-  const begin = '<!-- speed:begin -->', end = '<!-- speed:end -->';
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    text = '# Benchmark results\n';
-  }
-  const block = `${begin}\n${section}\n${end}`;
-  const i = text.indexOf(begin), j = text.indexOf(end);
-  text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, text);
-}
-
 /** The WebGPU adapter's description, or null (with the reason printed) where there is none. */
 async function webGpuAdapter(): Promise<string | null> {
   try {
@@ -287,7 +271,7 @@ async function main(): Promise<void> {
     'the fresh [4096, 1024] output (page faults), not the kernel.',
   ].join('\n');
   console.log(section);
-  if (!quick) writeResults(section);
+  if (!quick) writeSection('speed', section);
 }
 
 await main();

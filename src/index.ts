@@ -12,11 +12,12 @@ export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autogr
 export { Function, Context } from './autograd/function.ts';
 export { getBackend, useBackend, defaultDevice } from './backends/registry.ts';
 export type { Backend, Kernels, AllocationStats } from './backends/backend.ts';
-export { initWebGpu, type WebGpuOptions } from './backends/webgpu/init.ts';
+export { initWebGpu } from './backends/webgpu/init.ts';
+export type { AdapterReport, GpuCounters, GpuProvider, PoolStats, WebGpu, WebGpuOptions } from './backends/webgpu/api.ts';
 export * as ops from './ops.ts';
 export * as linalg from './linalg/index.ts';
 export * as memory from './memory/index.ts';
 export { prepareLoraFactor, releaseLoraFactor, loraFactorStats } from './lora/factor-cache.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
-export { saveSafetensors, loadSafetensors, serializeSafetensors, parseSafetensors, type SafetensorsContent } from './io/safetensors.ts';
+export { serializeSafetensors, parseSafetensors, type SafetensorsContent } from './io/safetensors.ts';

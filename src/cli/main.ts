@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * The `lorafa` command. Each subcommand lives in its own module exporting
  * `run(args: string[]): Promise<number>` (the exit code), loaded only when used.

@@ -1,4 +1,3 @@
-import { readFile, writeFile } from 'node:fs/promises';
 import type { DType, Device } from '../dtype.ts';
 import { fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
@@ -70,8 +69,9 @@ export async function serializeSafetensors(tensors: Record<string, Tensor>, meta
     offset += bytes.length;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const head = new TextEncoder().encode(json);
+  const encoded = new TextEncoder().encode(json);
+  const head = new Uint8Array(Math.ceil(encoded.length / 8) * 8).fill(0x20); // padded with spaces to a multiple of 8
+  head.set(encoded);
   const out = new Uint8Array(8 + head.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
@@ -83,7 +83,7 @@ export async function serializeSafetensors(tensors: Record<string, Tensor>, meta
   return out;
 }
 
-/** Parses a safetensors file into tensors on `device` (the default device if not given), checking every offset. */
+/** Parses the bytes of a safetensors file into tensors on `device` (the default device if not given), checking every offset. */
 export function parseSafetensors(bytes: Uint8Array, options: { device?: Device } = {}): SafetensorsContent {
   if (bytes.length < 8) fail('safetensors', `the file has ${bytes.length} bytes; expected at least the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -140,12 +140,4 @@ function checkCoverage(spans: [number, number, string][], length: number): void 
     at = end;
   }
   if (at !== length) fail('safetensors', `the tensors cover ${at} of the ${length} data bytes; expected all of them`);
-}
-
-export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
-  await writeFile(path, await serializeSafetensors(tensors, metadata));
-}
-
-export async function loadSafetensors(path: string, options: { device?: Device } = {}): Promise<SafetensorsContent> {
-  return parseSafetensors(new Uint8Array(await readFile(path)), options);
 }

@@ -1,9 +1,12 @@
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import type { MethodResult } from './fine-tune.ts';
 
-/** Renders a Vega-Lite spec to an SVG string in Node (no browser, no canvas). */
+/**
+ * Renders a Vega-Lite spec to an SVG string in Node (no browser, no canvas). The chart libraries
+ * are loaded here, when a chart is drawn, so nothing else of lorafa loads them.
+ */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

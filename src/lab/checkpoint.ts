@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../dtype.ts';
 import { fail } from '../errors.ts';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors-files.ts';
 import { buildModule } from '../nn/module.ts';
 import { GPT, type GptConfig } from '../nn/transformer.ts';
 import { CharTokenizer } from '../data/text.ts';

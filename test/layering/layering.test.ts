@@ -42,10 +42,12 @@ describe('layering', () => {
       'backend-folders-private: src/autograd/ops/peek.ts → src/backends/cpu/kernels/rows.ts',
       'backends-apart: src/backends/webgpu/kernels/cross.ts → src/backends/cpu/kernels/rows.ts',
       'backends-below-autograd: src/backends/cpu/kernels/bad.ts → src/autograd/engine.ts',
+      'core-entries-platform-neutral: src/index.ts → src/data/words.ts',
       'core-imports-only-core: src/shape.ts → src/factories.ts',
       'library-not-app: src/lora/layers.ts → src/lab/report.ts',
       'nn-below-lora: src/nn/linear.ts → src/lora/layers.ts',
       'no-circular: src/io/cycle-a.ts → src/io/cycle-b.ts',
+      'node-only-in-node-modules: src/io/reader.ts → fs',
       'not-to-unresolvable: src/data/text.ts → ./missing.ts',
     ]);
   });

@@ -202,7 +202,9 @@ describe.skipIf(!webgpu)(`WebGPU backend ${skipReason}`, () => {
     const hint = 'apt-get install -y --no-install-recommends libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1';
     const absent = process.platform === 'darwin' ? 'd3d12' : 'metal'; // a Dawn backend this OS cannot have
     await expect(initWebGpu({ backend: absent, featureLevel: 'core' }))
-      .rejects.toThrow(`initWebGpu: no WebGPU adapter found; tried ${absent} (featureLevel core): no adapter. On Linux without a GPU, install Mesa (${hint})`);
+      .rejects.toThrow(`initWebGpu: no WebGPU adapter found; tried Dawn ${absent} (featureLevel core): no adapter. On Linux without a GPU, install Mesa (${hint})`);
+    await expect(initWebGpu({ gpu: { requestAdapter: async () => null } }))
+      .rejects.toThrow('initWebGpu: no WebGPU adapter found; tried navigator.gpu (featureLevel core): no adapter; navigator.gpu (featureLevel compatibility): no adapter. check that WebGPU is enabled');
     const fresh = await initWebGpu();
     expect(fresh).not.toBe(gpu);
     expect(getBackend('webgpu')).toBe(fresh);

@@ -5,7 +5,8 @@
  */
 import { getBackend, type Backend, type Kernels } from '../../src/index.ts';
 import { Storage } from '../../src/backends/backend.ts';
-import { initWebGpu, type WebGpuBackend } from '../../src/backends/webgpu/index.ts';
+import { initWebGpu } from '../../src/backends/webgpu/index.ts';
+import type { WebGpuBackend } from '../../src/backends/webgpu/webgpu-backend.ts';
 import type { TypedArray } from '../../src/dtype.ts';
 
 export const webgpuRequired = process.env.REQUIRE_WEBGPU === '1';
@@ -13,7 +14,7 @@ export const webgpuRequired = process.env.REQUIRE_WEBGPU === '1';
 let gpu: WebGpuBackend | null = null;
 let reason = '';
 try {
-  gpu = await initWebGpu();
+  gpu = (await initWebGpu()) as WebGpuBackend; // the class, for tests that look inside
 } catch (e) {
   if (webgpuRequired) throw e;
   reason = `WebGPU tests skipped (set REQUIRE_WEBGPU=1 to make this an error): ${(e as Error).message}`;

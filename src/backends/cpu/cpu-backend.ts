@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { AllocationTracker } from '../allocations.ts';
 import { Storage, type AllocationStats, type Backend, type Kernels } from '../backend.ts';
 import { dtypeOfArray, type DType, type TypedArray } from '../../dtype.ts';
@@ -18,7 +17,7 @@ import { reduceKernels } from './kernels/reduce.ts';
  */
 export class CpuBackend implements Backend, Cpu {
   readonly device = 'cpu' as const;
-  readonly description = `CPU (${os.cpus()[0]?.model?.trim() ?? 'unknown'}), JavaScript, 1 thread`;
+  readonly description = 'CPU (JavaScript, 1 thread)';
   readonly kernels: Kernels;
   private readonly allocations = new AllocationTracker();
 

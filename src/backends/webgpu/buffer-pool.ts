@@ -5,6 +5,7 @@
  * eighths of the next power of two (at most 25% slack). Buffers are destroyed only when the
  * pool would hold more than `maxPooledBytes`, and all of them at dispose().
  */
+import type { PoolStats } from './api.ts';
 import { UsageFlags } from './gpu-context.ts';
 
 const MIN_BYTES = 16;
@@ -17,16 +18,6 @@ export function sizeClass(bytes: number): number {
   if (p <= POW2_UP_TO) return p;
   const step = p / 8;
   return Math.ceil(b / step) * step;
-}
-
-export interface PoolStats {
-  /** Buffers waiting in the pool, and their bytes. */
-  pooledBuffers: number;
-  pooledBytes: number;
-  /** Bytes of every GPU buffer that exists (handed out or pooled). */
-  allocatedBytes: number;
-  /** Buffers created since the start; a reuse does not count. */
-  created: number;
 }
 
 export class BufferPool {

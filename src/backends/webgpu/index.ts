@@ -1,4 +1,3 @@
-/** The WebGPU backend: initWebGpu, the backend class. */
-export { initWebGpu, MESA_HINT, type DawnBackend, type WebGpuOptions } from './init.ts';
-export { WebGpuBackend, type AdapterReport } from './webgpu-backend.ts';
-export type { PoolStats } from './buffer-pool.ts';
+/** The WebGPU backend: initWebGpu and its public types. */
+export { initWebGpu, MESA_HINT } from './init.ts';
+export type { AdapterReport, DawnBackend, GpuCounters, GpuProvider, PoolStats, WebGpu, WebGpuOptions } from './api.ts';

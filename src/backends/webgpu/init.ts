@@ -1,30 +1,23 @@
 /**
- * initWebGpu(): finds a WebGPU adapter through Dawn (the `webgpu` package), creates the device
- * and registers the 'webgpu' backend. Automatic choice: the platform's default Dawn backend
- * (Vulkan, Metal, D3D12) at featureLevel 'core', then OpenGL and OpenGL ES at 'compatibility'
- * (how Mesa's llvmpipe runs WebGPU on machines without a GPU; see the README's WebGPU section).
+ * initWebGpu(): finds a WebGPU adapter, creates the device and registers the 'webgpu' backend.
+ * Where the platform has WebGPU (`navigator.gpu`: browsers, Deno) it is used, at featureLevel
+ * 'core' and then 'compatibility'. On Node, Dawn's bindings (the `webgpu` package) are loaded by a
+ * dynamic import that bundlers leave alone, and tried as: the platform's default Dawn backend
+ * (Vulkan, Metal, D3D12) at 'core', then OpenGL and OpenGL ES at 'compatibility' (how Mesa's
+ * llvmpipe runs WebGPU on machines without a GPU; see the README's WebGPU section).
  */
 import { fail } from '../../errors.ts';
 import { registerBackend } from '../registry.ts';
 import { GpuContext } from './gpu-context.ts';
-import { WebGpuBackend, type AdapterReport } from './webgpu-backend.ts';
+import type { AdapterReport, DawnBackend, GpuProvider, WebGpu, WebGpuOptions } from './api.ts';
+import { WebGpuBackend } from './webgpu-backend.ts';
 
-export type DawnBackend = 'default' | 'vulkan' | 'metal' | 'd3d12' | 'opengl' | 'opengles';
+export type { DawnBackend, WebGpuOptions } from './api.ts';
 
-export interface WebGpuOptions {
-  /** 'auto' (default): 'default' at featureLevel core, then 'opengl' and 'opengles' at compatibility. */
-  backend?: 'auto' | DawnBackend;
-  /** Defaults to 'compatibility' for OpenGL (ES) and 'core' otherwise. */
-  featureLevel?: 'core' | 'compatibility';
-  powerPreference?: 'low-power' | 'high-performance';
-  /** Dispatches recorded per submit (default 256). */
-  batchSize?: number;
-  /** Bytes of freed buffers kept for reuse before buffers are destroyed (default 1 GiB). */
-  maxPooledBytes?: number;
-}
-
+/** One way to get an adapter: a GPU (made on demand) at a feature level; `label` names it in reports. */
 interface Attempt {
-  backend: DawnBackend;
+  label: string;
+  gpu: () => GpuProvider;
   featureLevel: 'core' | 'compatibility';
 }
 
@@ -49,7 +42,7 @@ let current: Promise<WebGpuBackend> | null = null;
  * the same backend and ignore their options, until it is disposed). Throws a clear error naming
  * every Dawn backend tried when no adapter is found.
  */
-export function initWebGpu(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
+export function initWebGpu(options: WebGpuOptions = {}): Promise<WebGpu> {
   current ??= createBackend(options).catch((e: unknown) => {
     current = null;
     throw e;
@@ -57,27 +50,40 @@ export function initWebGpu(options: WebGpuOptions = {}): Promise<WebGpuBackend> 
   return current;
 }
 
-function attempts(o: WebGpuOptions): Attempt[] {
+/** The package that provides Dawn on Node, in a variable so that bundlers do not follow the import. */
+const DAWN_PACKAGE = 'webgpu';
+
+/** The GPU of the platform (options.gpu or navigator.gpu), if it has one. */
+function platformGpu(o: WebGpuOptions): GpuProvider | undefined {
+  return o.gpu ?? (globalThis as { navigator?: { gpu?: GpuProvider } }).navigator?.gpu;
+}
+
+async function attempts(o: WebGpuOptions): Promise<Attempt[]> {
+  const levels = o.featureLevel ? [o.featureLevel] : (['core', 'compatibility'] as const);
+  const gpu = platformGpu(o);
+  if (gpu) return levels.map((featureLevel) => ({ label: `navigator.gpu (featureLevel ${featureLevel})`, gpu: () => gpu, featureLevel }));
+  const proc = (globalThis as { process?: { platform?: string; env: Record<string, string | undefined>; versions?: { node?: string } } }).process;
+  if (!proc?.versions?.node) fail('initWebGpu', 'this platform has no WebGPU (no navigator.gpu); in a browser, use one with WebGPU enabled, or pass { gpu }');
+  // EGL needs a platform to initialise without a display (harmless elsewhere)
+  if (proc.platform === 'linux') proc.env.EGL_PLATFORM ??= 'surfaceless';
+  let create: (flags: string[]) => GpuProvider;
+  try {
+    ({ create } = (await import(/* @vite-ignore */ DAWN_PACKAGE)) as { create: (flags: string[]) => GpuProvider });
+  } catch (e) {
+    return fail('initWebGpu', `cannot load the '${DAWN_PACKAGE}' package (Dawn for Node): ${(e as Error).message}; expected it installed with lorafa`);
+  }
   const backend = o.backend ?? 'auto';
   const level = (b: DawnBackend) => o.featureLevel ?? (b === 'opengl' || b === 'opengles' ? 'compatibility' : 'core');
-  if (backend !== 'auto') return [{ backend, featureLevel: level(backend) }];
-  return (['default', 'opengl', 'opengles'] as const).map((b) => ({ backend: b, featureLevel: level(b) }));
+  const dawn = backend === 'auto' ? (['default', 'opengl', 'opengles'] as const) : [backend];
+  return dawn.map((b) => ({ label: `Dawn ${b} (featureLevel ${level(b)})`, gpu: () => create(b === 'default' ? [] : [`backend=${b}`]), featureLevel: level(b) }));
 }
 
 async function createBackend(options: WebGpuOptions): Promise<WebGpuBackend> {
-  // EGL needs a platform to initialise without a display (harmless elsewhere)
-  if (process.platform === 'linux') process.env.EGL_PLATFORM ??= 'surfaceless';
-  let create: (flags: string[]) => GPU;
-  try {
-    ({ create } = await import('webgpu'));
-  } catch (e) {
-    fail('initWebGpu', `cannot load the 'webgpu' package (Dawn for Node): ${(e as Error).message}; expected it installed by npm ci`);
-  }
   const tried: string[] = [];
-  for (const attempt of attempts(options)) {
-    const label = `${attempt.backend} (featureLevel ${attempt.featureLevel})`;
+  for (const attempt of await attempts(options)) {
+    const label = attempt.label;
     try {
-      const gpu = create(attempt.backend === 'default' ? [] : [`backend=${attempt.backend}`]);
+      const gpu = attempt.gpu() as GPU; // a real GPU object: GpuProvider is its public, structural type
       const adapter = await gpu.requestAdapter({ featureLevel: attempt.featureLevel, powerPreference: options.powerPreference });
       if (!adapter) {
         tried.push(`${label}: no adapter`);
@@ -88,7 +94,7 @@ async function createBackend(options: WebGpuOptions): Promise<WebGpuBackend> {
       const device = await adapter.requestDevice({ requiredLimits });
       const info = adapter.info;
       const report: AdapterReport = {
-        backend: attempt.backend, featureLevel: attempt.featureLevel,
+        backend: attempt.label.replace(/ \(featureLevel .*\)$/, ''), featureLevel: attempt.featureLevel,
         vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
       };
       // llvmpipe (and lavapipe) end every shader loop after 65535 iterations (gallivm's loop limit)
@@ -103,5 +109,6 @@ async function createBackend(options: WebGpuOptions): Promise<WebGpuBackend> {
       tried.push(`${label}: ${(e as Error).message}`);
     }
   }
-  return fail('initWebGpu', `no WebGPU adapter found; tried ${tried.join('; ')}. ${MESA_HINT}`);
+  const hint = platformGpu(options) ? 'check that WebGPU is enabled (in headless Chromium: --enable-unsafe-webgpu)' : MESA_HINT;
+  return fail('initWebGpu', `no WebGPU adapter found; tried ${tried.join('; ')}. ${hint}`);
 }

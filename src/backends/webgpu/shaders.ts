@@ -1,22 +1,16 @@
 /**
  * The WGSL of each kernel: wgsl/common.wgsl (the prelude every kernel shares: workgroup
- * reductions, NaN and ±∞ helpers, index helpers) followed by wgsl/<name>.wgsl, read once.
+ * reductions, NaN and ±∞ helpers, index helpers) followed by wgsl/<name>.wgsl. The files are
+ * embedded in a generated module (scripts/embed-wgsl.mjs), so no filesystem is needed.
  */
-import { readFileSync } from 'node:fs';
+import { fail } from '../../errors.ts';
+import { WGSL } from './wgsl.generated.ts';
 
 const PRELUDE = 'common';
-const files = new Map<string, string>();
-
-function file(name: string): string {
-  let text = files.get(name);
-  if (text === undefined) {
-    text = readFileSync(new URL(`../../../wgsl/${name}.wgsl`, import.meta.url), 'utf8');
-    files.set(name, text);
-  }
-  return text;
-}
 
 /** The WGSL module of kernel `name` (a file of wgsl/, without the extension): prelude + kernel. */
 export function shaderSource(name: string): string {
-  return `${file(PRELUDE)}\n${file(name)}`;
+  const kernel = WGSL[name];
+  if (kernel === undefined || name === PRELUDE) fail('webgpu', `no kernel named '${name}' in wgsl/; expected one of ${Object.keys(WGSL).filter((n) => n !== PRELUDE).join(', ')}`);
+  return `${WGSL[PRELUDE]}\n${kernel}`;
 }

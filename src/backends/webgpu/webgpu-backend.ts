@@ -1,9 +1,10 @@
 import { AllocationTracker } from '../allocations.ts';
-import { Storage, type AllocationStats, type Backend, type Kernels } from '../backend.ts';
+import { Storage, type AllocationStats, type Kernels } from '../backend.ts';
 import { BYTES_PER_ELEMENT, type DType, type TypedArray } from '../../dtype.ts';
 import { fail } from '../../errors.ts';
 import { unregisterBackend } from '../registry.ts';
-import { BufferPool, type PoolStats } from './buffer-pool.ts';
+import type { AdapterReport, GpuCounters, PoolStats, WebGpu } from './api.ts';
+import { BufferPool } from './buffer-pool.ts';
 import type { GpuContext, Launch } from './gpu-context.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
 import type { Gpu } from './kernels/gpu.ts';
@@ -15,22 +16,12 @@ import { optimKernels } from './kernels/optim.ts';
 import { randomKernels } from './kernels/random.ts';
 import { reduceKernels } from './kernels/reduce.ts';
 
-/** What initWebGpu found: the Dawn backend and feature level used, and the adapter's own words. */
-export interface AdapterReport {
-  backend: string;
-  featureLevel: 'core' | 'compatibility';
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-}
-
 /**
  * WebGPU backend (float32 and int32; float64 lives on the CPU). Every kernel is a WGSL compute
  * shader from wgsl/; kernels only record dispatches, and `read()` is the only read-back (so
  * forward and backward never wait for the GPU). Storages hold pooled GPUBuffers.
  */
-export class WebGpuBackend implements Backend, Gpu {
+export class WebGpuBackend implements WebGpu, Gpu {
   readonly device = 'webgpu' as const;
   readonly description: string;
   readonly kernels: Kernels;
@@ -48,7 +39,7 @@ export class WebGpuBackend implements Backend, Gpu {
     private readonly onDispose: () => void = () => {},
   ) {
     const words = [adapter.vendor, adapter.architecture, adapter.device, adapter.description].filter(Boolean);
-    this.description = `WebGPU (Dawn ${adapter.backend}, featureLevel ${adapter.featureLevel}): ${words.join(' · ') || 'unnamed adapter'}`;
+    this.description = `WebGPU (${adapter.backend}, featureLevel ${adapter.featureLevel}): ${words.join(' · ') || 'unnamed adapter'}`;
     this.pool = new BufferPool(ctx.device, options.maxPooledBytes, () => ctx.flush());
     this.placeholder = this.pool.acquire(16).buffer;
     this.kernels = {
@@ -122,7 +113,10 @@ export class WebGpuBackend implements Backend, Gpu {
     this.allocations.resetPeak();
   }
 
-  /** The buffer pool's view: pooled buffers and bytes, and everything allocated on the GPU. */
+  get counters(): Readonly<GpuCounters> {
+    return this.ctx.counters;
+  }
+
   poolStats(): PoolStats {
     return this.pool.stats();
   }
