@@ -12,8 +12,8 @@ export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autogr
 export { Function, Context } from './autograd/function.ts';
 export { getBackend, useBackend, defaultDevice } from './backends/registry.ts';
 export type { Backend, Kernels, AllocationStats } from './backends/backend.ts';
-export { initWebGpu } from './backends/webgpu/init.ts';
-export type { AdapterReport, GpuCounters, GpuProvider, PoolStats, WebGpu, WebGpuOptions } from './backends/webgpu/api.ts';
+export { initWebGpu } from './backends/webgpu/index.ts';
+export type { AdapterReport, GpuCounters, GpuProvider, PoolStats, WebGpu, WebGpuOptions } from './backends/webgpu/index.ts';
 export * as ops from './ops.ts';
 export * as linalg from './linalg/index.ts';
 export * as memory from './memory/index.ts';

@@ -47,7 +47,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const methods = v.methods as LabMethod[];
   const device = v.backend as Device;
   if (device === 'webgpu') {
-    const { initWebGpu } = await import('../backends/webgpu/init.ts');
+    const { initWebGpu } = await import('../backends/webgpu/index.ts');
     await initWebGpu();
     useBackend('webgpu');
   }

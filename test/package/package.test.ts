@@ -4,6 +4,8 @@
  * page that runs it in headless Chromium on the CPU and on WebGPU (navigator.gpu: SwiftShader here).
  * Without Chromium the browser test is skipped with the reason, unless REQUIRE_BROWSER=1 (CI).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundle, CHROMIUM, CHROMIUM_ARGS, hasChromium, packAndInstall, root, run, serve } from './consumer-project.ts';
@@ -53,11 +55,15 @@ describe('the packed tarball', () => {
     }
   }, 120_000);
 
-  it('runs the lorafa command: calc reproduces Appendix C, verify checks the projection claims', async () => {
+  it('runs the lorafa command: calc reproduces Appendix C, verify checks the projection claims, the lab runs', async () => {
     const calc = await run('npx', ['lorafa', 'calc', '--model', 'llama2-7b', '--batch', '8', '--seq', '1024', '--dtype', 'bf16'], dir);
     expect(calc.stdout).toContain('holds with own copies (18.66 GB), does not hold with shared inputs (12.21 GB)');
     const verify = await run('npx', ['lorafa', 'verify', '--only', 'projection', '--runs', '20'], dir);
     expect(verify.stdout).toMatch(/\n2 of 2 claims hold/);
+    // the lab from the package: its bundled text and base checkpoint, and the charts (loaded only here)
+    const lab = await run('npx', ['lorafa', 'lab', '--steps', '1', '--methods', 'lorafa', '--batch', '2', '--seq', '8', '--out', 'run'], dir);
+    expect(lab.stdout).toContain('wrote run/report.md, loss.svg, memory.svg, results.json');
+    expect(readFileSync(join(dir, 'run', 'loss.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
   }, 120_000);
 
   it.skipIf(!hasChromium)(`runs in headless Chromium on the CPU and on WebGPU, as in Node, with no console error ${browserSkip}`, async () => {
