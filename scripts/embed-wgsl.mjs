@@ -1,7 +1,7 @@
 // Turns wgsl/*.wgsl — the one source of every kernel — into src/backends/webgpu/wgsl.generated.ts,
 // so the shaders reach the GPU without a filesystem (browsers, bundles). Run by `npm run build`,
 // `npm test` and `npm ci` (prepare); test/webgpu/shaders.test.ts checks the module matches the files.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
 const names = readdirSync(new URL('wgsl/', root)).filter((f) => f.endsWith('.wgsl')).sort();
@@ -19,4 +19,9 @@ try {
 } catch {
   // first run
 }
-if (old !== text) writeFileSync(out, text);
+if (old !== text) {
+  // atomically: a temporary file renamed over the old one
+  const tmp = new URL(`src/backends/webgpu/.wgsl.generated.ts.${process.pid}.tmp`, root);
+  writeFileSync(tmp, text);
+  renameSync(tmp, out);
+}

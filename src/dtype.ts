@@ -1,3 +1,5 @@
+import { fail } from './errors.ts';
+
 /** Element types. float32 is the default; float64 is the CPU reference; int32 holds indices. */
 export type DType = 'float32' | 'float64' | 'int32';
 export type Device = 'cpu' | 'webgpu';
@@ -15,11 +17,16 @@ export function isFloat(dtype: DType): boolean {
   return dtype !== 'int32';
 }
 
+/** A zeroed array of `size` elements of dtype; an allocation the host refuses is a LorafaError saying so. */
 export function typedArrayFor(dtype: DType, size: number): TypedArray {
-  switch (dtype) {
-    case 'float32': return new Float32Array(size);
-    case 'float64': return new Float64Array(size);
-    case 'int32': return new Int32Array(size);
+  try {
+    switch (dtype) {
+      case 'float32': return new Float32Array(size);
+      case 'float64': return new Float64Array(size);
+      case 'int32': return new Int32Array(size);
+    }
+  } catch (e) {
+    return fail('alloc', `cannot allocate ${size} ${dtype} elements (${size * BYTES_PER_ELEMENT[dtype]} bytes) on the host: ${(e as Error).message}`);
   }
 }
 

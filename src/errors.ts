@@ -22,3 +22,15 @@ export function fmtShape(shape: readonly number[]): string {
 export function describe(label: string, t: { shape: readonly number[]; dtype: string; device: string }): string {
   return `${label} ${fmtShape(t.shape)} (${t.dtype}, ${t.device})`;
 }
+
+/** What a value that should have been something else is, for error messages: "an array", "null", "the string 'x'". */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'object') {
+    const name = (v as object).constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : `an object with keys [${Object.keys(v).slice(0, 8).join(', ')}]`;
+  }
+  return `the ${typeof v} ${String(v)}`;
+}

@@ -1,9 +1,9 @@
 import { getBackend, defaultDevice } from './backends/registry.ts';
 import type { Backend, Storage } from './backends/backend.ts';
 import { DTYPES, dtypeOfArray, isFloat, typedArrayFor, type DType, type Device, type TypedArray } from './dtype.ts';
-import { fail, fmtShape } from './errors.ts';
+import { describeValue, fail, fmtShape } from './errors.ts';
 import { checkSeed, nextRandomState } from './random.ts';
-import { checkShape, nestedShape, sizeOf, type NestedArray } from './shape.ts';
+import { checkShape, checkValues, flattenNested, sizeOf, type NestedArray } from './shape.ts';
 import { Tensor } from './tensor.ts';
 
 export interface CreateOptions {
@@ -45,29 +45,23 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], opts:
   const isTyped = ArrayBuffer.isView(data);
   const { backend, dtype } = resolve('tensor', opts, isTyped ? dtypeOfArray(data as TypedArray) : 'float32');
   let shape: readonly number[];
-  let flat: TypedArray;
+  let values: ArrayLike<number>;
   if (isTyped || opts.shape) {
-    const values = isTyped ? (data as TypedArray) : typeof data === 'number' ? [data] : (data as readonly number[]);
-    if (!isTyped && (!Array.isArray(values) || values.some((v) => typeof v !== 'number'))) {
-      fail('tensor', 'with a shape, data must be a number or a flat array of numbers');
-    }
+    if (isTyped) values = data as TypedArray;
+    else if (typeof data === 'number') values = [data];
+    else if (Array.isArray(data)) values = flattenNested('tensor', data).values;
+    else fail('tensor', `data is ${describeValue(data)}; expected a number, an array of numbers or a typed array`);
     shape = opts.shape ?? [values.length];
     checkShape('tensor', shape);
     if (sizeOf(shape) !== values.length) {
       fail('tensor', `data has ${values.length} elements but shape ${fmtShape(shape)} needs ${sizeOf(shape)}`);
     }
-    flat = typedArrayFor(dtype, values.length);
-    flat.set(values as ArrayLike<number>);
   } else {
-    shape = nestedShape('tensor', data as NestedArray);
-    flat = typedArrayFor(dtype, sizeOf(shape));
-    let i = 0;
-    const walk = (v: NestedArray): void => {
-      if (typeof v === 'number') flat[i++] = v;
-      else v.forEach(walk);
-    };
-    walk(data as NestedArray);
+    ({ shape, values } = flattenNested('tensor', data));
   }
+  checkValues('tensor', values, dtype, shape);
+  const flat = typedArrayFor(dtype, values.length);
+  flat.set(values);
   return make(backend.upload(flat), shape, opts);
 }
 
@@ -75,6 +69,8 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], opts:
 function filled(op: string, shape: readonly number[], value: number, opts: CreateOptions): Tensor {
   checkShape(op, shape);
   const { backend, dtype } = resolve(op, opts);
+  if (typeof value !== 'number') fail(op, `value is ${describeValue(value)}; expected a number`);
+  checkValues(op, [value], dtype, []);
   return make(backend.kernels.full(dtype, sizeOf(shape), value), shape, opts);
 }
 
@@ -103,8 +99,10 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   const n = Math.max(0, Math.ceil((end - start) / step));
   if (n > MAX_ARANGE) fail('arange', `[${start}, ${end}) in steps of ${step} has ${n} elements; expected at most ${MAX_ARANGE}`);
   const { backend, dtype } = resolve('arange', opts);
+  const values = Float64Array.from({ length: n }, (_, i) => start + i * step);
+  checkValues('arange', values, dtype, [n]);
   const flat = typedArrayFor(dtype, n);
-  for (let i = 0; i < n; i++) flat[i] = start + i * step;
+  flat.set(values);
   return make(backend.upload(flat), [n], opts);
 }
 

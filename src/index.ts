@@ -6,6 +6,7 @@ export { LorafaError } from './errors.ts';
 export { tensor, zeros, ones, full, arange, eye, rand, randn, type CreateOptions, type RandomOptions } from './factories.ts';
 export { manualSeed } from './random.ts';
 export { noGrad, isGradEnabled } from './autograd/grad-mode.ts';
+export { detectAnomaly, setDetectAnomaly, isAnomalyDetectionEnabled } from './autograd/anomaly.ts';
 export { scope, keep } from './autograd/scope.ts';
 export { measureSaved, savedStats, resetSavedPeak, withModule, type SavedEntry, type SavedReport } from './autograd/saved.ts';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.ts';

@@ -1,4 +1,4 @@
-import { describe, fail, fmtShape } from './errors.ts';
+import { describe, describeValue, fail, fmtShape } from './errors.ts';
 
 export type Shape = readonly number[];
 
@@ -78,44 +78,105 @@ export function broadcastShapes(op: string, shapes: Shape[]): number[] {
       }
     }
   }
+  checkElements(op, out);
   return out;
 }
 
-/** Resolves a possibly negative axis against a rank, or throws naming the op (and the tensor, when given). */
+/** Resolves a possibly negative axis against a rank (a rank-0 tensor takes 0 or −1, as in PyTorch), or throws naming the op (and the tensor, when given). */
 export function normalizeAxis(op: string, axis: number, rank: number, t?: { shape: Shape; dtype: string; device: string }): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
+  const n = Math.max(rank, 1);
+  if (!Number.isInteger(axis) || axis < -n || axis >= n) {
     const what = t ? describe('x', t) : 'a tensor';
-    fail(op, `axis ${axis} is out of range for ${what} of rank ${rank}; expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`);
+    fail(op, `axis ${typeof axis === 'number' ? axis : describeValue(axis)} is out of range for ${what} of rank ${rank}; expected an integer in [${-n}, ${n - 1}]`);
   }
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 ? axis + n : axis;
 }
 
+/** The most elements one tensor may hold: the kernels index with 32-bit integers (8 GiB of float32). */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Throws, naming op, unless shape is a list of non-negative integers with at most MAX_ELEMENTS elements in all. */
 export function checkShape(op: string, shape: Shape): void {
+  if (!Array.isArray(shape)) fail(op, `shape is ${describeValue(shape)}; expected a list of sizes`);
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) fail(op, `invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
+    if (!Number.isSafeInteger(d) || d < 0) fail(op, `invalid shape [${shape.map((v) => (typeof v === 'number' ? v : describeValue(v))).join(', ')}]: sizes must be non-negative integers`);
+  }
+  checkElements(op, shape);
+}
+
+/** Throws, naming op, if a tensor of shape would hold more than MAX_ELEMENTS elements. */
+export function checkElements(op: string, shape: Shape): void {
+  const n = sizeOf(shape);
+  if (n > MAX_ELEMENTS) fail(op, `shape ${fmtShape(shape)} has ${n} elements; expected at most ${MAX_ELEMENTS} (the kernels index with 32-bit integers)`);
+}
+
+/** Throws unless v is a positive integer: a layer's size, named `name`. */
+export function checkPositiveInt(op: string, name: string, v: unknown): void {
+  if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= MAX_ELEMENTS)) {
+    fail(op, `${name} is ${describeValue(v)}; expected a positive integer (at most ${MAX_ELEMENTS})`);
   }
 }
 
-/** Shape of a nested array (a number is rank 0); throws, naming op, on ragged nesting or non-numbers. */
-export function nestedShape(op: string, data: NestedArray): number[] {
+/** The most axes a tensor made from nested arrays may have (as PyTorch's 64 dimensions). */
+export const MAX_NESTED_RANK = 64;
+
+/** Flat index i of shape written as a position: `3` at rank ≤ 1, `[1, 0]` above. */
+export function formatPosition(i: number, shape: readonly number[]): string {
+  if (shape.length <= 1) return String(i);
+  const idx = shape.map(() => 0);
+  for (let a = shape.length - 1; a >= 0; a--) {
+    idx[a] = i % shape[a]!;
+    i = Math.floor(i / shape[a]!);
+  }
+  return `[${idx.join(', ')}]`;
+}
+
+/**
+ * The shape of nested arrays (a number is rank 0) and their numbers in row-major order. Throws,
+ * naming op and the element's position, on ragged nesting, holes (`[1, , 3]`), anything that is
+ * not a number, or more than MAX_NESTED_RANK levels.
+ */
+export function flattenNested(op: string, data: unknown): { shape: number[]; values: number[] } {
   const shape: number[] = [];
-  let v: NestedArray = data;
-  while (Array.isArray(v)) {
+  for (let v = data; Array.isArray(v); v = v[0]) {
+    if (shape.length === MAX_NESTED_RANK) fail(op, `nested arrays more than ${MAX_NESTED_RANK} levels deep; expected at most ${MAX_NESTED_RANK} axes`);
     shape.push(v.length);
     if (v.length === 0) break;
-    v = v[0]!;
   }
-  const check = (x: NestedArray, axis: number, path: string): void => {
+  const values: number[] = [];
+  const visit = (x: unknown, axis: number, path: string): void => {
     if (axis === shape.length) {
-      if (typeof x !== 'number') fail(op, `element ${path || '(root)'} is ${JSON.stringify(x)}; expected a number`);
+      if (typeof x !== 'number') fail(op, `element ${path || '(root)'} is ${describeValue(x)}; expected a number`);
+      values.push(x);
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[axis]) {
       fail(op, `ragged nested array: element ${path || '(root)'} has ${Array.isArray(x) ? `length ${x.length}` : 'no length'} ` +
         `but axis ${axis} has length ${shape[axis]}; expected a rectangular array of shape ${fmtShape(shape)}`);
     }
-    x.forEach((y, i) => check(y, axis + 1, `${path}[${i}]`));
+    for (let i = 0; i < x.length; i++) {
+      if (!(i in x)) fail(op, `element ${path}[${i}] is a hole (an array like [1, , 3]); expected a number`);
+      visit(x[i], axis + 1, `${path}[${i}]`);
+    }
   };
-  check(data, 0, '');
-  return shape;
+  visit(data, 0, '');
+  return { shape, values };
+}
+
+const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Throws, naming op and the position in shape, at the first value a tensor of dtype cannot hold.
+ * int32 holds the integers in [−2³¹, 2³¹ − 1]: a value outside (±∞ and NaN included) is refused,
+ * as PyTorch refuses an overflow; a fraction inside is truncated toward zero, as PyTorch does.
+ * Float dtypes hold every number (NaN and ±∞ included). `what` names the values ('value', 'index').
+ */
+export function checkValues(op: string, values: ArrayLike<number>, dtype: string, shape: readonly number[], what = 'value'): void {
+  if (dtype !== 'int32') return;
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.trunc(values[i]!);
+    if (!(v >= INT32_MIN && v <= INT32_MAX)) {
+      fail(op, `${what} ${values[i]} at position ${formatPosition(i, shape)} does not fit int32; expected a number in [${INT32_MIN}, ${INT32_MAX}]`);
+    }
+  }
 }

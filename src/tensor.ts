@@ -11,7 +11,7 @@ import { logSoftmax, softmax } from './autograd/ops/nn.ts';
 import { max, mean, sum, type Axes } from './autograd/ops/reduce.ts';
 import { expand, permute, reshape, slice, transpose } from './autograd/ops/shape.ts';
 import type { Operand } from './autograd/ops/util.ts';
-import type { DType, Device, TypedArray } from './dtype.ts';
+import { isFloat, type DType, type Device, type TypedArray } from './dtype.ts';
 import { describe, fail } from './errors.ts';
 import { contiguousStrides, sizeOf, type NestedArray } from './shape.ts';
 
@@ -21,7 +21,10 @@ export interface TensorInit {
   requiresGrad?: boolean;
   /** Marks a weight: saving it for backward costs no activation memory (see saved.ts). */
   parameter?: boolean;
-  /** Internal: not tracked by scope() (aliases held by autograd contexts). */
+  /**
+   * Internal: an alias held by an autograd context, which disposes it when it releases its graph:
+   * not tracked by scope() and not watched by the garbage collector.
+   */
   untracked?: boolean;
 }
 
@@ -31,8 +34,17 @@ interface Held {
   gradFn: Context | null;
 }
 
-/** For tensors garbage-collected without dispose(): releases their storage and their graph. */
-const finalizer = new FinalizationRegistry<Held>(release);
+/**
+ * For tensors garbage-collected without dispose(): releases their storage and their graph. An
+ * exception thrown here would escape to the event loop and end the process, so none leaves.
+ */
+const finalizer = new FinalizationRegistry<Held>((h) => {
+  try {
+    release(h);
+  } catch (e) {
+    console.error(`lorafa: releasing a garbage-collected tensor failed: ${(e as Error).message}`);
+  }
+});
 
 function release(h: Held): void {
   h.storage.release();
@@ -47,7 +59,7 @@ function release(h: Held): void {
  */
 export class Tensor {
   readonly shape: readonly number[];
-  requiresGrad: boolean;
+  private needsGrad = false;
   grad: Tensor | null = null;
   isParameter: boolean;
   /** Optional name (parameters get their module path). */
@@ -57,14 +69,16 @@ export class Tensor {
 
   constructor(readonly storage: Storage, shape: readonly number[], init: TensorInit = {}) {
     this.shape = Object.freeze([...shape]);
-    this.requiresGrad = init.requiresGrad ?? false;
     this.isParameter = init.parameter ?? false;
     if (sizeOf(shape) !== storage.size) {
       fail('Tensor', `shape [${shape.join(', ')}] has ${sizeOf(shape)} elements but its storage holds ${storage.size}`);
     }
     this.held = { storage, gradFn: null };
-    finalizer.register(this, this.held, this);
-    if (!init.untracked) trackTensor(this);
+    this.requiresGrad = init.requiresGrad ?? false;
+    if (!init.untracked) {
+      finalizer.register(this, this.held, this);
+      trackTensor(this);
+    }
   }
 
   /**
@@ -80,6 +94,16 @@ export class Tensor {
     ctx?.retain();
     this.held.gradFn?.unref();
     this.held.gradFn = ctx;
+  }
+
+  /** Whether autograd computes a gradient for this tensor; only floating-point tensors can. */
+  get requiresGrad(): boolean {
+    return this.needsGrad;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (value && !isFloat(this.dtype)) fail('requiresGrad', `${describe('tensor', this)} is not floating point; only float32 and float64 tensors have gradients`);
+    this.needsGrad = value;
   }
 
   get dtype(): DType {

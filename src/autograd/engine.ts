@@ -4,6 +4,7 @@ import { newTensor } from './tensor-class.ts';
 import { describe, fail, fmtShape } from '../errors.ts';
 import { contiguousStrides, sameShape } from '../shape.ts';
 import type { Context } from './function.ts';
+import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
 import { withGradMode } from './grad-mode.ts';
 import { keep, scope } from './scope.ts';
 
@@ -49,6 +50,14 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
       ctx.assertLive();
       // intermediates of the op's backward are freed by the scope; the returned gradients survive it
       const inputGrads = scope(() => ctx.fn.backward(ctx, g));
+      if (isAnomalyDetectionEnabled()) {
+        try {
+          checkFinite('backward', ctx.opName, ctx.module, inputGrads, [g, ...ctx.savedTensors]);
+        } catch (e) {
+          for (const t of new Set([g, ...inputGrads])) t?.dispose();
+          throw e;
+        }
+      }
       if (!options.retainGraph) ctx.release(false); // upstream contexts are released when reached
       // a backward may return g itself (add) or one storage for several inputs (add of equal
       // shapes): each storage is handed on once, a later input gets a copy

@@ -2,6 +2,7 @@ import type { Tensor } from '../tensor.ts';
 import { isTensor, newTensor } from './tensor-class.ts';
 import { describe, fail } from '../errors.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
+import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
 import { currentModule, recordSave } from './saved.ts';
 
 /**
@@ -96,16 +97,22 @@ export class Context<M = Record<string, unknown>> {
   /**
    * Frees the saved tensors. `cascade` also drops this context's hold on the contexts of its
    * inputs, releasing those no one else holds (a graph dropped without backward); backward
-   * releases each context itself as it passes, so it does not cascade.
+   * releases each context itself as it passes, so it does not cascade. The cascade walks a work
+   * list, not the call stack: dropping the output of a chain of a million ops releases them all.
    */
   release(cascade = true): void {
-    if (this.released) return;
-    this.released = true;
-    for (const r of this.releases) r();
-    for (const s of this.saved) s.tensor?.dispose();
-    this.saved = [];
-    this.releases = [];
-    if (cascade) for (const e of this.edges) if (e && 'gradFn' in e) e.gradFn.unref();
+    const work: Context<unknown>[] = [this];
+    for (let ctx = work.pop(); ctx; ctx = work.pop()) {
+      if (ctx.released) continue;
+      ctx.released = true;
+      for (const r of ctx.releases) r();
+      for (const s of ctx.saved) s.tensor?.dispose(); // untracked aliases without a graph: no recursion
+      ctx.saved = [];
+      ctx.releases = [];
+      if (ctx !== this || cascade) {
+        for (const e of ctx.edges) if (e && 'gradFn' in e && --e.gradFn.consumers <= 0) work.push(e.gradFn);
+      }
+    }
   }
 }
 
@@ -154,6 +161,15 @@ export abstract class Function {
     } catch (e) {
       ctx.release();
       throw e;
+    }
+    if (isAnomalyDetectionEnabled()) {
+      try {
+        checkFinite('forward', op, ctx.module, [out], args);
+      } catch (e) {
+        out.dispose();
+        ctx.release();
+        throw e;
+      }
     }
     if (ctx.recording) {
       out.requiresGrad = true;

@@ -11,7 +11,7 @@ import { runCommand, UsageError, type Values } from './options.ts';
 
 const positive = (help: string) => ({ kind: 'int', min: 1, help } as const);
 
-const CALC = {
+export const CALC = {
   name: 'calc',
   summary: 'Weights, gradients, AdamW state and activations of fine-tuning a transformer with each method (the analytic model).',
   options: {
@@ -67,6 +67,9 @@ async function calc(v: Values<typeof CALC.options>): Promise<number> {
   const targets = v.targets ?? names;
   const bad = targets.filter((t) => !names.includes(t));
   if (bad.length) throw new UsageError(`--targets ${bad.join(',')} not in this model's linears (${names.join(', ')})`);
+  // the lab's rule: 1 ≤ r ≤ min(d, o) of every adapted linear (W [d, o])
+  const maxRank = Math.min(...layerLinears(cfg).filter((l) => targets.includes(l.name)).map((l) => Math.min(l.in, l.out)));
+  if (rank > maxRank) throw new UsageError(`--rank ${rank} exceeds min(d, o) = ${maxRank} of the adapted linears (${targets.join(', ')}); expected an integer ≤ ${maxRank}`);
   const run = { batch, seq, bytes, rank, targets, peftDropout: v['peft-dropout'] };
 
   console.log(`${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, h = ${cfg.heads}, MLP ${cfg.mlp} of width ${cfg.ffn}, vocabulary ${cfg.vocab}` +

@@ -4,7 +4,8 @@
  * batches, same step budget — and writes runs/<timestamp>/report.md with loss.svg and memory.svg.
  */
 import { fileURLToPath } from 'node:url';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getBackend, useBackend } from '../backends/registry.ts';
 import { evalStarts, loadText, splitTrainVal } from '../data/text.ts';
@@ -13,13 +14,15 @@ import { lossChart, memoryChart, renderSvg } from '../lab/charts.ts';
 import { BASE_CHECKPOINT, loadCheckpoint } from '../lab/checkpoint.ts';
 import { fineTune, LAB_METHODS, type LabMethod, type MethodResult } from '../lab/fine-tune.ts';
 import { progressBar } from '../lab/progress.ts';
-import { findings, markdownReport, tableRows, textTable } from '../lab/report.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
+import { findings, markdownReport, tableRows, textTable, type LabSettings, type RunStatus } from '../lab/report.ts';
+import { maxAdapterRank } from '../lora/adapters.ts';
 import { evaluate } from '../lab/train.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
 
 const METHOD_NAMES = Object.keys(LAB_METHODS);
 
-const LAB = {
+export const LAB = {
   name: 'lab',
   summary: 'Fine-tunes the committed base GPT on a new genre with each method (same seed, batches and steps) and writes a report.',
   options: {
@@ -42,50 +45,88 @@ export function run(args: string[]): Promise<number> {
   return runCommand(LAB, args, (v) => lab(v, args));
 }
 
+/**
+ * The folder the report goes to (default runs/<timestamp>), created now: a path that exists as a
+ * file, or cannot be made, is refused before any training.
+ */
+async function outputFolder(out: string | undefined): Promise<string> {
+  const dir = out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
+  const existing = await stat(dir).catch(() => null);
+  if (existing && !existing.isDirectory()) throw new UsageError(`--out ${dir} exists and is not a folder; expected a folder (new or existing) for the report`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--out ${dir} cannot be written: ${(e as Error).message}`);
+  }
+  return dir;
+}
+
 async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<number> {
   const { steps, rank, alpha, seed, batch, seq, lr, 'full-lr': fullLr } = v;
   const methods = v.methods as LabMethod[];
   const device = v.backend as Device;
+  const t0 = performance.now();
+
+  // every option is checked before anything trains: a bad one costs seconds, not a finished run
+  const outDir = await outputFolder(v.out);
   if (device === 'webgpu') {
     const { initWebGpu } = await import('../backends/webgpu/index.ts');
     await initWebGpu();
     useBackend('webgpu');
   }
-
-  const t0 = performance.now();
   const text = loadText('finetune');
   const base = await loadCheckpoint(v.checkpoint, device);
-  if (seq > base.model.config.context) throw new UsageError(`--seq ${seq} exceeds the model's context of ${base.model.config.context}`);
+  const { context } = base.model.config;
+  const maxRank = maxAdapterRank(base.model);
+  if (seq > context) throw new UsageError(`--seq ${seq} exceeds the model's context of ${context}; expected an integer ≤ ${context}`);
+  if (methods.some((m) => 'adapter' in LAB_METHODS[m])) {
+    if (maxRank !== null && rank > maxRank) throw new UsageError(`--rank ${rank} exceeds min(d, o) = ${maxRank} of the adapted linears of this model; expected an integer ≤ ${maxRank}`);
+    if (alpha / rank === 0) throw new UsageError(`--alpha ${alpha} gives σ = α/r = 0 at rank ${rank} (it underflows); expected a larger alpha`);
+  }
   const { val } = splitTrainVal(base.tokenizer.encode(text));
   const baseValLoss = await evaluate(base.model, val, evalStarts(val, seq, 32), seq, batch);
   console.log(`lab: base GPT ${base.metadata.config} on ${getBackend(device).description}; validation loss on the romance text before fine-tuning ${baseValLoss.toFixed(4)}`);
   base.model.dispose();
+
   const alignAt = [0, 1, 2, 3].map((k) => Math.floor((k * steps) / 4));
+  const settings = (): LabSettings => ({
+    steps, rank, alpha, seed, batch, seq, lr: { 'Full-FT': fullLr, adapters: lr }, backend: getBackend(device).description,
+    command: `lorafa lab ${args.join(' ')}`.trim(), checkpoint: base.metadata, baseValLoss, seconds: (performance.now() - t0) / 1000,
+  });
   const results: MethodResult[] = [];
-  for (const method of methods) {
+  // the report is rewritten after each method, so a later failure leaves the finished ones on disk
+  for (const [i, method] of methods.entries()) {
     const bar = progressBar(LAB_METHODS[method].label, steps);
-    const r = await fineTune(() => loadCheckpoint(v.checkpoint, device), text, {
-      method, steps, rank, alpha, seed, batch, seq, device, alignAt,
-      lr: method === 'full' ? fullLr : lr,
-      evalEvery: Math.max(1, Math.floor(steps / 5)),
-      onStep: (step, loss) => bar.update(step, loss),
-    });
+    let r: MethodResult;
+    try {
+      r = await fineTune(() => loadCheckpoint(v.checkpoint, device), text, {
+        method, steps, rank, alpha, seed, batch, seq, device, alignAt,
+        lr: method === 'full' ? fullLr : lr,
+        evalEvery: Math.max(1, Math.floor(steps / 5)),
+        onStep: (step, loss) => bar.update(step, loss),
+      });
+    } catch (e) {
+      bar.stop();
+      const status = { failed: { label: LAB_METHODS[method].label, message: (e as Error).message }, pending: methods.slice(i + 1).map((m) => LAB_METHODS[m].label) };
+      await writeReport(outDir, results, settings(), status);
+      console.error(`lab: ${status.failed.label} failed; the report in ${outDir} has the ${results.length} finished method(s)`);
+      throw e;
+    }
     bar.stop();
     console.log(`${r.label}: val loss ${r.valLoss.toFixed(4)}, ${r.msPerStep.toFixed(0)} ms/step, saved ${r.savedBytes} bytes/step`);
     results.push(r);
+    await writeReport(outDir, results, settings(), { pending: methods.slice(i + 1).map((m) => LAB_METHODS[m].label) });
   }
-
-  const seconds = (performance.now() - t0) / 1000;
-  const outDir = v.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
-  await mkdir(outDir, { recursive: true });
-  const settings = {
-    steps, rank, alpha, seed, batch, seq, lr: { 'Full-FT': fullLr, adapters: lr }, backend: getBackend(device).description,
-    command: `lorafa lab ${args.join(' ')}`.trim(), checkpoint: base.metadata, baseValLoss, seconds,
-  };
-  await writeFile(join(outDir, 'report.md'), markdownReport(results, settings));
-  await writeFile(join(outDir, 'loss.svg'), await renderSvg(lossChart(results, baseValLoss)));
-  await writeFile(join(outDir, 'memory.svg'), await renderSvg(memoryChart(results)));
-  await writeFile(join(outDir, 'results.json'), JSON.stringify({ settings, results }, null, 2));
+  const { seconds } = settings();
   console.log(`\n${textTable(tableRows(results))}\n\n${findings(results, baseValLoss).map((f) => `- ${f}`).join('\n')}\n\nwrote ${join(outDir, 'report.md')}, loss.svg, memory.svg, results.json (${seconds.toFixed(0)} s)`);
   return 0;
+}
+
+/** report.md, the two charts and results.json, each written atomically. */
+async function writeReport(outDir: string, results: MethodResult[], settings: LabSettings, status: RunStatus): Promise<void> {
+  await writeFileAtomic(join(outDir, 'report.md'), markdownReport(results, settings, status));
+  await writeFileAtomic(join(outDir, 'loss.svg'), await renderSvg(lossChart(results, settings.baseValLoss)));
+  await writeFileAtomic(join(outDir, 'memory.svg'), await renderSvg(memoryChart(results)));
+  await writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ settings, status, results }, null, 2));
 }

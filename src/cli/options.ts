@@ -74,7 +74,7 @@ export function parseOptions<T extends OptionTable>(cmd: Command<T>, args: reado
   try {
     ({ values } = parseArgs({ args: [...args], options: config, strict: true, allowPositionals: false }));
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message.replace(/\s*\n\s*/g, ' ')); // parseArgs's messages can span lines
   }
   if (values.help) return 'help';
   const out: Record<string, unknown> = {};

@@ -14,7 +14,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
 import { runCommand, type Values } from './options.ts';
 
-const PRETRAIN = {
+export const PRETRAIN = {
   name: 'pretrain',
   summary: 'Pre-trains the base GPT the lab fine-tunes, on data/pretrain.txt, and writes it with its config, vocabulary and this command.',
   options: {

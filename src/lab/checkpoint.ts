@@ -36,10 +36,18 @@ export async function loadCheckpoint(path: string | URL = BASE_CHECKPOINT, devic
   if (typeof vocab !== 'string') fail('loadCheckpoint', `${file}: metadata "vocab" is ${metadata.vocab}; expected a JSON string of the vocabulary's characters`);
   const tokenizer = new CharTokenizer(vocab);
   if (tokenizer.size !== config.vocab) fail('loadCheckpoint', `${file}: the vocabulary has ${tokenizer.size} characters but config.vocab is ${config.vocab}`);
-  const model = buildModule(() => new GPT(config, { device, seed: 0 }));
-  model.loadStateDict(tensors);
-  for (const t of Object.values(tensors)) t.dispose();
-  return { model, tokenizer, metadata };
+  try {
+    const model = buildModule(() => new GPT(config, { device, seed: 0 }));
+    try {
+      model.loadStateDict(tensors);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return { model, tokenizer, metadata };
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
 }
 
 /** The JSON value of a metadata key; a LorafaError naming the file and the key when it is not JSON. */

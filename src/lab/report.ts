@@ -1,5 +1,11 @@
 import { warmupSteps, type FineTuneOptions, type MethodResult } from './fine-tune.ts';
 
+/** Which methods have not run (yet), and the one that failed, if one did. */
+export interface RunStatus {
+  pending: string[];
+  failed?: { label: string; message: string };
+}
+
 /** The run's shared settings (as each method's FineTuneOptions has them) and what the report adds. */
 export interface LabSettings extends Pick<FineTuneOptions, 'steps' | 'rank' | 'alpha' | 'seed' | 'batch' | 'seq'> {
   lr: Record<string, number>;
@@ -54,7 +60,7 @@ export function findings(results: MethodResult[], baseValLoss: number): string[]
     out.push(`LoRA-FA keeps ${kib(saved)} (${((100 * saved) / other.savedBytes).toFixed(1)}%) fewer saved activation bytes per step than ${other.label}, and trains ${fa.trainable.toLocaleString('en-US')} parameters against ${other.trainable.toLocaleString('en-US')}.`);
   }
   const ranked = [...results].sort((a, b) => a.valLoss - b.valLoss);
-  out.push(`Validation loss from ${baseValLoss.toFixed(4)} before fine-tuning: ${ranked.map((r) => `${r.label} ${r.valLoss.toFixed(4)}`).join(' < ')}.`);
+  if (ranked.length) out.push(`Validation loss from ${baseValLoss.toFixed(4)} before fine-tuning: ${ranked.map((r) => `${r.label} ${r.valLoss.toFixed(4)}`).join(' < ')}.`);
   const closed = by.get('lorafa'), plain = by.get('lorafa-nc');
   if (closed && plain && closed.alignment.length && closed.alignment.length === plain.alignment.length) {
     const n = closed.alignment.length;
@@ -68,12 +74,17 @@ export function findings(results: MethodResult[], baseValLoss: number): string[]
 }
 
 /** report.md: settings, the results table, the memory accounting per method, and how to read the cosine. */
-export function markdownReport(results: MethodResult[], s: LabSettings): string {
+export function markdownReport(results: MethodResult[], s: LabSettings, status: RunStatus = { pending: [] }): string {
+  const incomplete = [
+    ...(status.failed ? [`**${status.failed.label} failed:** ${status.failed.message}`] : []),
+    ...(status.pending.length ? [`**Not run${status.failed ? '' : ' yet'}:** ${status.pending.join(', ')}.`] : []),
+  ];
   const lines: string[] = [
     '# LoRA-FA lab report',
     '',
     `Command: \`${s.command}\` — ${s.seconds.toFixed(0)} s on ${s.backend}.`,
     '',
+    ...(incomplete.length ? [`This report is incomplete: it has the ${results.length} method(s) that finished. ${incomplete.join(' ')}`, ''] : []),
     `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method: the same seed, the same batches (${s.batch} × ${s.seq} characters), ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}), adapters on q, k, v, o, up and down of every block. Learning rates: ${Object.entries(s.lr).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     '',
     `Before fine-tuning, the base model's validation loss on the romance text is **${s.baseValLoss.toFixed(4)}**.`,

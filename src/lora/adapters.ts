@@ -45,6 +45,27 @@ const LAYERS: Record<AdapterMethod, new (base: Linear, options: LoraLayerOptions
   lorafb: LoraFbLinear,
 };
 
+/** Whether the Linear at `path` is one of targets (a name list matches the path's last part). */
+function targetMatcher(targets: readonly string[] | RegExp): (path: string) => boolean {
+  return (path) => {
+    if (!(targets instanceof RegExp)) return targets.includes(path.split('.').pop()!);
+    targets.lastIndex = 0; // a /g or /y pattern would otherwise resume where the last test stopped
+    return targets.test(path);
+  };
+}
+
+/**
+ * The largest rank applyAdapters accepts for these targets: min(d, o) over the targeted Linear
+ * layers (W [d, o]), so a command can refuse a rank before it trains anything; null when none matches.
+ */
+export function maxAdapterRank(model: Module, targets: readonly string[] | RegExp = DEFAULT_TARGETS): number | null {
+  const matches = targetMatcher(targets);
+  const ranks = model.namedModules()
+    .filter((e): e is [string, Linear] => e[1] instanceof Linear && matches(e[0]))
+    .map(([, l]) => Math.min(l.inFeatures, l.outFeatures));
+  return ranks.length ? Math.min(...ranks) : null;
+}
+
 /**
  * Injects LoRA-type adapters in place, as PEFT's get_peft_model: every targeted Linear becomes
  * an adapter layer wrapping it (same child name, so module paths and measureSaved attribution
@@ -52,13 +73,9 @@ const LAYERS: Record<AdapterMethod, new (base: Linear, options: LoraLayerOptions
  */
 export function applyAdapters(model: Module, options: AdapterOptions): AdapterReport {
   const { method, targets = DEFAULT_TARGETS } = options;
-  const Layer = LAYERS[method];
+  const Layer = Object.hasOwn(LAYERS, method) ? LAYERS[method] : undefined;
   if (!Layer) fail('applyAdapters', `method '${String(method)}' is unknown; expected one of ${Object.keys(LAYERS).join(', ')}`);
-  const matches = (path: string): boolean => {
-    if (!(targets instanceof RegExp)) return targets.includes(path.split('.').pop()!);
-    targets.lastIndex = 0; // a /g or /y pattern would otherwise resume where the last test stopped
-    return targets.test(path);
-  };
+  const matches = targetMatcher(targets);
   const found: { parent: Module; name: string; base: Linear; path: string }[] = [];
   const linears: string[] = [];
   const visit = (parent: Module, prefix: string): void => {

@@ -8,6 +8,7 @@
 import { choleskyF64, cholSolveF64, NotPositiveDefiniteError } from '../linalg/dense.ts';
 import type { DType } from '../dtype.ts';
 import { fail, fmtShape } from '../errors.ts';
+import { formatPosition } from '../shape.ts';
 
 export type GramSide = 'columns' | 'rows';
 
@@ -77,6 +78,12 @@ export function conditionEstimate(M: Float64Array, L: Float64Array, r: number): 
 export function factorGram(op: string, label: string, shape: readonly number[], dtype: DType, values: ArrayLike<number>, side: GramSide, ridge: number): Float64Array {
   const [rows, cols] = shape as [number, number];
   const r = side === 'columns' ? cols : rows;
+  // a NaN or ±∞ would show up as a failed Cholesky pivot, and be misreported as rank deficiency
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      fail(op, `${label} ${fmtShape(shape)} (${dtype}) holds ${values[i]} at ${formatPosition(i, shape)}; expected finite values (a frozen ${label} is fixed at initialisation)`);
+    }
+  }
   const M = gramF64(values, rows, cols, side, ridge);
   const gram = side === 'columns' ? `${label}ᵀ${label}` : `${label}${label}ᵀ`;
   const what = `${gram}${ridge > 0 ? ` + ${ridge}·I` : ''} of ${label} ${fmtShape(shape)} (${dtype})`;

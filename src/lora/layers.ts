@@ -26,7 +26,7 @@ import { linear } from '../autograd/ops/linear.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
 import { scope } from '../autograd/scope.ts';
 import { typedArrayFor } from '../dtype.ts';
-import { describe, fail } from '../errors.ts';
+import { describe, describeValue, fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
 import { Linear } from '../nn/linear.ts';
 import { checkFeatures, Module } from '../nn/module.ts';
@@ -86,14 +86,16 @@ export abstract class LoraAdapterLinear extends Module {
   protected constructor(base: Linear, options: LoraLayerOptions, private readonly spec: Spec) {
     super();
     const op = spec.name;
-    if (!(base instanceof Linear)) fail(op, `expected a Linear layer to wrap, got ${given(base)}`);
+    if (!(base instanceof Linear)) fail(op, `expected a Linear layer to wrap, got ${describeValue(base)}`);
     if (typeof options !== 'object' || options === null) fail(op, 'expected options { rank, alpha, ... }');
     const { rank, alpha } = options;
     const [d, o] = base.weight.shape as [number, number];
     if (!Number.isInteger(rank) || rank < 1 || rank > Math.min(d, o)) {
       fail(op, `rank = ${rank} is out of range for ${describe('W', base.weight)}; expected an integer 1 ≤ r ≤ min(d, o) = ${Math.min(d, o)}`);
     }
-    if (!(Number.isFinite(alpha) && alpha !== 0)) fail(op, `alpha = ${alpha} is invalid; expected a finite non-zero number`);
+    if (!(typeof alpha === 'number' && Number.isFinite(alpha) && alpha / rank !== 0)) {
+      fail(op, `alpha = ${String(alpha)} is invalid; expected a finite number with σ = α / r ≠ 0 (r = ${rank})`);
+    }
     const { dropout, correction, ridge } = checkAdapterOptions(op, options);
     this.rank = rank;
     this.alpha = alpha;
@@ -194,13 +196,6 @@ export abstract class LoraAdapterLinear extends Module {
     if (this.spec.frozen) releaseLoraFactor(this.spec.frozen === 'A' ? this.A : this.B);
     super.dispose();
   }
-}
-
-/** What was passed where a Linear was expected, for the error message. */
-function given(value: unknown): string {
-  if (value === null || typeof value !== 'object') return String(value);
-  const name = value.constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : `an object with keys [${Object.keys(value).join(', ')}]`;
 }
 
 /** LoRA: A and B trained (A random, B zeros). */

@@ -4,8 +4,10 @@ import { dropout, softmax } from '../autograd/ops/nn.ts';
 import { maskedFill } from '../autograd/ops/select.ts';
 import { permute, reshape, slice } from '../autograd/ops/shape.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
+import { scope } from '../autograd/scope.ts';
 import { describe, fail } from '../errors.ts';
 import { full, tensor } from '../factories.ts';
+import { checkPositiveInt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { pipe, subSeed, type LayerOptions } from './layers.ts';
 import { Linear } from './linear.ts';
@@ -35,6 +37,7 @@ export class CausalSelfAttention extends Module {
 
   constructor(readonly dim: number, readonly heads: number, readonly context: number, readonly dropout = 0, options: LayerOptions = {}) {
     super();
+    for (const [name, v] of [['dim', dim], ['heads', heads], ['context', context]] as const) checkPositiveInt('CausalSelfAttention', name, v);
     if (!Number.isInteger(dim / heads)) fail('CausalSelfAttention', `width ${dim} is not divisible by ${heads} heads`);
     this.headDim = dim / heads;
     const opt = (k: number) => ({ ...options, seed: subSeed(options.seed, k) });
@@ -67,7 +70,7 @@ export class CausalSelfAttention extends Module {
   /** The [s, s] corner of the mask, a constant (no activation bytes when saved). */
   private causalMask(s: number): Tensor {
     if (s === this.context) return this.mask;
-    const m = noGrad(() => slice(slice(this.mask, 0, 0, s), 1, 0, s));
+    const m = noGrad(() => scope(() => slice(slice(this.mask, 0, 0, s), 1, 0, s)));
     m.isParameter = true;
     return m;
   }

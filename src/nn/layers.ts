@@ -1,9 +1,11 @@
 import { gelu, mul } from '../autograd/ops/elementwise.ts';
 import { dropout, embedding, layerNorm } from '../autograd/ops/nn.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
+import { scope } from '../autograd/scope.ts';
 import type { DType, Device } from '../dtype.ts';
 import { describe, fail } from '../errors.ts';
 import { ones, randn, zeros } from '../factories.ts';
+import { checkPositiveInt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { Linear } from './linear.ts';
 import { checkFeatures, Module } from './module.ts';
@@ -41,8 +43,10 @@ export class Embedding extends Module {
 
   constructor(readonly numEmbeddings: number, readonly dim: number, options: LayerOptions & { std?: number } = {}) {
     super();
+    checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
+    checkPositiveInt('Embedding', 'dim', dim);
     const std = options.std ?? 0.02;
-    const w = noGrad(() => mul(randn([numEmbeddings, dim], { dtype: options.dtype, device: options.device, seed: options.seed }), std));
+    const w = noGrad(() => scope(() => mul(randn([numEmbeddings, dim], { dtype: options.dtype, device: options.device, seed: options.seed }), std)));
     this.weight = this.registerParameter('weight', w);
     this.weight.requiresGrad = true;
   }
@@ -62,6 +66,7 @@ export class LayerNorm extends Module {
 
   constructor(readonly dim: number, options: LayerOptions & { eps?: number } = {}) {
     super();
+    checkPositiveInt('LayerNorm', 'dim', dim);
     this.eps = options.eps ?? 1e-5;
     this.weight = this.registerParameter('weight', ones([dim], { dtype: options.dtype, device: options.device }));
     this.bias = this.registerParameter('bias', zeros([dim], { dtype: options.dtype, device: options.device }));
@@ -81,6 +86,8 @@ export class MLP extends Module {
 
   constructor(readonly dim: number, readonly hidden: number, readonly dropout = 0, options: LayerOptions = {}) {
     super();
+    checkPositiveInt('MLP', 'dim', dim);
+    checkPositiveInt('MLP', 'hidden', hidden);
     this.up = this.registerModule('up', new Linear(dim, hidden, { ...options, seed: subSeed(options.seed, 0) }));
     this.down = this.registerModule('down', new Linear(hidden, dim, { ...options, seed: subSeed(options.seed, 1) }));
   }

@@ -1,8 +1,10 @@
 import { mul, sub } from '../autograd/ops/elementwise.ts';
 import { linear } from '../autograd/ops/linear.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
+import { scope } from '../autograd/scope.ts';
 import type { DType, Device } from '../dtype.ts';
 import { rand } from '../factories.ts';
+import { checkPositiveInt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { checkFeatures, Module } from './module.ts';
 
@@ -14,12 +16,12 @@ export interface LinearOptions {
   seed?: number;
 }
 
-/** Uniform(−bound, bound) of the given shape as a new leaf. */
+/** Uniform(−bound, bound) of the given shape as a new leaf (its temporaries freed at once). */
 export function uniformInit(shape: number[], bound: number, opts: LinearOptions, seedOffset = 0): Tensor {
-  return noGrad(() => {
+  return noGrad(() => scope(() => {
     const u = rand(shape, { dtype: opts.dtype, device: opts.device, seed: opts.seed === undefined ? undefined : (opts.seed + seedOffset) >>> 0 });
     return sub(mul(u, 2 * bound), bound);
-  });
+  }));
 }
 
 /**
@@ -32,6 +34,8 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super();
+    checkPositiveInt('Linear', 'inFeatures', inFeatures);
+    checkPositiveInt('Linear', 'outFeatures', outFeatures);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = this.registerParameter('weight', uniformInit([inFeatures, outFeatures], bound, options));
     this.weight.requiresGrad = true;

@@ -2,7 +2,9 @@ import { noGrad } from '../autograd/grad-mode.ts';
 import { cast } from '../autograd/ops/cast.ts';
 import { withModule } from '../autograd/saved.ts';
 import { scope } from '../autograd/scope.ts';
-import { describe, fail } from '../errors.ts';
+import { isTensor } from '../autograd/tensor-class.ts';
+import { isFloat } from '../dtype.ts';
+import { describe, describeValue, fail } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { addHook, callWithHooks, type ForwardHook, type FullBackwardHook, type HookHandle } from './hooks.ts';
 
@@ -127,29 +129,37 @@ export abstract class Module {
   }
 
   /**
-   * Copies values into this module's parameters and buffers in place (versions bump). Every
-   * source must match its target's shape and device; another float dtype is converted. With
-   * strict (default), a missing or unexpected name is an error; otherwise they are returned.
+   * Copies values into this module's parameters and buffers in place (versions bump), all or
+   * nothing: every entry is checked first (each source must match its target's shape and device;
+   * another float dtype is converted), and only then is anything assigned. With strict (default),
+   * a missing or unexpected name is an error; otherwise they are returned.
    */
   loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
     const own = this.stateDict();
-    const missing = Object.keys(own).filter((n) => !(n in state));
-    const unexpected = Object.keys(state).filter((n) => !(n in own));
+    const has = (o: object, n: string) => Object.hasOwn(o, n); // names are data: 'constructor' is not a key of {}
+    const missing = Object.keys(own).filter((n) => !has(state, n));
+    const unexpected = Object.keys(state).filter((n) => !has(own, n));
     if ((options.strict ?? true) && (missing.length || unexpected.length)) {
       fail('loadStateDict', `names differ: missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}]; expected exactly the names of stateDict()`);
     }
-    for (const [name, target] of Object.entries(own)) {
-      const src = state[name];
-      if (!src) continue;
+    const pairs = Object.entries(own).filter(([name]) => has(state, name)).map(([name, target]) => [name, target, state[name]!] as const);
+    for (const [name, target, src] of pairs) {
+      if (!isTensor(src)) fail('loadStateDict', `'${name}' is ${describeValue(src)}; expected a Tensor`);
+      src.assertAlive('loadStateDict');
       if (src.shape.length !== target.shape.length || src.shape.some((d, i) => d !== target.shape[i]) || src.device !== target.device) {
-        fail('loadStateDict', `'${name}': ${describe('source', src)} does not fit ${describe('target', target)}; expected the same shape and device`);
+        fail('loadStateDict', `'${name}': ${describe('source', src)} does not fit ${describe('target', target)}; expected the same shape and device (nothing was loaded)`);
       }
-      noGrad(() => {
+      if (!isFloat(src.dtype) && isFloat(target.dtype)) {
+        fail('loadStateDict', `'${name}': ${describe('source', src)} is not floating point; expected ${target.dtype} (nothing was loaded)`);
+      }
+    }
+    noGrad(() => {
+      for (const [, target, src] of pairs) {
         const value = src.dtype === target.dtype ? src : cast(src, target.dtype);
         target.assign(value);
         if (value !== src) value.dispose();
-      });
-    }
+      }
+    });
     return { missing, unexpected };
   }
 

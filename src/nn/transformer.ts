@@ -1,7 +1,8 @@
 import { add } from '../autograd/ops/elementwise.ts';
 import { crossEntropy, dropout } from '../autograd/ops/nn.ts';
 import { reshape, slice } from '../autograd/ops/shape.ts';
-import { describe, fail } from '../errors.ts';
+import { describe, describeValue, fail } from '../errors.ts';
+import { checkPositiveInt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { CausalSelfAttention } from './attention.ts';
 import { Embedding, LayerNorm, MLP, pipe, Sequential, subSeed, type LayerOptions } from './layers.ts';
@@ -61,10 +62,11 @@ export class GPT extends Module {
 
   constructor(readonly config: GptConfig, options: LayerOptions = {}) {
     super();
+    if (config === null || typeof config !== 'object') fail('GPT', `config is ${describeValue(config)}; expected { vocab, dim, heads, layers, context }`);
     const { vocab, dim, heads, layers, context } = config;
-    for (const [k, v] of Object.entries({ vocab, dim, heads, layers, context })) {
-      if (!Number.isInteger(v) || v < 1) fail('GPT', `config.${k} = ${v}; expected a positive integer`);
-    }
+    for (const [k, v] of Object.entries({ vocab, dim, heads, layers, context })) checkPositiveInt('GPT', `config.${k}`, v);
+    const p = config.dropout ?? 0;
+    if (!(typeof p === 'number' && p >= 0 && p < 1)) fail('GPT', `config.dropout is ${describeValue(p)}; expected 0 ≤ p < 1`);
     const opt = { dtype: options.dtype, device: options.device };
     this.tok = this.registerModule('tok', new Embedding(vocab, dim, { ...opt, seed: subSeed(options.seed, 0) }));
     this.pos = this.registerModule('pos', new Embedding(context, dim, { ...opt, seed: subSeed(options.seed, 1) }));

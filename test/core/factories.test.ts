@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { arange, eye, full, ones, tensor, zeros, type NestedArray } from '../../src/index.ts';
+import { arange, eye, full, LorafaError, ones, tensor, zeros, type NestedArray } from '../../src/index.ts';
 import { shape } from '../helpers/arbitraries.ts';
 import { randomValues } from '../helpers/check-op.ts';
 
@@ -118,5 +118,43 @@ describe('Tensor basics', () => {
     t.assign(ones([2, 2]));
     expect(v.toArraySync()).toEqual([1, 1, 1, 1]);
     expect([t.version, v.version]).toEqual([1, 1]);
+  });
+});
+
+describe('tensor() refuses what it cannot represent', () => {
+  const err = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(LorafaError);
+      return (e as Error).message;
+    }
+    throw new Error('expected an error');
+  };
+
+  it('holes, booleans, strings, objects and nesting deeper than 64 axes', () => {
+    expect(err(() => tensor([1, , 3] as never))).toBe('tensor: element [1] is a hole (an array like [1, , 3]); expected a number');
+    expect(err(() => tensor([[1, 2], [3, true]] as never))).toBe('tensor: element [1][1] is the boolean true; expected a number');
+    expect(err(() => tensor('12' as never))).toBe('tensor: element (root) is the string "12"; expected a number');
+    expect(err(() => tensor({ length: 2 } as never, { shape: [2] }))).toBe('tensor: data is an object with keys [length]; expected a number, an array of numbers or a typed array');
+    let deep: unknown = 1;
+    for (let i = 0; i < 65; i++) deep = [deep];
+    expect(err(() => tensor(deep as never))).toBe('tensor: nested arrays more than 64 levels deep; expected at most 64 axes');
+  });
+
+  it('integers out of int32 range (and NaN, ±∞) instead of wrapping them; fractions truncate as in PyTorch', () => {
+    expect(err(() => tensor([1, 3e9], { dtype: 'int32' }))).toBe('tensor: value 3000000000 at position 1 does not fit int32; expected a number in [-2147483648, 2147483647]');
+    expect(err(() => tensor(new Float64Array([NaN]), { dtype: 'int32' }))).toMatch(/^tensor: value NaN at position 0 does not fit int32/);
+    expect(err(() => tensor([[0], [-Infinity]], { dtype: 'int32' }))).toMatch(/^tensor: value -Infinity at position \[1, 0\] does not fit int32/);
+    expect(err(() => full([2], 2 ** 31, { dtype: 'int32' }))).toMatch(/^full: value 2147483648 at position 0 does not fit int32/);
+    expect(err(() => arange(2 ** 31 - 1, 2 ** 31 + 1, 1, { dtype: 'int32' }))).toMatch(/^arange: value 2147483648 at position 1 does not fit int32/);
+    expect(tensor([2 ** 31 - 1, -(2 ** 31), -1.5], { dtype: 'int32' }).toArraySync()).toEqual([2 ** 31 - 1, -(2 ** 31), -1]);
+  });
+
+  it('gradients only for floating-point tensors, however requiresGrad is set', () => {
+    const ints = tensor([1, 2], { dtype: 'int32' });
+    expect(err(() => void (ints.requiresGrad = true))).toBe('requiresGrad: tensor [2] (int32, cpu) is not floating point; only float32 and float64 tensors have gradients');
+    expect(ints.requiresGrad).toBe(false);
+    expect(err(() => tensor([1], { dtype: 'int32', requiresGrad: true }))).toBe('tensor: only floating-point tensors can require grad; got dtype int32');
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LorafaError, tensor } from '../../src/index.ts';
+import { LorafaError, tensor, type Tensor } from '../../src/index.ts';
 import { bfloat16ToFloat, halfToFloat, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.ts';
 
 const fixture = new URL('./fixtures/hf-written.safetensors', import.meta.url);
@@ -132,5 +132,30 @@ describe('safetensors', () => {
 
   it('refuses a tensor named __metadata__', async () => {
     await expect(serializeSafetensors({ __metadata__: tensor([1]) })).rejects.toThrow(/'__metadata__' is reserved/);
+  });
+});
+
+describe('names are data', () => {
+  it("round-trips tensors and metadata named like JavaScript's object keys", async () => {
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'a.b', 'ünïcödé', ''];
+    const tensors: Record<string, Tensor> = Object.create(null);
+    names.forEach((n, i) => Object.defineProperty(tensors, n, { value: tensor([i, -i]), enumerable: true }));
+    const metadata: Record<string, string> = Object.create(null);
+    for (const n of names) metadata[n] = `value of ${n}`;
+    const back = parseSafetensors(await serializeSafetensors(tensors, metadata));
+    expect(Object.keys(back.tensors).sort()).toEqual([...names].sort());
+    names.forEach((n, i) => expect([...back.tensors[n]!.dataSync()]).toEqual([i, -i]));
+    expect({ ...back.metadata }).toEqual({ ...metadata });
+    expect(Object.getPrototypeOf(back.tensors)).toBeNull();
+  });
+
+  it('refuses a dtype named like an object key, a non-tensor value and a non-string metadata value', async () => {
+    const bad = new TextEncoder().encode(JSON.stringify({ w: { dtype: 'constructor', shape: [1], data_offsets: [0, 4] } }));
+    const file = new Uint8Array(8 + bad.length + 4);
+    new DataView(file.buffer).setBigUint64(0, BigInt(bad.length), true);
+    file.set(bad, 8);
+    expect(() => parseSafetensors(file)).toThrow(`safetensors: 'w' has dtype "constructor"; expected one of F64, F32, I32, F16, BF16`);
+    await expect(serializeSafetensors({ w: [1, 2] } as unknown as Record<string, Tensor>)).rejects.toThrow("safetensors: tensors 'w' is an array of 2; expected a Tensor");
+    await expect(serializeSafetensors({ w: tensor([1]) }, { n: 3 } as unknown as Record<string, string>)).rejects.toThrow("safetensors: metadata 'n' is the number 3; expected a string");
   });
 });

@@ -189,3 +189,27 @@ describe('lorafa calc', () => {
     }
   });
 });
+
+describe('options are checked before any work', () => {
+  it('the lab refuses a rank above min(d, o) of the adapted linears, and an --out that is a file, before training', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lorafa-opts-'));
+    const file = join(dir, 'taken');
+    writeFileSync(file, 'keep me');
+    const started = performance.now();
+    const rank = await quiet(() => lab(['--steps', '50', '--methods', 'full,lorafa', '--rank', '65', '--out', join(dir, 'a')]));
+    expect(rank.code).toBe(2);
+    expect(rank.err).toMatch(/^lorafa lab: --rank 65 exceeds min\(d, o\) = 64 of the adapted linears of this model; expected an integer ≤ 64\n/);
+    const out = await quiet(() => lab(['--steps', '50', '--out', file]));
+    expect(out.code).toBe(2);
+    expect(out.err).toMatch(/^lorafa lab: --out .*taken exists and is not a folder/);
+    expect(readFileSync(file, 'utf8')).toBe('keep me');
+    expect(performance.now() - started).toBeLessThan(20_000); // nothing trained 50 steps
+  });
+
+  it('calc applies the same rank rule to the adapted linears it is given', async () => {
+    const r = await quiet(() => calc(['--model', 'custom', '--layers', '1', '--hidden', '64', '--heads', '4', '--ffn', '256', '--vocab', '77', '--rank', '65']));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--rank 65 exceeds min\(d, o\) = 64 of the adapted linears/);
+    expect((await quiet(() => calc(['--model', 'custom', '--layers', '1', '--hidden', '64', '--heads', '4', '--ffn', '256', '--vocab', '77', '--rank', '64']))).code).toBe(0);
+  });
+});

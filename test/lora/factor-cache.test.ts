@@ -132,3 +132,12 @@ describe('on a device without synchronous reads (a WebGPU stand-in)', () => {
     }
   });
 });
+
+describe('a non-finite frozen factor', () => {
+  it('is reported as NaN or ∞ at its position, not as a rank-deficient matrix', () => {
+    const A = tensor([[1, 0], [0, NaN], [1, 1]], { parameter: true });
+    expect(() => loraFactor('loraFA', A, 'columns')).toThrow('loraFA: A [3, 2] (float32) holds NaN at [1, 1]; expected finite values (a frozen A is fixed at initialisation)');
+    const B = tensor([[Infinity, 0, 1]], { dtype: 'float64', parameter: true });
+    expect(() => loraFactor('loraFB', B, 'rows')).toThrow('loraFB: B [1, 3] (float64) holds Infinity at [0, 0]; expected finite values');
+  });
+});

@@ -102,3 +102,33 @@ describe('Module', () => {
     expect(() => layer.forward(tensor([1], { shape: [] }))).toThrow(/Linear: x \[\] \(float32, cpu\) does not fit/);
   });
 });
+
+describe('loadStateDict is all or nothing', () => {
+  it('checks every entry before assigning any: one mis-shaped entry leaves every parameter as it was', () => {
+    const p = new Parent();
+    expect(() => p.loadStateDict({ 'a.w': tensor([1, 2, 3]) })).toThrow(/loadStateDict: 'a.w': source \[3\] \(float32, cpu\) does not fit target \[2, 2\] \(float32, cpu\); expected the same shape and device \(nothing was loaded\)/);
+    class Two extends Module {
+      readonly x = this.registerParameter('x', tensor([1, 2]));
+      readonly y = this.registerParameter('y', tensor([3, 4]));
+      forward(t: Tensor): Tensor {
+        return t;
+      }
+    }
+    const two = new Two();
+    expect(() => two.loadStateDict({ x: tensor([7, 8]), y: tensor([1, 2, 3]) })).toThrow(/'y': source \[3\]/);
+    expect([...two.x.dataSync()]).toEqual([1, 2]);
+    expect(two.x.version).toBe(0);
+    expect(() => two.loadStateDict({ x: [7, 8] as unknown as Tensor, y: tensor([1, 2]) })).toThrow("loadStateDict: 'x' is an array of 2; expected a Tensor");
+    expect(() => two.loadStateDict({ x: tensor([7, 8], { dtype: 'int32' }), y: tensor([1, 2]) })).toThrow(/'x': source \[2\] \(int32, cpu\) is not floating point/);
+    expect([...two.x.dataSync()]).toEqual([1, 2]);
+    two.loadStateDict({ x: tensor([7, 8]), y: tensor([5, 6]) });
+    expect([...two.x.dataSync(), ...two.y.dataSync()]).toEqual([7, 8, 5, 6]);
+  });
+
+  it("treats names as data: 'constructor' or 'toString' in a state dict is an unexpected name, not a match", () => {
+    const p = new Parent();
+    const state = { 'a.w': tensor([[1, 2], [3, 4]]), constructor: tensor([1]), toString: tensor([2]) } as unknown as Record<string, Tensor>;
+    expect(() => p.loadStateDict(state)).toThrow('loadStateDict: names differ: missing [], unexpected [constructor, toString]');
+    expect(p.loadStateDict(state, { strict: false })).toEqual({ missing: [], unexpected: ['constructor', 'toString'] });
+  });
+});

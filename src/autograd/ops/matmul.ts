@@ -1,6 +1,6 @@
 import type { Storage } from '../../backends/backend.ts';
-import { describe, fail, fmtShape } from '../../errors.ts';
-import { broadcastShapes, contiguousStrides, sizeOf } from '../../shape.ts';
+import { describe, describeValue, fail, fmtShape } from '../../errors.ts';
+import { broadcastShapes, checkElements, contiguousStrides, sizeOf } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { checkSameDtype, sumToShape, view, wrap } from './util.ts';
@@ -50,6 +50,7 @@ export function matmulRaw(op: string, a: Tensor, b: Tensor, transA: boolean, tra
   const batch = sizeOf(batchShape);
   const kernels = a.backend.kernels;
   const outShape = [...batchShape, m, n];
+  checkElements(op, outShape);
   if (b.rank === 2 && !transA) {
     return wrap(kernels.matmul(a.storage, b.storage, { batch: 1, m: sizeOf(aBatch) * m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0 }), outShape);
   }
@@ -93,6 +94,10 @@ function batchOperand(t: Tensor, batchShape: number[]): [Storage, number] {
 export class MatMul extends Function {
   static override readonly opName = 'matmul';
   static override forward(ctx: Context<MatmulMeta>, a: Tensor, b: Tensor, flags: MatmulFlags = {}): Tensor {
+    if (flags === null || typeof flags !== 'object') fail(this.opName, `flags is ${describeValue(flags)}; expected { transA?, transB? }`);
+    for (const name of ['transA', 'transB'] as const) {
+      if (flags[name] !== undefined && typeof flags[name] !== 'boolean') fail(this.opName, `${name} is ${describeValue(flags[name])}; expected true or false`);
+    }
     const transA = flags.transA ?? false, transB = flags.transB ?? false;
     const y = matmulRaw(this.opName, a, b, transA, transB);
     ctx.meta = { transA, transB, aShape: a.shape, bShape: b.shape };

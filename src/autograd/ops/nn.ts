@@ -1,6 +1,6 @@
 import { describe, fail } from '../../errors.ts';
 import { checkSeed, nextRandomState } from '../../random.ts';
-import { nestedShape, normalizeAxis, type NestedArray } from '../../shape.ts';
+import { checkValues, flattenNested, formatPosition, normalizeAxis } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { isTensor, newTensor } from '../tensor-class.ts';
 import { Function, type Context } from '../function.ts';
@@ -154,29 +154,17 @@ export type NestedIndices = number | readonly NestedIndices[];
 /** Integer indices: an int32 tensor, an Int32Array, or nested arrays of numbers. */
 export type Indices = Tensor | Int32Array | NestedIndices;
 
-/** Flat index i of shape written as a position: `3` at rank ≤ 1, `[1, 0]` above. */
-function position(i: number, shape: readonly number[]): string {
-  if (shape.length <= 1) return String(i);
-  const idx = shape.map(() => 0);
-  for (let a = shape.length - 1; a >= 0; a--) {
-    idx[a] = i % shape[a]!;
-    i = Math.floor(i / shape[a]!);
-  }
-  return `[${idx.join(', ')}]`;
-}
-
 /** Indices given as numbers are uploaded as int32 on like's device (and disposed after run). */
 function withIndices<T>(op: string, idx: Indices, like: Tensor, run: (indices: Tensor) => T): T {
   if (isTensor(idx)) {
     if (idx.dtype !== 'int32') fail(op, `${describe('indices', idx)} must be int32; expected an int32 tensor or an array of integers`);
     return run(idx);
   }
-  const shape = idx instanceof Int32Array ? [idx.length] : nestedShape(op, idx as NestedArray);
-  const values = typeof idx === 'number' ? [idx] : idx instanceof Int32Array ? idx : (idx as readonly unknown[]).flat(Infinity) as number[];
-  const data = Int32Array.from(values);
-  const bad = data.findIndex((v, i) => v !== values[i]);
-  if (bad >= 0) fail(op, `index ${values[bad]} at position ${position(bad, shape)} is not an int32 integer; expected integer indices`);
-  const t = newTensor(like.backend.upload(data), shape);
+  const { shape, values } = idx instanceof Int32Array ? { shape: [idx.length], values: idx } : flattenNested(op, idx);
+  const fraction = Array.prototype.findIndex.call(values, (v: number) => !Number.isInteger(v));
+  if (fraction >= 0) fail(op, `index ${values[fraction]} at position ${formatPosition(fraction, shape)} is not an integer; expected integer indices`);
+  checkValues(op, values, 'int32', shape, 'index');
+  const t = newTensor(like.backend.upload(Int32Array.from(values)), shape);
   try {
     return run(t);
   } finally {
@@ -204,7 +192,7 @@ export class Embedding extends Function {
       // indices on the CPU are checked here; on the GPU an out-of-range index gives a zero row
       const data = read.call(indices.backend, indices.storage);
       const bad = data.findIndex((v) => v < 0 || v >= V);
-      if (bad >= 0) fail(this.opName, `index ${data[bad]} at position ${position(bad, indices.shape)} is out of range for ${describe('table', table)}; expected 0 ≤ index < ${V}`);
+      if (bad >= 0) fail(this.opName, `index ${data[bad]} at position ${formatPosition(bad, indices.shape)} is out of range for ${describe('table', table)}; expected 0 ≤ index < ${V}`);
     }
     ctx.meta = { rows: V };
     ctx.saveForBackward(indices);

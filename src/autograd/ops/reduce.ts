@@ -1,5 +1,5 @@
 import type { ReduceOp } from '../../backends/backend.ts';
-import { describe, fail } from '../../errors.ts';
+import { describe, describeValue, fail } from '../../errors.ts';
 import { contiguousStrides, normalizeAxis, sizeOf } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
@@ -16,10 +16,15 @@ interface ReduceMeta {
   keptShape: number[];
 }
 
-/** Sorted, de-duplicated, non-negative axes (all axes when undefined). */
+/**
+ * Sorted, de-duplicated, non-negative axes (all axes when undefined). A rank-0 tensor accepts
+ * axis 0 or −1, as PyTorch does, and has no axis to reduce: its reduction is itself.
+ */
 export function resolveAxes(op: string, axes: Axes, rank: number, x?: Tensor): number[] {
   if (axes === undefined) return [...Array(rank).keys()];
+  if (typeof axes !== 'number' && !Array.isArray(axes)) fail(op, `axes is ${describeValue(axes)}; expected an axis or a list of axes`);
   const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normalizeAxis(op, a, rank, x));
+  if (rank === 0) return [];
   const unique = [...new Set(list)].sort((a, b) => a - b);
   if (unique.length !== list.length) fail(op, `axis list [${[...(typeof axes === 'number' ? [axes] : axes)].join(', ')}] repeats an axis${x ? ` of ${describe('x', x)}` : ''}; expected distinct axes`);
   return unique;

@@ -73,6 +73,7 @@ interface SliceMeta {
 export class Slice extends Function {
   static override readonly opName = 'slice';
   static override forward(ctx: Context<SliceMeta>, x: Tensor, axis: number, start: number, end: number): Tensor {
+    if (x.rank === 0) fail(this.opName, `${describe('x', x)} has no axis to slice; expected a tensor of rank ≥ 1`);
     const ax = normalizeAxis(this.opName, axis, x.rank, x);
     const n = x.shape[ax]!;
     const s = start < 0 ? start + n : start, e = end < 0 ? end + n : end;
@@ -108,6 +109,7 @@ export class Concat extends Function {
   static override forward(ctx: Context<{ axis: number; sizes: number[] }>, axis: number, ...xs: Tensor[]): Tensor {
     if (xs.length === 0) fail(this.opName, 'expected at least one tensor');
     const first = xs[0]!;
+    if (first.rank === 0) fail(this.opName, `${describe('the first input', first)} has no axis to join along; expected tensors of rank ≥ 1`);
     const ax = normalizeAxis(this.opName, axis, first.rank, first);
     for (const t of xs) {
       const same = t.rank === first.rank && t.shape.every((d, i) => i === ax || d === first.shape[i]);
@@ -174,6 +176,6 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   if (x.rank < 2 && dim0 === -2 && dim1 === -1) fail('transpose', `${describe('x', x)} has fewer than 2 axes; expected rank ≥ 2 (or pass dim0 and dim1)`);
   const a = normalizeAxis('transpose', dim0, x.rank, x), b = normalizeAxis('transpose', dim1, x.rank, x);
   const dims = [...Array(x.rank).keys()];
-  [dims[a], dims[b]] = [dims[b]!, dims[a]!];
+  if (a !== b) [dims[a], dims[b]] = [dims[b]!, dims[a]!]; // (a rank-0 tensor accepts axis 0: a copy)
   return permute(x, dims);
 }
