@@ -10,6 +10,9 @@ import type { Tensor } from '../tensor.ts';
 export abstract class AdapterLayer extends Module {
   abstract readonly base: Linear;
 
+  /** y = x·W_eff + b for x [..., d]. */
+  abstract override forward(x: Tensor): Tensor;
+
   /** The weight the layer computes with, W_eff [d, o] (y = x·W_eff + b), a new tensor. */
   abstract effectiveWeight(): Tensor;
 
