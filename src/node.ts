@@ -3,4 +3,4 @@
  * LoRA family, memory, safetensors bytes, `initWebGpu` (which finds Dawn, the `webgpu` package,
  * by itself on Node) — is in 'lorafa', which runs in browsers too.
  */
-export { saveSafetensors, loadSafetensors } from './io/safetensors-files.ts';
+export { saveSafetensors, loadSafetensors, savePeftAdapter, loadPeftAdapter, PEFT_FILES } from './io/safetensors-files.ts';
