@@ -29,6 +29,7 @@ export class DoraLinear extends LoraAdapterLinear {
 
   constructor(base: Linear, options: DoraLayerOptions) {
     if (options?.correction !== undefined || options?.ridge !== undefined) fail('DoraLinear', 'correction and ridge do not apply to DoRA (both factors train with their plain gradients); expected neither');
+    // op: the shared spec's; DoRA's forward goes through adapt(), overridden below
     super(base, options, { name: 'DoraLinear', op: lora, initA: 'gaussian', initB: 'zeros', frozen: null, grams: [] });
     const detach = options.detachNorm ?? false;
     if (typeof detach !== 'boolean') fail('DoraLinear', `detachNorm = ${String(detach)} is invalid; expected true or false`);

@@ -37,7 +37,7 @@ export interface PeftAdapter {
 const PREFIX = 'base_model.model.';
 const SUFFIXES = { A: '.lora_A.weight', B: '.lora_B.weight', m: '.lora_magnitude_vector' } as const;
 /** Inits after which PEFT rewrites the base weights when it loads an adapter: the file alone does not give the model. */
-const REWRITING_INITS = /^(pissa|olora|loftq|corda|eva|lora_ga|orthogonal)/;
+const REWRITING_INITS = /^(pissa|olora|loftq|corda|lora_ga)/;
 
 /** tᵀ of a matrix, a new (row-major) tensor. */
 const contiguousT = (t: Tensor): Tensor => noGrad(() => transpose(t, 0, 1));
