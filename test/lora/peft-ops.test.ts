@@ -12,6 +12,7 @@ import { dim, seed } from '../helpers/arbitraries.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { expectError } from '../helpers/errors.ts';
 import { GRAD_TOL } from '../helpers/check-op.ts';
+import { combine, fromTensor, gramCondition, matmul as dmm, norm as dnorm, project, scale as dscale, transpose } from '../../src/verify/dense.ts';
 
 const f64 = { dtype: 'float64' as const };
 const param = (shape: number[], s: number, requiresGrad = false) => randn(shape, { ...f64, seed: s, parameter: true, requiresGrad });
@@ -110,6 +111,22 @@ describe('ops.loraPro', () => {
       A.requiresGrad = B.requiresGrad = false;
       expect(gradcheck((x) => ops.loraPro(x, W, A, B, { scale }), [x], GRAD_TOL).ok).toBe(true);
     }), { numRuns: 10 });
+  });
+
+  it('for either sign of σ: σ·(A·gradB + gradA·B) = P_A·G + G·P_B − P_A·G·P_B (projections by QR)', () => {
+    fc.assert(fc.property(dim(6), dim(6), dim(6), dim(3), seed, sigma, (N, d, o, rr, s, scale) => {
+      const r = Math.min(rr, d, o);
+      const x = randn([N, d], { ...f64, seed: s }), dY = randn([N, o], { ...f64, seed: s + 5 });
+      const W = param([d, o], s + 1), A = param([d, r], s + 2, true), B = param([r, o], s + 3, true);
+      ops.loraPro(x, W, A, B, { scale }).backward(dY);
+      const [h, hA, hB] = [fromTensor(x), fromTensor(A), fromTensor(B)];
+      const G = dmm(transpose(h), fromTensor(dY));
+      const update = dscale(combine(dmm(hA, fromTensor(B.grad!)), 1, dmm(fromTensor(A.grad!), hB), 1), scale);
+      const GPB = transpose(project(transpose(hB), transpose(G)));
+      const want = combine(combine(project(hA, G), 1, GPB, 1), 1, project(hA, GPB), -1);
+      const kappa = gramCondition(hA) * gramCondition(transpose(hB));
+      expectClose(update.data, want.data, { atol: 1e-13 * kappa * (1 + dnorm(G)), rtol: 0 });
+    }), { numRuns: 20 });
   });
 
   it('bad input: a trainable W; a singular BBᵀ without a ridge (B = 0) is refused naming the condition, accepted with one', () => {
