@@ -31,6 +31,7 @@ export class VeraProjections {
   readonly B: Tensor;
   private readonly slices = new Map<string, Tensor>();
 
+  /** A [maxIn, rank] and B [rank, maxOut] drawn from seed (the global generator when absent), float32 unless dtype says otherwise. */
   constructor(readonly rank: number, readonly maxIn: number, readonly maxOut: number, options: { seed?: number; dtype?: DType; device?: Device } = {}) {
     for (const [name, v] of [['rank', rank], ['maxIn', maxIn], ['maxOut', maxOut]] as const) {
       if (!Number.isInteger(v) || v < 1) fail('VeraProjections', `${name} = ${v} is invalid; expected a positive integer`);
@@ -42,7 +43,7 @@ export class VeraProjections {
       fillUniform(v, seed, offset);
       return v.map((u) => (2 * u - 1) * bound);
     };
-    const like = { dtype: options.dtype, device: options.device, parameter: true };
+    const like = { dtype: options.dtype ?? 'float32', device: options.device, parameter: true };
     this.A = tensor(draw(maxIn * rank, Math.sqrt(6 / maxIn)), { ...like, shape: [maxIn, rank] });
     this.B = tensor(draw(rank * maxOut, Math.sqrt(6 / rank)), { ...like, shape: [rank, maxOut] });
   }
