@@ -324,7 +324,9 @@ export class LoraFbLinear extends LoraAdapterLinear {
  * LoRA-Pro: A and B trained (A random, B zeros) with the adjusted gradients of ops.loraPro, whose
  * equivalent update is P_A·G + G·P_B − P_A·G·P_B. Both Gram matrices get λ = ridge (default 1e-8,
  * as LoRA-Pro's code: BBᵀ = 0 at the start). `correction` does not apply. On WebGPU, call
- * `await layer.prepare()` before each forward: A and B change every step.
+ * `await layer.prepare()` before each forward: A and B change every step. A B of rank < r after
+ * some step (say, a first step on a gradient of rank < r) makes BBᵀ + λI ill-conditioned, which
+ * the op refuses, naming the condition estimate: raise the ridge then.
  */
 export class LoraProLinear extends LoraAdapterLinear {
   constructor(base: Linear, options: LoraLayerOptions) {

@@ -169,6 +169,7 @@ export function applyPeftAdapter(model: Module, adapter: PeftAdapter, options: L
     for (const [which, shape] of want) {
       const t = p[which];
       if (!t) fail(op, `module '${path}' has no ${SUFFIXES[which].slice(1)}; expected ${want.map(([w]) => SUFFIXES[w].slice(1)).join(', ')}`);
+      if (t.device !== W.device) fail(op, `'${PREFIX}${path}${SUFFIXES[which]}' is on ${t.device}; expected it on ${W.device}, the device of ${describe('W', W)}`);
       if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
         fail(op, `'${PREFIX}${path}${SUFFIXES[which]}' is ${describe('', t).trim()}; expected [${shape.join(', ')}] for ${describe('W', W)} with r = ${cfg.r} (PEFT's layout: lora_A [r, in], lora_B [out, r])`);
       }
