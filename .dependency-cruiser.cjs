@@ -9,7 +9,7 @@
  */
 const LIBRARY_ABOVE_BACKENDS = '^src/(autograd|nn|lora|optim|memory|verify|io|data|linalg/index\\.ts|tensor\\.ts|factories\\.ts|ops\\.ts|index\\.ts)';
 const runtime = { dependencyTypesNot: ['type-only'] };
-const NODE_SIDE = '^src/(node\\.ts|io/(safetensors-files|atomic-write)\\.ts|data/|lab/|cli/)';
+const NODE_SIDE = '^src/(node\\.ts|io/(safetensors-files|atomic-write|peft-files)\\.ts|data/|lab/|cli/)';
 
 module.exports = {
   forbidden: [
@@ -71,7 +71,7 @@ module.exports = {
     },
     {
       name: 'node-only-in-node-modules',
-      comment: "Only the Node side (src/node.ts, io/safetensors-files.ts, io/atomic-write.ts, data/, lab/, cli/) imports Node's built-in modules: the rest runs in browsers.",
+      comment: "Only the Node side (src/node.ts, io/safetensors-files.ts, io/atomic-write.ts, io/peft-files.ts, data/, lab/, cli/) imports Node's built-in modules: the rest runs in browsers.",
       severity: 'error',
       from: { path: '^src/', pathNot: NODE_SIDE },
       to: { dependencyTypes: ['core'] },

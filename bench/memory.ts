@@ -11,10 +11,13 @@ import { writeSection } from './results.ts';
 import { full, noGrad, ops, randn, scope, type Tensor } from '../src/index.ts';
 import { fmtBytes } from '../src/memory/format.ts';
 import { bytesByColumn, LN_STATS, measureForward } from '../src/memory/table7-columns.ts';
-import { korthikantiBytes, methodMemory, type Method } from '../src/memory/model.ts';
+import { korthikantiBytes, methodMemory } from '../src/memory/model.ts';
+import { ADAPTER_KINDS } from '../src/memory/adapters.ts';
+import { DoraLinear } from '../src/lora/dora-layer.ts';
+import { VeraLinear, VeraProjections } from '../src/lora/vera-layer.ts';
 import { expectedCell, TABLE7, TABLE7_COLUMNS } from '../src/memory/table7.ts';
 import { Linear } from '../src/nn/linear.ts';
-import { LoraFaLinear, LoraFbLinear, LoraLinear } from '../src/lora/layers.ts';
+import { LoraFaLinear, LoraFbLinear, LoraLinear, LoraProLinear } from '../src/lora/layers.ts';
 import { buildModule, type Module } from '../src/nn/module.ts';
 import { Block } from '../src/nn/transformer.ts';
 import { applyAdapters } from '../src/lora/adapters.ts';
@@ -33,7 +36,7 @@ function savedBytes(layer: Module, x: Tensor): number {
 }
 
 // ---------------------------------------------------------------- 1. one linear layer
-const O = 128; // the output width: saved bytes do not depend on it (it only has to allow r ≤ min(d, o))
+const O = 128; // the output width: only DoRA's and VeRA's saved bytes depend on it (it has to allow r ≤ min(d, o))
 const NS = [256, 1024, 8192], DS = [256, 1024, 4096], RS = [1, 8, 128];
 const METHODS = [
   { name: 'Full-FT', formula: (N: number, d: number) => N * d, make: (base: Linear) => base },
@@ -42,6 +45,9 @@ const METHODS = [
   { name: 'LoRA-FA', formula: (N: number, _d: number, r: number) => N * r, make: (base: Linear, r: number) => new LoraFaLinear(base, { rank: r, alpha: 2 * r, seed: 1 }) },
   { name: 'LoRA, dropout 0.1', formula: (N: number, d: number, r: number) => N * (d + r), make: (base: Linear, r: number) => new LoraLinear(base, { rank: r, alpha: 2 * r, seed: 1, dropout: 0.1 }) },
   { name: 'LoRA-FA, dropout 0.1', formula: (N: number, _d: number, r: number) => N * r, make: (base: Linear, r: number) => new LoraFaLinear(base, { rank: r, alpha: 2 * r, seed: 1, dropout: 0.1 }) },
+  { name: 'LoRA-Pro', formula: (N: number, d: number, r: number) => N * (d + r), make: (base: Linear, r: number) => new LoraProLinear(base, { rank: r, alpha: 2 * r, seed: 1 }) },
+  { name: 'DoRA', formula: (N: number, d: number, r: number) => N * (d + r + O), make: (base: Linear, r: number) => new DoraLinear(base, { rank: r, alpha: 2 * r, seed: 1 }) },
+  { name: 'VeRA', formula: (N: number, _d: number, r: number) => N * (r + O), make: (base: Linear, r: number) => new VeraLinear(base, new VeraProjections(r, base.inFeatures, O, { seed: 1 })) },
 ];
 
 const t0 = performance.now();
@@ -51,9 +57,10 @@ say(`Command: \`npm run bench:memory\`, ${new Date().toISOString().slice(0, 10)}
 say();
 say('### 1. One adapted linear layer against docs/math.md');
 say();
-say(`A Linear d → o = ${O} (the saved bytes do not depend on o) wrapped by each layer, input X [N, d]; every cell is`);
+say(`A Linear d → o = ${O} (only DoRA's and VeRA's saved bytes depend on o) wrapped by each layer, input X [N, d]; every cell is`);
 say('the measured `measureSaved` bytes, and "= table" says whether each equals docs/math.md\'s elements × 4 bytes:');
-say('Full-FT N·d, LoRA N·(d + r), LoRA-FB N·d, LoRA-FA N·r. Measured at every N ∈ {256, 1024, 8192}, d ∈ {256, 1024, 4096},');
+say('Full-FT N·d, LoRA N·(d + r), LoRA-FB N·d, LoRA-FA N·r, LoRA-Pro N·(d + r), DoRA N·(d + r + o), VeRA N·(r + o).');
+say('Measured at every N ∈ {256, 1024, 8192}, d ∈ {256, 1024, 4096},');
 say('r ∈ {1, 8, 128} below (the formula has no other dependence, so larger grids only repeat it). With adapter dropout,');
 say('the mask is regenerated from a seed in backward, so LoRA keeps one X (not X and a dropped copy) and LoRA-FA still only XA.');
 say();
@@ -150,9 +157,9 @@ say();
 say('| method | measured | analytic (one layer) | measured − analytic | explained |');
 say('| --- | ---: | ---: | ---: | :---: |');
 const tcfg = transformerConfig({ vocab: 1, dim: d, heads: h, layers: 1, context: s, dropout: 0.1 });
-for (const method of ['full', 'lora', 'lorafa', 'lorafb'] as Method[]) {
+for (const method of ADAPTER_KINDS) {
   const m = buildModule(() => new Block(d, h, s, { dropout: 0.1, seed: 5 }));
-  if (method !== 'full') applyAdapters(m, { method, rank: 8, alpha: 16, seed: 2 });
+  if (method !== 'full') applyAdapters(m, { method, rank: 8, ...(method === 'vera' ? {} : { alpha: 16 }), seed: 2 });
   const measured = scope(() => {
     const x = ops.add(x0, 0);
     return measureForward(() => m.forward(x)).bytes;

@@ -22,3 +22,4 @@ export { prepareLoraFactor, releaseLoraFactor, loraFactorStats } from './lora/fa
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
 export { serializeSafetensors, parseSafetensors, type SafetensorsContent } from './io/safetensors.ts';
+export { peftAdapterState, applyPeftAdapter, type PeftAdapter, type LoadPeftOptions } from './lora/peft-format.ts';

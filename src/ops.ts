@@ -9,4 +9,7 @@ export { cast } from './autograd/ops/cast.ts';
 export { linear } from './autograd/ops/linear.ts';
 export { lora } from './lora/lora-op.ts';
 export { loraFA, loraFB } from './lora/frozen-ops.ts';
+export { loraPro, type LoraProOptions } from './lora/lora-pro.ts';
+export { dora, type DoraOptions } from './lora/dora.ts';
+export { vera, type VeraOptions } from './lora/vera.ts';
 export type { LoraOptions, LoraFrozenOptions } from './lora/common.ts';

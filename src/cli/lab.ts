@@ -81,7 +81,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const maxRank = maxAdapterRank(base.model);
   if (seq > context) throw new UsageError(`--seq ${seq} exceeds the model's context of ${context}; expected an integer ≤ ${context}`);
   if (methods.some((m) => 'adapter' in LAB_METHODS[m])) {
-    if (maxRank !== null && rank > maxRank) throw new UsageError(`--rank ${rank} exceeds min(d, o) = ${maxRank} of the adapted linears of this model; expected an integer ≤ ${maxRank}`);
+    if (rank > maxRank) throw new UsageError(`--rank ${rank} exceeds min(d, o) = ${maxRank} of the adapted linears of this model; expected an integer ≤ ${maxRank}`);
     if (alpha / rank === 0) throw new UsageError(`--alpha ${alpha} gives σ = α/r = 0 at rank ${rank} (it underflows); expected a larger alpha`);
   }
   const { val } = splitTrainVal(base.tokenizer.encode(text));

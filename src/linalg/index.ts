@@ -1,8 +1,10 @@
 /**
  * Small dense linear algebra on tensors, computed on the CPU in float64 whatever the tensor's
- * dtype (results come back in the input's dtype and device). For the r×r systems of LoRA-FA.
+ * dtype (results come back in the input's dtype and device). For the r×r systems of LoRA-FA and
+ * the SVDs of the PiSSA and LoRA-GA inits.
  */
 import { choleskyF64, cholSolveF64, triangularSolveF64 } from './dense.ts';
+import { svdF64 } from './svd.ts';
 import { describe, fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
 import { Tensor } from '../tensor.ts';
@@ -51,4 +53,15 @@ export function solvePosDef(a: Tensor, b: Tensor): Tensor {
   const k = checkRhs('solvePosDef', a, b, n);
   const L = choleskyF64(f64('solvePosDef', a), n, 'solvePosDef');
   return out(cholSolveF64(L, f64('solvePosDef', b), n, k, 'solvePosDef'), [n, k], b);
+}
+
+/**
+ * The thin SVD a = U·diag(S)·Vᵀ of a [m, n] (one-sided Jacobi in float64, svd.ts): U [m, k] and
+ * V [n, k] with orthonormal columns, S [k] descending and ≥ 0, k = min(m, n).
+ */
+export function svd(a: Tensor): { U: Tensor; S: Tensor; V: Tensor } {
+  if (a.rank !== 2) fail('svd', `${describe('a', a)} must be a matrix [m, n]`);
+  const [m, n] = a.shape as [number, number];
+  const { U, S, V, k } = svdF64(f64('svd', a), m, n);
+  return { U: out(U, [m, k], a), S: out(S, [k], a), V: out(V, [n, k], a) };
 }

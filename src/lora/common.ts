@@ -4,7 +4,7 @@
  */
 import { checkLinear, given } from '../autograd/ops/linear.ts';
 import { mm } from '../autograd/ops/matmul.ts';
-import { reshaped, view, wrap } from '../autograd/ops/util.ts';
+import { reshaped, rows2d, view, wrap } from '../autograd/ops/util.ts';
 import { describe, fail } from '../errors.ts';
 import { checkSeed, nextRandomState } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
@@ -53,17 +53,27 @@ export function checkAdapterOptions(
 /** Validates options and draws the dropout stream's (seed, offset) for x's N·d elements. */
 export function parseOptions(op: string, x: Tensor, options: LoraFrozenOptions): LoraConfig {
   if (typeof options !== 'object' || options === null) fail(op, 'expected an options object { scale, ... }');
-  const { scale, seed } = options;
+  const { scale } = options;
   if (!(typeof scale === 'number' && Number.isFinite(scale) && scale !== 0)) {
     fail(op, `scale = ${String(scale)} is invalid; expected a finite non-zero σ = α / r`);
   }
   const { dropout: p, correction, ridge } = checkAdapterOptions(op, options);
-  let state = { seed: 0, offset: 0 };
-  if (p > 0) {
-    if (seed !== undefined) checkSeed(op, seed);
-    state = seed !== undefined ? { seed, offset: 0 } : nextRandomState('uniform', x.size);
-  }
-  return { scale, p, seed: state.seed, offset: state.offset, closedForm: correction === 'closed-form', ridge };
+  return { scale, p, ...dropoutState(op, x, p, options.seed), closedForm: correction === 'closed-form', ridge };
+}
+
+/** The dropout mask's (seed, offset) for x's elements: a fixed seed at offset 0, or the global generator's next draw (none when p = 0). */
+export function dropoutState(op: string, x: Tensor, p: number, seed: number | undefined): { seed: number; offset: number } {
+  if (p === 0) return { seed: 0, offset: 0 };
+  if (seed !== undefined) checkSeed(op, seed);
+  return seed !== undefined ? { seed, offset: 0 } : nextRandomState('uniform', x.size);
+}
+
+/**
+ * σ of an adapter of rank r with alpha α: α/r (LoRA), or α/√r with rsLoRA (Kalajdzievski 2023:
+ * the scale that keeps a first step's expected update independent of r; PEFT's use_rslora).
+ */
+export function adapterScale(alpha: number, rank: number, rslora: boolean): number {
+  return rslora ? alpha / Math.sqrt(rank) : alpha / rank;
 }
 
 export interface Dims {
@@ -124,10 +134,42 @@ export function adapterDropout(t: Tensor, cfg: LoraConfig): Tensor {
   return wrap(t.backend.kernels.dropout(t.storage, cfg.p, cfg.seed, cfg.offset), t.shape);
 }
 
+/** L⁻ᵀL⁻¹·rhs [r, cols] through the cholSolve kernel (L may be float64 while rhs is float32). */
+export function cholSolve(L: Tensor, rhs: Tensor): Tensor {
+  const [r, cols] = rhs.shape as [number, number];
+  return wrap(rhs.backend.kernels.cholSolve(L.storage, rhs.storage, r, cols), [r, cols]);
+}
+
+/** t [R, c] with column j multiplied by v[j] (v [c], broadcast over rows): t·diag(v), a new tensor. */
+export function scaleColumns(t: Tensor, v: Tensor): Tensor {
+  return wrap(t.backend.kernels.binary('mul', t.storage, t.shape, v.storage, v.shape, t.shape), t.shape);
+}
+
+/** Σ over rows of t [R, c] → [c]. */
+export function columnSums(t: Tensor): Tensor {
+  const [R, c] = t.shape as [number, number];
+  return wrap(t.backend.kernels.reduce('sum', t.storage, 1, R, c), [c]);
+}
+
+/** a ⊙ b elementwise for tensors of one shape, a new tensor. */
+export function hadamard(a: Tensor, b: Tensor): Tensor {
+  return wrap(a.backend.kernels.binary('mul', a.storage, a.shape, b.storage, b.shape, a.shape), a.shape);
+}
+
 /** t [a, b] transposed into a new contiguous [b, a]. */
 export function transposed(t: Tensor): Tensor {
   const [a, b] = t.shape as [number, number];
   return wrap(t.backend.kernels.gatherStrided(t.storage, { shape: [b, a], strides: [1, b], offset: 0 }), [b, a]);
+}
+
+/** X [N, d], XA = X̃·A [N, r] and Y = X·W + σ·XA·B [N, o] (the shared forward); the caller disposes X and XA. */
+export function loraForward(x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, d: number): { X: Tensor; XA: Tensor; Y: Tensor } {
+  const X = rows2d(x, d);
+  const Xd = adapterDropout(X, cfg);
+  const XA = mm(Xd, A); // computed once: it feeds both Y and (for LoRA-FA) the saved activation
+  Xd.dispose();
+  const Y = addScaledInto(mm(X, W), cfg.scale, mm(XA, B));
+  return { X, XA, Y };
 }
 
 /**

@@ -9,10 +9,10 @@
  */
 import { Function, type Context } from '../autograd/function.ts';
 import { mm } from '../autograd/ops/matmul.ts';
-import { reshaped, rows2d, wrap } from '../autograd/ops/util.ts';
+import { reshaped, rows2d } from '../autograd/ops/util.ts';
 import type { Tensor } from '../tensor.ts';
 import {
-  adapterDropout, addScaledInto, checkArgs, checkFrozen, inputGrad, parseOptions, scaled, transposed,
+  adapterDropout, checkArgs, checkFrozen, cholSolve, inputGrad, loraForward, parseOptions, scaled, transposed,
   type LoraConfig, type LoraFrozenOptions,
 } from './common.ts';
 import { loraFactor } from './factor-cache.ts';
@@ -20,22 +20,6 @@ import { loraFactor } from './factor-cache.ts';
 interface FrozenMeta {
   cfg: LoraConfig;
   xShape: readonly number[];
-}
-
-/** X [N, d], XA = X̃·A [N, r] and Y = X·W + σ·XA·B [N, o] (the shared forward); the caller disposes X and XA. */
-function loraForward(x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, d: number): { X: Tensor; XA: Tensor; Y: Tensor } {
-  const X = rows2d(x, d);
-  const Xd = adapterDropout(X, cfg);
-  const XA = mm(Xd, A); // computed once: it feeds both Y and (for LoRA-FA) the saved activation
-  Xd.dispose();
-  const Y = addScaledInto(mm(X, W), cfg.scale, mm(XA, B));
-  return { X, XA, Y };
-}
-
-/** L⁻ᵀL⁻¹·rhs [r, cols] through the cholSolve kernel (L may be float64 while rhs is float32). */
-function cholSolve(L: Tensor, rhs: Tensor): Tensor {
-  const [r, cols] = rhs.shape as [number, number];
-  return wrap(rhs.backend.kernels.cholSolve(L.storage, rhs.storage, r, cols), [r, cols]);
 }
 
 /**

@@ -10,7 +10,7 @@ import { Function, type Context } from '../autograd/function.ts';
 import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d } from '../autograd/ops/util.ts';
 import type { Tensor } from '../tensor.ts';
-import { adapterDropout, addScaledInto, checkArgs, inputGrad, parseOptions, scaled, type LoraConfig, type LoraOptions } from './common.ts';
+import { adapterDropout, checkArgs, inputGrad, loraForward, parseOptions, scaled, type LoraConfig, type LoraOptions } from './common.ts';
 
 interface LoraMeta {
   cfg: LoraConfig;
@@ -31,11 +31,7 @@ export class Lora extends Function {
   static override readonly opName = 'lora';
   static override forward(ctx: Context<LoraMeta>, x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig): Tensor {
     const { d, o } = checkArgs(this.opName, x, W, A, B);
-    const X = rows2d(x, d); //                                                [N, d]
-    const Xd = adapterDropout(X, cfg);
-    const XA = mm(Xd, A); //                                                  [N, r]
-    Xd.dispose();
-    const Y = addScaledInto(mm(X, W), cfg.scale, mm(XA, B)); //               [N, o]
+    const { X, XA, Y } = loraForward(x, W, A, B, cfg, d); //                  [N, d], [N, r], [N, o]
     const [nx, nW, nA, nB] = ctx.needsInputGrad;
     ctx.meta = { cfg, xShape: x.shape };
     ctx.saveForBackward(nW || nA ? X : null, nB ? XA : null, nx ? W : null, nx ? A : null, nx || nA ? B : null);

@@ -1,13 +1,17 @@
 /**
- * Analytic memory of fine-tuning a transformer with Full-FT, LoRA, LoRA-FA or LoRA-FB: weights,
- * gradients, optimizer state and the activations autograd saves, per method. The activation model
+ * Analytic memory of fine-tuning a transformer with each method's kind (adapters.ts: Full-FT,
+ * LoRA, LoRA-FA, LoRA-FB, LoRA-Pro, DoRA, VeRA; rsLoRA, LoRA+, PiSSA and LoRA-GA have LoRA's):
+ * weights, gradients, optimizer state and the activations autograd saves. The activation model
  * lists every tensor a layer keeps for backward (Korthikanti et al. 2023, in the accounting of
  * docs/math.md) and decides per method which linear-layer inputs must be kept:
- *   Full-FT  X of every linear (for ∂W = Xᵀ·dY);
- *   LoRA     X of each adapted linear (for g_A) and XA (for g_B);
- *   LoRA-FB  X of each adapted linear (for g_A), no XA;
- *   LoRA-FA  only XA (N×r) per adapted linear.
- * Frozen, non-adapted linears keep nothing (their input gradient needs only W).
+ *   Full-FT          X of every linear (for ∂W = Xᵀ·dY);
+ *   LoRA, LoRA-Pro   X of each adapted linear (for g_A) and XA (for g_B);
+ *   LoRA-FB          X of each adapted linear (for g_A), no XA;
+ *   LoRA-FA          only XA (N×r) per adapted linear;
+ *   DoRA             X, XA and X·V (N×o) per adapted linear;
+ *   VeRA             XA and (XA ⊙ d)·B (N×o) per adapted linear, never X.
+ * Frozen, non-adapted linears keep nothing (their input gradient needs only W). Linears that
+ * read one tensor share its saved copy.
  *
  * Adapter dropout is modelled as this engine's ops do it unless `peftDropout` is set: lorafa's
  * ops.lora, ops.loraFA and ops.loraFB regenerate the mask from (seed, offset) in backward, so
@@ -17,8 +21,11 @@
  * and its mask (1 byte per element) instead of sharing X. The flag changes only the LoRA row.
  */
 
+import { adapterStored, adapterTrainable, type AdapterKind } from './adapters.ts';
+
 export { auditTable7, type Table7Audit } from './table7.ts';
 
+/** The four methods of the LoRA-FA paper (AdapterKind in adapters.ts has them all). */
 export type Method = 'full' | 'lora' | 'lorafa' | 'lorafb';
 export const METHODS: readonly Method[] = ['full', 'lora', 'lorafa', 'lorafb'];
 
@@ -105,8 +112,8 @@ export function baseLayerActivations(cfg: TransformerConfig, run: RunShape): Ite
   return items.map(([name, elements, bytes]) => ({ name, elements, bytes: elements * bytes }));
 }
 
-/** The method-dependent tensors one layer saves: linear inputs and XA products. */
-export function adapterLayerActivations(cfg: TransformerConfig, method: Method, run: RunShape): Item[] {
+/** The method-dependent tensors one layer saves: linear inputs, XA products and DoRA's / VeRA's N×o products. */
+export function adapterLayerActivations(cfg: TransformerConfig, method: AdapterKind, run: RunShape): Item[] {
   const N = run.batch * run.seq, e = run.bytes;
   const linears = layerLinears(cfg);
   const adapted = new Set(run.targets ?? linears.map((l) => l.name));
@@ -115,7 +122,7 @@ export function adapterLayerActivations(cfg: TransformerConfig, method: Method, 
   for (const l of linears) {
     const isAdapted = method === 'full' || adapted.has(l.name);
     if (!isAdapted) continue;
-    const needsX = method !== 'lorafa';
+    const needsX = method !== 'lorafa' && method !== 'vera';
     if (needsX && method === 'lora' && run.peftDropout) {
       items.push({ name: `${l.name}: dropped input (PEFT's own copy)`, elements: N * l.in, bytes: N * l.in * e });
       items.push({ name: `${l.name}: dropout mask (PEFT)`, elements: N * l.in, bytes: N * l.in });
@@ -123,13 +130,15 @@ export function adapterLayerActivations(cfg: TransformerConfig, method: Method, 
       sharedInputs.add(l.input);
       items.push({ name: `input of ${linears.filter((m) => m.input === l.input && (method === 'full' || adapted.has(m.name))).map((m) => m.name).join(', ')}`, elements: N * l.in, bytes: N * l.in * e });
     }
-    if (method === 'lora' || method === 'lorafa') items.push({ name: `${l.name}: XA`, elements: N * run.rank, bytes: N * run.rank * e });
+    if (method !== 'full' && method !== 'lorafb') items.push({ name: `${l.name}: XA`, elements: N * run.rank, bytes: N * run.rank * e });
+    if (method === 'dora') items.push({ name: `${l.name}: X·V (DoRA)`, elements: N * l.out, bytes: N * l.out * e });
+    if (method === 'vera') items.push({ name: `${l.name}: (XA ⊙ d)·B (VeRA)`, elements: N * l.out, bytes: N * l.out * e });
   }
   return items;
 }
 
-export interface MethodMemory {
-  method: Method;
+export interface MethodMemory<K extends AdapterKind = AdapterKind> {
+  method: K;
   totalParams: number;
   trainableParams: number;
   weights: number;
@@ -140,22 +149,21 @@ export interface MethodMemory {
   total: number;
 }
 
-/** Weights, gradients, AdamW state and saved activations of fine-tuning cfg with a method. */
-export function methodMemory(cfg: TransformerConfig, method: Method, run: RunShape): MethodMemory {
+/**
+ * Weights, gradients, AdamW state and saved activations of fine-tuning cfg with a method's kind.
+ * Weights count every stored parameter: the base, A and B of every adapted linear (both stored
+ * whichever trains), DoRA's m, VeRA's d and b, and VeRA's one shared A [d_max, r] and B [r, o_max].
+ */
+export function methodMemory<K extends AdapterKind>(cfg: TransformerConfig, method: K, run: RunShape): MethodMemory<K> {
   const linears = layerLinears(cfg);
   const adapted = linears.filter((l) => (run.targets ?? linears.map((x) => x.name)).includes(l.name));
   const r = run.rank;
-  // A and B are both stored by every PEFT method; which of them trains differs
-  const adapterParamsPerLayer = method === 'full' ? 0 : adapted.reduce((n, l) => n + r * (l.in + l.out), 0);
+  const dims = (l: LinearSpec) => ({ d: l.in, o: l.out, r });
+  const adapterParamsPerLayer = adapted.reduce((n, l) => n + adapterStored(method, dims(l)), 0);
+  const shared = method === 'vera' ? r * (Math.max(...adapted.map((l) => l.in)) + Math.max(...adapted.map((l) => l.out))) : 0;
   const baseParams = cfg.layers * (linears.reduce((n, l) => n + l.in * l.out, 0) + 2 * cfg.hidden) + cfg.hidden + cfg.vocab * cfg.hidden * (cfg.tiedEmbeddings ? 1 : 2);
-  const trainablePerLayer = { full: 0, lora: 0, lorafa: 0, lorafb: 0 };
-  for (const l of adapted) {
-    trainablePerLayer.lora += r * (l.in + l.out);
-    trainablePerLayer.lorafa += r * l.out;
-    trainablePerLayer.lorafb += l.in * r;
-  }
-  const trainableParams = method === 'full' ? baseParams : cfg.layers * trainablePerLayer[method];
-  const totalParams = baseParams + cfg.layers * adapterParamsPerLayer;
+  const trainableParams = method === 'full' ? baseParams : cfg.layers * adapted.reduce((n, l) => n + adapterTrainable(method, dims(l)), 0);
+  const totalParams = baseParams + cfg.layers * adapterParamsPerLayer + shared;
   const perLayer = [...baseLayerActivations(cfg, run), ...adapterLayerActivations(cfg, method, run)].reduce((n, x) => n + x.bytes, 0);
   const m = {
     method,

@@ -1,7 +1,12 @@
-export { LoraLinear, LoraFaLinear, LoraFbLinear, LoraAdapterLinear, type LoraLayerOptions, type LoraInit } from '../lora/layers.ts';
+export { LoraLinear, LoraFaLinear, LoraFbLinear, LoraProLinear, LoraAdapterLinear, type LoraLayerOptions, type LoraInit, type LoraGaInit } from '../lora/layers.ts';
+export { AdapterLayer } from '../lora/adapter-layer.ts';
+export { DoraLinear, type DoraLayerOptions } from '../lora/dora-layer.ts';
+export { VeraLinear, VeraProjections, type VeraLayerOptions } from '../lora/vera-layer.ts';
+export { loraPlusGroups, type LoraPlusOptions } from '../lora/loraplus.ts';
+export { fullGradients } from '../lora/lora-ga.ts';
 export { Module, buildModule } from './module.ts';
 export { Linear } from './linear.ts';
 export { Embedding, LayerNorm, MLP, Sequential, type LayerOptions } from './layers.ts';
 export { CausalSelfAttention } from './attention.ts';
 export { Block, GPT, type GptConfig } from './transformer.ts';
-export { applyAdapters, DEFAULT_TARGETS, type AdapterMethod, type AdapterOptions, type AdapterReport } from '../lora/adapters.ts';
+export { applyAdapters, ADAPTER_METHODS, DEFAULT_TARGETS, type AdapterInit, type AdapterMethod, type AdapterOptions, type AdapterReport } from '../lora/adapters.ts';

@@ -7,11 +7,15 @@
  *   8    saved activation bytes per method, one layer and a stack of two
  *   9    claims 1–4 for gaussian, uniform and orthogonal A
  *   10   a rank-deficient frozen factor: a clear refusal, or the documented ridge
+ *   11   LoRA-Pro's equivalent update is the projection P_A·G + G·P_B − P_A·G·P_B
+ *   12   PiSSA's init leaves the output unchanged; σ·A·B = [W]_r
+ *   13   Appendix E.3: LoRA-FA with PiSSA's A is blind to a G with AᵀG = 0
  */
 import type { Claim } from './claim.ts';
 import { degenerateClaims } from './claims-degenerate.ts';
 import { forwardClaims } from './claims-forward.ts';
 import { memoryClaims } from './claims-memory.ts';
+import { peftClaims } from './claims-peft.ts';
 import { initClaims, projectionClaims } from './claims-projection.ts';
 import { theoremClaims } from './claims-theorem.ts';
 
@@ -24,5 +28,6 @@ export function allClaims(): Claim<never>[] {
     ...memoryClaims(),
     ...initClaims(),
     ...degenerateClaims(),
+    ...peftClaims(),
   ] as Claim<never>[];
 }

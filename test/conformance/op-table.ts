@@ -223,4 +223,17 @@ export const OPS: OpEntry[] = [
     name: 'loraFB', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFB(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, true, false],
     prepare: ([, , , B]) => prepareLoraFactor(B!, 'rows'), gradTol: { atol: 5e-4, rtol: 2e-3 },
   }),
+  entry({
+    name: 'loraPro', cases: loraCase, run: ([x, W, A, B], p) => ops.loraPro(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, true, true],
+    prepare: async ([, , A, B]) => { await prepareLoraFactor(A!, 'columns'); await prepareLoraFactor(B!, 'rows'); }, gradTol: { atol: 5e-4, rtol: 2e-3 },
+  }),
+  entry({
+    name: 'dora', cases: loraCase.map((c) => ({ shapes: [...c.shapes, [c.p.o]], p: c.p })), run: ([x, W, A, B, m], p) => ops.dora(x!, W!, A!, B!, m!, loraOpts(p)),
+    grad: [true, false, true, true, true], gradTol: { atol: 5e-4, rtol: 2e-3 },
+  }),
+  entry({
+    name: 'vera', cases: loraCase.map((c) => ({ shapes: [...c.shapes, [c.p.r], [c.p.o]], p: c.p })),
+    run: ([x, W, A, B, dv, bv], p) => ops.vera(x!, W!, A!, B!, dv!, bv!, { dropout: p.dropout, seed: 17 }), grad: [true, false, false, false, true, true],
+    gradTol: { atol: 2e-4 },
+  }),
 ];

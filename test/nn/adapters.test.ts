@@ -14,7 +14,7 @@ const d = 8, h = 32, r = 2, L = 2;
 describe('applyAdapters', () => {
   // per block: q, k, v, o are d→d; up d→4d; down 4d→d
   const shapes = [[d, d], [d, d], [d, d], [d, d], [d, h], [h, d]] as const;
-  const expectedTrainable: Record<AdapterMethod, number> = {
+  const expectedTrainable: Record<Extract<AdapterMethod, 'lora' | 'lorafa' | 'lorafb'>, number> = {
     lora: L * shapes.reduce((n, [i, o]) => n + r * (i + o), 0),
     lorafa: L * shapes.reduce((n, [, o]) => n + r * o, 0),
     lorafb: L * shapes.reduce((n, [i]) => n + i * r, 0),
@@ -97,7 +97,7 @@ describe('applyAdapters', () => {
 
   it('rejects an unknown method, targets that match nothing, and a second injection', () => {
     const model = new GPT(cfg, { seed: 1 });
-    expect(() => applyAdapters(model, { method: 'dora' as AdapterMethod, rank: 1, alpha: 1 })).toThrow(/applyAdapters: method 'dora' is unknown/);
+    expect(() => applyAdapters(model, { method: 'adalora' as AdapterMethod, rank: 1, alpha: 1 })).toThrow(/applyAdapters: method 'adalora' is unknown; expected one of lora, lorafa, lorafb, lorapro, dora, vera/);
     expect(() => applyAdapters(model, { method: 'lora', rank: 1, alpha: 1, targets: ['gate'] })).toThrow(LorafaError);
     expect(() => applyAdapters(model, { method: 'lora', rank: 1, alpha: 1, targets: ['gate'] })).toThrow(/no Linear layer matches targets \[gate\]; the Linear layers are blocks.0.attn.q, .*head/);
     applyAdapters(model, { method: 'lora', rank: 1, alpha: 1 });

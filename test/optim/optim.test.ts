@@ -142,3 +142,55 @@ describe('warmupCosine', () => {
     expect(() => warmupCosine({ lr: 0.1, warmupSteps: 0, totalSteps: 5, minLr: 1 })).toThrow(/warmupCosine: lr 0.1 and minLr 1/);
   });
 });
+
+describe('parameter groups (PyTorch semantics)', () => {
+  it('SGD: each group steps with its own lr, momentum and weight decay; omitted keys take the defaults', () => {
+    // group 0: lr 0.1 (default), μ 0; group 1: lr 0.4, λ 0.5 → p = 2 − 0.4·(1 + 0.5·2) = 1.2
+    const a = param(1), b = param(2);
+    const opt = new SGD([{ params: [a] }, { params: [b], lr: 0.4, weightDecay: 0.5 }], { lr: 0.1 });
+    expect(opt.paramGroups.map((g) => [g.lr, g.momentum, g.weightDecay, g.nesterov])).toEqual([[0.1, 0, 0, false], [0.4, 0, 0.5, false]]);
+    expect(opt.params).toEqual([a, b]);
+    setGrad(a, 1);
+    setGrad(b, 1);
+    opt.step();
+    expectClose(a.dataSync(), [0.9], { atol: 1e-15 });
+    expectClose(b.dataSync(), [1.2], { atol: 1e-15 });
+  });
+
+  it('AdamW: from zero state the first step of each group is −lr_group·g/(|g| + ε) after its own decay', () => {
+    const a = param(1, -1), b = param(3);
+    const opt = new AdamW([{ params: [a], weightDecay: 0 }, { params: [b], lr: 0.05, betas: [0.5, 0.9] }], { lr: 0.01, eps: 0 });
+    setGrad(a, 2, -0.5);
+    setGrad(b, -4);
+    opt.step();
+    expectClose(a.dataSync(), [1 - 0.01, -1 + 0.01], { atol: 1e-15 });
+    expectClose(b.dataSync(), [3 * (1 - 0.05 * 0.01) + 0.05], { atol: 1e-15 });
+  });
+
+  it('setting lr (a schedule) keeps every group in its constructed ratio to the base', () => {
+    const a = param(1), b = param(1);
+    const opt = new AdamW([{ params: [a] }, { params: [b], lr: 16e-3 }], { lr: 1e-3 });
+    opt.lr = 0.5e-3;
+    expect(opt.lr).toBe(0.5e-3);
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.5e-3, 8e-3]);
+    const plain = new SGD([a], { lr: 0.1 });
+    plain.lr = 0.3;
+    expect(plain.paramGroups[0]!.lr).toBe(0.3);
+  });
+
+  it('rejects bad groups with errors naming the group', () => {
+    const a = param(1), b = param(2);
+    expect(() => new SGD([a, { params: [b] }] as never)).toThrow(/SGD: params mixes tensors and parameter groups/);
+    expect(() => new SGD([{ params: [a] }, { params: [a, b] }])).toThrow(/SGD: parameter '\(unnamed\)' is in group 0 and group 1; expected each parameter in one group/);
+    expect(() => new SGD([{ params: [a], lrr: 1 } as never])).toThrow(/SGD: group 0 has unknown keys lrr; expected some of params, lr, momentum, weightDecay, nesterov/);
+    expect(() => new SGD([{ params: [a] }, { params: [b], lr: -1 }])).toThrow(/SGD: group 1: lr = -1; expected a finite non-negative number/);
+    expect(() => new SGD([{ params: [a], nesterov: true }])).toThrow(/SGD: group 0: nesterov needs momentum > 0/);
+    expect(() => new AdamW([{ params: [a], betas: [0.9, 1] }])).toThrow(/AdamW: group 0: betas \[0.9, 1\] are out of range/);
+    expect(() => new AdamW([{ params: [a], eps: -1 }])).toThrow(/AdamW: group 0: eps = -1; expected a finite number ≥ 0/);
+    expect(() => new AdamW([{ params: [1] } as never])).toThrow(/AdamW: group 0: params holds number; expected tensors/);
+    expect(() => new AdamW([{ nope: [a] } as never])).toThrow(/AdamW: group 0 is an object with keys \[nope\]; expected \{ params, \.\.\.hyper-parameters \}/);
+    const zeroBase = new SGD([{ params: [a] }, { params: [b], lr: 0.1 }], { lr: 0 });
+    expect(() => (zeroBase.lr = 0.1)).toThrow(/SGD: group 1 has lr 0.1 while the base lr was 0 at construction/);
+    expect(() => (new SGD([a]).lr = NaN)).toThrow(/SGD: lr = NaN; expected a finite non-negative number/);
+  });
+});
