@@ -77,8 +77,8 @@ export interface Launch {
   /** Workgroup counts [x, y, z]. */
   groups: readonly [number, number, number];
   /**
-   * The most iterations any one loop of the shader runs in one invocation, summed over
-   * re-entries (checked against the adapter's cap: llvmpipe stops every loop at 65535).
+   * The loop budget of one invocation: Σ over every loop instance it runs of (iterations + 1), all
+   * loops together (kernels/gpu.ts); checked against the adapter's cap (llvmpipe: 65535).
    */
   loops?: number;
 }
@@ -128,7 +128,7 @@ export class GpuContext {
   /**
    * gpu and adapter are held only to keep them alive: Dawn crashes (abort or segfault) when the
    * GPU instance is garbage-collected while its device is still in use. maxLoopIterations is
-   * the adapter's cap on one shader loop per invocation (Infinity unless the driver has one).
+   * the adapter's cap on the loop iterations of one invocation (Infinity unless the driver has one).
    */
   constructor(
     readonly gpu: GPU,
@@ -182,8 +182,9 @@ export class GpuContext {
     const [x, y, z] = l.groups;
     if (x === 0 || y === 0 || z === 0) return;
     if ((l.loops ?? 0) > this.maxLoopIterations) {
-      fail(l.shader, `this launch needs ${l.loops} iterations of one shader loop, but this adapter stops every loop after ` +
-        `${this.maxLoopIterations} (a limit of Mesa's llvmpipe, which is for testing); use smaller tensors here or a real GPU`);
+      fail(l.shader, `this launch needs ${l.loops} loop iterations per invocation (each loop's iterations + 1, summed over its loops), ` +
+        `but this adapter ends all loops of an invocation after ${this.maxLoopIterations} (a limit of Mesa's llvmpipe, which is for testing); ` +
+        'use smaller tensors here or a real GPU');
     }
     const entry = l.entry ?? 'main';
     const size = l.params.byteLength;
