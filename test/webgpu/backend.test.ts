@@ -148,6 +148,24 @@ describe.skipIf(!webgpu)(`WebGPU backend ${skipReason}`, () => {
     expect(first).toBeLessThan(60); // keyed by shader and constants (workgroup sizes), not by tensor size
   });
 
+  it('caches bind groups per (pipeline, buffers): the same launch on the same buffers creates none, new buffers do', async () => {
+    const x = randn([64, 64], { device: 'webgpu', seed: 1 }), w = randn([64, 64], { device: 'webgpu', seed: 2 });
+    const step = async () => {
+      const y = scope(() => ops.tanh(ops.add(ops.matmul(x, w), 0.5)));
+      await y.data();
+      y.dispose();
+    };
+    for (let i = 0; i < 3; i++) await step(); // the pool now hands the same buffers back, step after step
+    const made = gpu.counters.bindGroups;
+    for (let i = 0; i < 5; i++) await step();
+    expect(gpu.counters.bindGroups).toBe(made);
+    const y = randn([64, 64], { device: 'webgpu', seed: 3 }); // another input buffer: new bind groups for the ops that read it
+    scope(() => void ops.matmul(y, w));
+    expect(gpu.counters.bindGroups).toBeGreaterThan(made);
+    for (const t of [x, w, y]) t.dispose();
+    await gpu.sync();
+  });
+
   it('reports a device error once, naming its kernel, and keeps working after it', async () => {
     const t = tensor([1, 2], { device: 'webgpu' });
     const alias = t.storage.handle as GPUBuffer;
@@ -156,10 +174,10 @@ describe.skipIf(!webgpu)(`WebGPU backend ${skipReason}`, () => {
     await expect(t.data()).rejects.toThrow(/^webgpu: the device reported an error in a batch running unary:forward(, copy)?: .*writable/);
     expect(Array.from(await t.data())).toEqual([1, 2]);
     expect(await scope(() => ops.neg(t)).toArray()).toEqual([-1, -2]);
-    gpu.run({ shader: 'full', params: new Params().u32(2).u32(0), buffers: [], groups: [1, 1, 1] }); // binding 1 missing
+    gpu.run({ shader: 'full', params: new Params().u32(2).u32(0), buffers: [], groups: [1, 1, 1] }); // binding 1 missing from the layout
     gpu.flush();
     gpu.run({ ...neg, buffers: [alias, alias] });
-    await expect(gpu.sync()).rejects.toThrow(/^webgpu: the device reported an error \(and 1 more after it\) in a batch running full: .*entries/);
+    await expect(gpu.sync()).rejects.toThrow(/^webgpu: the device reported an error \(and 1 more after it\) in a batch running full: Binding doesn't exist/);
     gpu.ctx.device.createBuffer({ size: 4, usage: 0x1 | 0x80 }); // MAP_READ with STORAGE: invalid, and outside any batch
     await expect(t.data()).rejects.toThrow(/^webgpu: the device reported an error outside a batch \(an upload or a buffer allocation\): /);
     await gpu.sync();
