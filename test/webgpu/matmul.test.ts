@@ -31,12 +31,13 @@ describe('matmul plans (both adapter kinds, both sides of every threshold)', () 
   const plan = (p: MatmulParams, o: PlanOptions) => chooseMatmul(p, o);
   const name = (p: MatmulParams, o: PlanOptions) => plan(p, o).variant.name;
 
-  it('a small output (m, n ≤ 64) takes 32×32 tiles; one row or column more does not', () => {
+  it('a small output (m, n ≤ 64) takes 32×32 tiles; one row or column more goes through the other rules', () => {
     for (const o of [LLVMPIPE, GPU]) {
-      expect(name(prob(SMALL, SMALL, 64), o)).toBe('matmul-32x32');
+      expect(plan(prob(SMALL, SMALL, 64), o)).toMatchObject({ variant: { name: 'matmul-32x32' }, reason: 'm, n ≤ 64' });
       expect(name(prob(SMALL, SMALL, 63), o)).toBe('matmul-f32-32x32'); // k % 4 ≠ 0: f32 reads
-      expect(name(prob(SMALL + 1, SMALL, 64), o)).not.toBe('matmul-32x32');
-      expect(name(prob(SMALL, SMALL + 4, 64), o)).not.toBe('matmul-32x32');
+      expect(plan(prob(SMALL + 1, SMALL, 64), o).reason).not.toBe('m, n ≤ 64');
+      expect(plan(prob(SMALL, SMALL + 4, 64), o).reason).not.toBe('m, n ≤ 64');
+      expect(name(prob(SMALL + 1, THIN, 64), o)).toMatch(/^matmul-thin-n/); // n ≤ 16 past the small output: thin-N
     }
   });
 
