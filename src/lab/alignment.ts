@@ -113,7 +113,7 @@ function sgdDirection(layer: AlignedLayer): Tensor {
 /** W_eff [d, o] (W for a plain Linear; W + σ·A·B and the like for an adapter) on the host, in float64. */
 async function effectiveWeight(layer: AlignedLayer): Promise<Float64Array> {
   if (layer instanceof Linear) return Float64Array.from(await layer.weight.data());
-  const W = noGrad(() => layer.effectiveWeight());
+  const W = noGrad(() => scope(() => layer.effectiveWeight())); // the scope frees σ·A·B and the like at once
   try {
     return Float64Array.from(await W.data());
   } finally {

@@ -49,6 +49,15 @@ export const DEFAULT_LAB_METHODS: readonly LabMethod[] = ['full', 'lora', 'loraf
 
 export interface FineTuneOptions {
   method: LabMethod;
+  /** The run's plan entry (the method key, or '<method>@<rank>' for a matched-parameter run), and its label. */
+  key: string;
+  label: string;
+  /**
+   * What the losses are measured on: 'validation', the held-out last tenth of the text (what the
+   * report gives); 'tune', the last tenth of the training part, held out from training (what
+   * --lr-sweep chooses on, so the reported validation text never picks anything).
+   */
+  split: 'validation' | 'tune';
   steps: number;
   rank: number;
   alpha: number;
@@ -71,7 +80,10 @@ export interface FineTuneOptions {
 
 export interface MethodResult {
   method: LabMethod;
+  key: string;
   label: string;
+  seed: number;
+  lr: number;
   /** The adapters' rank (VeRA's own rank for VeRA; 0 for Full-FT). */
   rank: number;
   trainable: number;
@@ -124,7 +136,8 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const backend = getBackend(o.device);
   const baseline = backend.memory().liveBytes;
   const { model, tokenizer } = await load();
-  const { train, val } = splitTrainVal(tokenizer.encode(text));
+  const parts = splitTrainVal(tokenizer.encode(text));
+  const { train, val } = o.split === 'validation' ? parts : splitTrainVal(parts.train);
   const rank = spec.adapter?.method === 'vera' ? o.veraRank : o.rank;
   let adapted = 0;
   if (spec.adapter) adapted = (await buildAdapters(model, spec.adapter, train, o, rank)).replaced.length;
@@ -173,11 +186,11 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, 32), o.seq, o.batch);
   const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
-  const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter}/${o.method}`) : undefined;
+  const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter}/${o.key}`) : undefined;
   opt.dispose();
   model.dispose();
   return {
-    method: o.method, label: spec.label, rank: spec.adapter ? rank : 0, trainable, total, adapted, adapterSaved,
+    method: o.method, key: o.key, label: o.label, seed: o.seed, lr: o.lr, rank: spec.adapter ? rank : 0, trainable, total, adapted, adapterSaved,
     trainLoss, valLoss, curve, valCurve, savedBytes,
     analyticBytes: breakdown.analytic, expectedBytes: breakdown.expected, corrections: breakdown.corrections,
     peakBytes, msPerStep: stepMs / Math.max(1, o.steps - 1),
