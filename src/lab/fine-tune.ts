@@ -12,7 +12,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
 import { savedBreakdown, type Correction } from './accounting.ts';
 import { appliedAlignment, probeAlignment, type AlignmentProbe } from './alignment.ts';
-import { evaluate, trainStep } from './train.ts';
+import { evaluate, PendingLosses, recordStep } from './train.ts';
 
 /** One run of the lab: what it is called, whose memory it has, and how it is built (no adapter: Full-FT). */
 interface LabMethodSpec {
@@ -68,6 +68,12 @@ export interface FineTuneOptions {
   lr: number;
   /** Validation loss every this many steps (and at the end). */
   evalEvery: number;
+  /**
+   * Training losses are read back every this many steps (and at step 0, the end, and before
+   * every evaluation or alignment probe), all of them at once: in between, the device runs while
+   * the next steps are encoded. onStep is called when a step's loss arrives.
+   */
+  logEvery: number;
   /** Steps at which the update/gradient alignment is measured (G before that step's update, the update it makes). */
   alignAt: readonly number[];
   device: Device;
@@ -154,31 +160,47 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
   const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], alignment: MethodResult['alignment'] = [];
   let savedBytes = 0, stepMs = 0, peak = 0;
-  for (let step = 0; step < o.steps; step++) {
-    const batch: Batch = sampler.next(o.device);
-    for (const layer of adapters) await layer.prepare();
-    let probe: AlignmentProbe | null = null;
-    if (o.alignAt.includes(step)) {
-      peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
-      probe = await probeAlignment(model, batch);
-      backend.resetPeak();
-    }
-    opt.lr = schedule(step);
+  const losses = new PendingLosses();
+  // reads the pending losses (steps ≥ 1: their wait for the device counts as step time)
+  const readLosses = async () => {
     const t0 = performance.now();
-    const r = await trainStep(model, opt, batch, { clip: 1, measure: step === 0 });
-    if (step > 0) stepMs += performance.now() - t0; // step 0 also compiles and measures
-    if (probe) {
-      peak = Math.max(peak, backend.memory().peakBytes);
-      const applied = await appliedAlignment(probe);
-      alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
-      backend.resetPeak();
+    for (const { step, loss } of await losses.read()) {
+      curve.push({ step, loss });
+      o.onStep?.(step + 1, loss);
     }
-    if (r.saved) savedBytes = r.saved.bytes;
-    batch.x.dispose();
-    batch.y.dispose();
-    curve.push({ step, loss: r.loss });
-    o.onStep?.(step + 1, r.loss);
-    if ((step + 1) % o.evalEvery === 0 && step + 1 < o.steps) valCurve.push({ step: step + 1, loss: await evaluate(model, val, valStarts, o.seq, o.batch) });
+    if (curve.length > 1) stepMs += performance.now() - t0;
+  };
+  try {
+    for (let step = 0; step < o.steps; step++) {
+      const batch: Batch = sampler.next(o.device);
+      for (const layer of adapters) await layer.prepare();
+      let probe: AlignmentProbe | null = null;
+      if (o.alignAt.includes(step)) {
+        await readLosses(); // the probe reads back: the steps before it are timed here, not inside it
+        peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
+        probe = await probeAlignment(model, batch);
+        backend.resetPeak();
+      }
+      opt.lr = schedule(step);
+      const t0 = performance.now();
+      const r = recordStep(model, opt, batch, { clip: 1, measure: step === 0 });
+      losses.add(step, r.loss);
+      if (step > 0) stepMs += performance.now() - t0; // step 0 also compiles and measures
+      const evalNow = (step + 1) % o.evalEvery === 0 && step + 1 < o.steps;
+      if (step === 0 || losses.size >= o.logEvery || probe || evalNow || step + 1 === o.steps) await readLosses();
+      if (probe) {
+        peak = Math.max(peak, backend.memory().peakBytes);
+        const applied = await appliedAlignment(probe);
+        alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
+        backend.resetPeak();
+      }
+      if (r.saved) savedBytes = r.saved.bytes;
+      batch.x.dispose();
+      batch.y.dispose();
+      if (evalNow) valCurve.push({ step: step + 1, loss: await evaluate(model, val, valStarts, o.seq, o.batch) });
+    }
+  } finally {
+    losses.dispose();
   }
   const peakBytes = Math.max(peak, backend.memory().peakBytes) - baseline;
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
