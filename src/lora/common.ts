@@ -18,6 +18,12 @@ export interface LoraOptions {
   seed?: number;
 }
 
+/** The bias option of ops.lora, loraFA, loraFB and loraPro: b [o] added to X·W by the same matmul (what the LoRA layers pass). */
+export interface LoraBiasOption {
+  /** b [o] (may need a gradient: Σ over rows of dY); null or absent: none. */
+  bias?: Tensor | null;
+}
+
 export interface LoraFrozenOptions extends LoraOptions {
   /** 'closed-form' (default): the gradient of the trained factor is projected (Theorem 4.1 / A.1); 'none': the plain LoRA gradient. */
   correction?: 'closed-form' | 'none';
@@ -141,6 +147,11 @@ export function scaleColumns(t: Tensor, v: Tensor): Tensor {
   return wrap(t.backend.kernels.binary('mul', t.storage, t.shape, v.storage, v.shape, t.shape), t.shape);
 }
 
+/** The bias gradient Σ over rows of dY [N, o] → [o] where b needs one, else null. */
+export function biasGrad(dY: Tensor, needed: boolean | undefined): Tensor | null {
+  return needed ? columnSums(dY) : null;
+}
+
 /** Σ over rows of t [R, c] → [c]. */
 export function columnSums(t: Tensor): Tensor {
   const [R, c] = t.shape as [number, number];
@@ -158,16 +169,24 @@ export function transposed(t: Tensor): Tensor {
   return wrap(t.backend.kernels.gatherStrided(t.storage, { shape: [b, a], strides: [1, b], offset: 0 }), [b, a]);
 }
 
+/** Checks the bias option: null, or b [o] of x's dtype. */
+export function checkBias(op: string, bias: Tensor | null, x: Tensor, W: Tensor): void {
+  const o = W.shape[1]!;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== o || bias.dtype !== x.dtype)) {
+    fail(op, `${describe('bias', bias)} does not fit ${describe('W', W)}; expected shape [${o}] and dtype ${x.dtype}`);
+  }
+}
+
 /**
- * X [N, d], XA = X̃·A [N, r] and Y = X·W + σ·XA·B [N, o] (the shared forward): three products, σ
- * and the sum applied by the last one's epilogue. The caller disposes X and XA.
+ * X [N, d], XA = X̃·A [N, r] and Y = X·W + b + σ·XA·B [N, o] (the shared forward): three products,
+ * b added by the second's epilogue, σ and the sum by the last one's. The caller disposes X and XA.
  */
-export function loraForward(x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, d: number): { X: Tensor; XA: Tensor; Y: Tensor } {
+export function loraForward(x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, d: number, bias: Tensor | null): { X: Tensor; XA: Tensor; Y: Tensor } {
   const X = rows2d(x, d);
   const Xd = adapterDropout(X, cfg);
   const XA = mm(Xd, A); // computed once: it feeds both Y and (for LoRA-FA) the saved activation
   Xd.dispose();
-  const XW = mm(X, W);
+  const XW = mm(X, W, false, false, { bias });
   const Y = mm(XA, B, false, false, { alpha: cfg.scale, c: XW });
   XW.dispose();
   return { X, XA, Y };
