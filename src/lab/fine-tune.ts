@@ -159,49 +159,57 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const adapters = model.namedModules().flatMap(([, m]) => (m instanceof AdapterLayer ? [m] : []));
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
   const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], alignment: MethodResult['alignment'] = [];
-  let savedBytes = 0, stepMs = 0, peak = 0;
-  const losses = new PendingLosses();
-  // reads the pending losses (steps ≥ 1: their wait for the device counts as step time)
-  const readLosses = async () => {
+  let savedBytes = 0, peak = 0;
+  // ms per step: the wall time of steps 1 … end (step 0 also compiles and measures), batches,
+  // uploads and loss read-backs included, less the alignment probes and evaluations
+  let stepsFrom = 0, notStepMs = 0;
+  const outsideStep = async <T>(step: number, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      if (step > 0) notStepMs += performance.now() - t0;
+    }
+  };
+  const losses = new PendingLosses();
+  const readLosses = async () => {
     for (const { step, loss } of await losses.read()) {
       curve.push({ step, loss });
       o.onStep?.(step + 1, loss);
     }
-    if (curve.length > 1) stepMs += performance.now() - t0;
   };
   try {
     for (let step = 0; step < o.steps; step++) {
+      if (step === 1) stepsFrom = performance.now();
       const batch: Batch = sampler.next(o.device);
       for (const layer of adapters) await layer.prepare();
       let probe: AlignmentProbe | null = null;
       if (o.alignAt.includes(step)) {
-        await readLosses(); // the probe reads back: the steps before it are timed here, not inside it
+        await readLosses(); // the probe reads back: the steps before it finish here, not inside it
         peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
-        probe = await probeAlignment(model, batch);
+        probe = await outsideStep(step, () => probeAlignment(model, batch));
         backend.resetPeak();
       }
       opt.lr = schedule(step);
-      const t0 = performance.now();
       const r = recordStep(model, opt, batch, { clip: 1, measure: step === 0 });
       losses.add(step, r.loss);
-      if (step > 0) stepMs += performance.now() - t0; // step 0 also compiles and measures
       const evalNow = (step + 1) % o.evalEvery === 0 && step + 1 < o.steps;
       if (step === 0 || losses.size >= o.logEvery || probe || evalNow || step + 1 === o.steps) await readLosses();
       if (probe) {
         peak = Math.max(peak, backend.memory().peakBytes);
-        const applied = await appliedAlignment(probe);
+        const applied = await outsideStep(step, () => appliedAlignment(probe));
         alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
         backend.resetPeak();
       }
       if (r.saved) savedBytes = r.saved.bytes;
       batch.x.dispose();
       batch.y.dispose();
-      if (evalNow) valCurve.push({ step: step + 1, loss: await evaluate(model, val, valStarts, o.seq, o.batch) });
+      if (evalNow) valCurve.push({ step: step + 1, loss: await outsideStep(step, () => evaluate(model, val, valStarts, o.seq, o.batch)) });
     }
   } finally {
     losses.dispose();
   }
+  const stepMs = o.steps > 1 ? performance.now() - stepsFrom - notStepMs : 0;
   const peakBytes = Math.max(peak, backend.memory().peakBytes) - baseline;
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });
