@@ -8,6 +8,7 @@
 import { initCpu, scope, tensor, type CpuOptions, type DType, type Device, type Tensor } from '../../src/index.ts';
 import type { TypedArray } from '../../src/dtype.ts';
 import { expectClose } from '../helpers/allclose.ts';
+import { JS_TIER, wasmTier } from '../helpers/cpu-tiers.ts';
 import { randomValues, type Domain } from '../helpers/check-op.ts';
 import { webgpu } from '../webgpu/gpu.ts';
 
@@ -20,10 +21,6 @@ export interface Target {
   /** Tolerances that replace the suite's (the float64 tier). */
   tol?: { atol: number; rtol: number };
 }
-
-/** CPU settings: the JavaScript tier, and the WebAssembly tier on `threads` threads with every call split. */
-export const JS_TIER: Required<CpuOptions> = { tier: 'js', threads: 1, parallelMinFlops: 0, sharedMemory: true };
-export const wasmTier = (threads: number, sharedMemory = true): Required<CpuOptions> => ({ tier: 'wasm', threads, parallelMinFlops: 0, sharedMemory });
 
 export const REFERENCE: Target = { label: 'cpu js float64', device: 'cpu', dtype: 'float64', cpu: JS_TIER };
 

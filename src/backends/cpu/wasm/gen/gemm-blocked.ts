@@ -3,7 +3,7 @@
  *
  *   for each batch matrix:
  *     for jc in 0..n step ncStep:                 a slab of C's columns
- *       for pc in 0..k step kcStep:               a depth slab; C = first slab (or +=), then +=
+ *       for pc in 0..k step kcStep:               a depth slab; C = first slab, then +=
  *         packB: op(B)[pc:pc+kc, jc:jc+nc] → NR-column panels [nc/NR][kc][NR], zero-padded
  *         for ic in 0..m step mcStep:             a block of A's rows
  *           transA: packA: op(A)[ic:ic+mc, pc:pc+kc] → MR-row panels [mc/MR][kc][MR]
@@ -12,8 +12,8 @@
  *
  * Exported `gemm_<p>`(a, b, c, m, n, k, lda, ldb, ldc, flags, kcStep, ncStep, mcStep, scratch,
  *                    batch, aBatch, bBatch, cBatch):
- *   C[m, n] (+)= op(A)[m, k]·op(B)[k, n] for `batch` matrices, pointers in bytes, leading
- *   dimensions and batch strides in elements; flags = transA | transB << 1 | accumulate << 2.
+ *   C[m, n] = op(A)[m, k]·op(B)[k, n] for `batch` matrices, pointers in bytes, leading
+ *   dimensions and batch strides in elements; flags = transA | transB << 1.
  *   op(A)[i, l] = A[i·lda + l] (or A[l·lda + i] when transA); op(B)[l, j] = B[l·ldb + j] (or
  *   B[j·ldb + l]); C[i, j] at c + (i·ldc + j)·bytes. The scratch holds the packed A block
  *   (mcStep·kcStep), the packed B slab (kcStep·ncStep rounded up to NR) and one edge tile.
@@ -27,7 +27,7 @@ import { type AMode, type MicroShape, emitEdgeStore, emitTiles, tileCols } from 
 import type { Precision } from '../asm/precision.ts';
 import { forUp, inc, minU, repeat, set } from '../asm/structured.ts';
 
-export const TRANS_A = 1, TRANS_B = 2, ACCUMULATE = 4;
+export const TRANS_A = 1, TRANS_B = 2;
 
 /** Bytes of one thread's scratch for given steps. */
 export function gemmScratchBytes(p: Precision, shape: MicroShape, kcStep: number, ncStep: number, mcStep: number): number {
@@ -281,8 +281,8 @@ export function emitGemm(mod: ModuleBuilder, p: Precision, shape: MicroShape): F
     f.local_get(kcStep); f.i32_mul(); f.i32_const(NR * p.bytes); f.i32_mul(); f.i32_add();
   });
   repeat(f, batch, () => {
-    // k = 0: C = 0 (or unchanged when accumulating)
-    f.local_get(k); f.i32_eqz(); bits(ACCUMULATE); f.i32_eqz(); f.i32_and();
+    // k = 0: C = 0
+    f.local_get(k); f.i32_eqz();
     f.if_();
     call(f, zero2d, c, ldc, p.bytes, m, n);
     f.end();
@@ -290,7 +290,7 @@ export function emitGemm(mod: ModuleBuilder, p: Precision, shape: MicroShape): F
       setExtent(f, nc, ncStep, n, jc, left);
       forUp(f, pc, k, kcStep, () => {
         setExtent(f, kc, kcStep, k, pc, left);
-        set(f, accumulate, () => { bits(ACCUMULATE); f.local_get(pc); f.i32_or(); });
+        set(f, accumulate, () => f.local_get(pc)); // C = the first slab's product, then C += each next one
         // the slab's first element: op(B)[pc, jc] = B[jc·ldb + pc] (transB) or B[pc·ldb + jc]
         set(f, slab, () => {
           f.local_get(b);

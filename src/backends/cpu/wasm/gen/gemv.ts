@@ -3,11 +3,11 @@
  * whole operand for one output line would cost as much as the product. Every element of the
  * matrix is read once, so these run at memory speed; two forms cover all transposes:
  *
- *   dots_<p>(M, ldm, v, out, rows, k, accumulate, batch, mBatch, vBatch, outBatch)
- *     out[i] (+)= Σ_l M[i·ldm + l]·v[l]        rows of M contiguous in l
+ *   dots_<p>(M, ldm, v, out, rows, k, batch, mBatch, vBatch, outBatch)
+ *     out[i] = Σ_l M[i·ldm + l]·v[l]           rows of M contiguous in l
  *     4 rows at a time, one f32x4 partial sum per row along l, reduced lane by lane at the end
- *   axpy_<p>(M, ldm, v, out, cols, k, accumulate, batch, mBatch, vBatch, outBatch)
- *     out[j] (+)= Σ_l v[l]·M[l·ldm + j]        rows of M contiguous in j
+ *   axpy_<p>(M, ldm, v, out, cols, k, batch, mBatch, vBatch, outBatch)
+ *     out[j] = Σ_l v[l]·M[l·ldm + j]           rows of M contiguous in j
  *     out is the accumulator (it stays in L1 for the sizes that matter): 4 rows of M at a time
  *     stream through it, out[j..] += v_l·M[l, j..] + … + v_l+3·M[l+3, j..], so M is read
  *     strictly sequentially (column chunks down the rows would read it at a 4 KiB stride)
@@ -19,13 +19,13 @@ import { type FunctionBuilder, type Local, type ModuleBuilder, i32, v128 } from 
 import type { Precision } from '../asm/precision.ts';
 import { inc, repeat, set, whileAtLeast } from '../asm/structured.ts';
 
-type GemvParams = [Local, Local, Local, Local, Local, Local, Local, Local, Local, Local, Local];
+type GemvParams = [Local, Local, Local, Local, Local, Local, Local, Local, Local, Local];
 
 /** The shared prologue/epilogue: strides to bytes, and the batch loop around `body`. */
 function emitBatched(mod: ModuleBuilder, name: string, p: Precision, body: (f: FunctionBuilder, x: GemvParams) => void): void {
-  const f = mod.func(name, new Array<typeof i32>(11).fill(i32), []);
+  const f = mod.func(name, new Array<typeof i32>(10).fill(i32), []);
   const x = f.params as GemvParams;
-  const [M, ldm, v, out, , , , batch, mBatch, vBatch, outBatch] = x;
+  const [M, ldm, v, out, , , batch, mBatch, vBatch, outBatch] = x;
   for (const s of [ldm, mBatch, vBatch, outBatch]) set(f, s, () => { f.local_get(s); f.i32_const(p.log2Bytes); f.i32_shl(); });
   repeat(f, batch, () => {
     body(f, x);
@@ -36,18 +36,15 @@ function emitBatched(mod: ModuleBuilder, name: string, p: Precision, body: (f: F
   f.end();
 }
 
-/** out[i] (+)= s_i with the scalar select: accumulate ? out + s : s. */
-function storeScalar(f: FunctionBuilder, p: Precision, ptr: Local, offset: number, s: Local, accumulate: Local): void {
+/** out[i] = s_i. */
+function storeScalar(f: FunctionBuilder, p: Precision, ptr: Local, offset: number, s: Local): void {
   f.local_get(ptr);
-  f.local_get(ptr); p.load(f, offset); f.local_get(s); p.add(f);
   f.local_get(s);
-  f.local_get(accumulate);
-  f.select();
   p.store(f, offset);
 }
 
 function emitDots(mod: ModuleBuilder, p: Precision): void {
-  emitBatched(mod, `dots_${p.name}`, p, (f, [M, ldm, v, out, rows, k, accumulate]) => {
+  emitBatched(mod, `dots_${p.name}`, p, (f, [M, ldm, v, out, rows, k]) => {
     const left = f.local(i32), row = f.local(i32), o = f.local(i32), steps = f.local(i32), pv = f.local(i32);
     const vv = f.local(v128);
     set(f, left, () => f.local_get(rows));
@@ -89,7 +86,7 @@ function emitDots(mod: ModuleBuilder, p: Precision): void {
           }
           inc(f, pv, p.bytes);
         });
-        for (let r = 0; r < R; r++) storeScalar(f, p, o, r * p.bytes, sum[r]!, accumulate);
+        for (let r = 0; r < R; r++) storeScalar(f, p, o, r * p.bytes, sum[r]!);
         set(f, row, () => { f.local_get(row); f.local_get(ldm); f.i32_const(R); f.i32_mul(); f.i32_add(); });
         inc(f, o, R * p.bytes);
       });
@@ -98,18 +95,14 @@ function emitDots(mod: ModuleBuilder, p: Precision): void {
 }
 
 function emitAxpy(mod: ModuleBuilder, p: Precision): void {
-  emitBatched(mod, `axpy_${p.name}`, p, (f, [M, ldm, v, out, cols, k, accumulate]) => {
+  emitBatched(mod, `axpy_${p.name}`, p, (f, [M, ldm, v, out, cols, k]) => {
     const rowsLeft = f.local(i32), row = f.local(i32), pv = f.local(i32), o = f.local(i32), j = f.local(i32);
     const acc = f.local(v128), sum = f.local(p.scalar);
-    // C = product: clear out first, then every row group adds into it
-    f.local_get(accumulate);
-    f.i32_eqz();
-    f.if_();
+    // clear out first, then every row group adds into it
     set(f, o, () => f.local_get(out));
     set(f, j, () => f.local_get(cols));
     whileAtLeast(f, j, p.lanes, () => { f.local_get(o); f.v128_const_zero(); f.v128_store(); inc(f, o, 16); });
     whileAtLeast(f, j, 1, () => { f.local_get(o); p.const(f, 0); p.store(f); inc(f, o, p.bytes); });
-    f.end();
     set(f, rowsLeft, () => f.local_get(k));
     set(f, row, () => f.local_get(M));
     set(f, pv, () => f.local_get(v));

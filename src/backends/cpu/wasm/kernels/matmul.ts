@@ -80,7 +80,7 @@ function gemmPlan(s: Product): Plan {
 }
 
 /**
- * dots/axpy args (M, ldm, v, out, count, k, accumulate, batch, mBatch, vBatch, outBatch):
+ * dots/axpy args (M, ldm, v, out, count, k, batch, mBatch, vBatch, outBatch):
  *   m = 1, B [n, k]: out = C row, dots over B's rows;   m = 1, B [k, n]: axpy over B's rows
  *   n = 1, A [m, k]: out = C column, dots over A's rows; n = 1, A [k, m]: axpy over A's rows
  * A vector operand is contiguous whatever its transpose flag (a [1, k] and a [k, 1] are one row).
@@ -94,7 +94,7 @@ function gemvPlan(s: Product): Plan {
   const [M, v, mBatch, vBatch] = rowVector ? [s.b, s.a, s.bBatchStride, s.aBatchStride] : [s.a, s.b, s.aBatchStride, s.bBatchStride];
   return {
     name: `${dots ? 'dots' : 'axpy'}_${p}`,
-    args: [M, ldm, v, s.c, count, s.k, 0, s.batch, mBatch, vBatch, count],
+    args: [M, ldm, v, s.c, count, s.k, s.batch, mBatch, vBatch, count],
     extent: count,
     // dots: 4 rows at a time; axpy: column chunks a few vectors wide
     granule: dots ? 4 : (6 * 16) / B,
@@ -105,7 +105,7 @@ function gemvPlan(s: Product): Plan {
       y[4] = hi - lo;
       return y;
     },
-    batchArg: 7,
+    batchArg: 6,
     batchPointers: [[0, mBatch * B], [2, vBatch * B], [3, count * B]],
     scratchArg: -1,
   };

@@ -25,7 +25,7 @@ interface NodeWorker {
   on(event: 'error' | 'exit', listener: (e: unknown) => void): void;
 }
 interface NodeWorkerThreads {
-  Worker: new (source: string, options: { eval: true; workerData: WorkerInit }) => NodeWorker;
+  Worker: new (source: string, options: { eval: true; workerData: WorkerInit; execArgv: string[] }) => NodeWorker;
 }
 interface NodeOs {
   availableParallelism?: () => number;
@@ -61,7 +61,8 @@ async function nodePlatform(): Promise<Platform | string> {
       kind: 'worker_threads',
       cores: os.availableParallelism?.() ?? os.cpus().length,
       spawn: (init, onFail) => {
-        const w = new Worker(NODE_WORKER_SOURCE, { eval: true, workerData: init });
+        // no inherited flags: the worker runs plain JavaScript, without the parent's loaders
+        const w = new Worker(NODE_WORKER_SOURCE, { eval: true, workerData: init, execArgv: [] });
         w.unref(); // an idle pool never keeps the process alive
         w.on('error', (e) => onFail(String((e as Error)?.message ?? e)));
         w.on('exit', (code) => onFail(`exited with code ${String(code)}`));

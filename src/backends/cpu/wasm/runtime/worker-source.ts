@@ -1,6 +1,6 @@
 /**
  * The kernel worker, as JavaScript source: the same text runs as a Node worker_threads worker
- * (`eval: true`, CommonJS) and as a browser Web Worker (from a Blob URL), so the package needs no
+ * (`eval: true`) and as a browser Web Worker (from a Blob URL), so the package needs no
  * separate worker file that bundlers would have to find. It instantiates the shared kernel module
  * against the shared memory, sets READY in its control slot, and serves the calls posted there
  * (threads.ts documents the protocol and the slot layout, whose numbers are interpolated below).
@@ -43,8 +43,8 @@ function serve(init) {
 }
 `;
 
-/** For Node's worker_threads (eval: true): the init comes as workerData. */
-export const NODE_WORKER_SOURCE = `${SERVE}serve(require('node:worker_threads').workerData);\n`;
+/** For Node's worker_threads (eval: true, parsed as CommonJS or as a module): the init comes as workerData. */
+export const NODE_WORKER_SOURCE = `${SERVE}import('node:worker_threads').then((wt) => serve(wt.workerData));\n`;
 
 /** For a Web Worker: the init comes as the first message. */
 export const WEB_WORKER_SOURCE = `${SERVE}self.onmessage = (e) => serve(e.data);\n`;
