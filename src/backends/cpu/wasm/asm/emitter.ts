@@ -175,8 +175,10 @@ export class FunctionBuilder implements Callee {
   i32_gt_u(): void { this.body.push(0x4b); }
   i32_ge_s(): void { this.body.push(0x4e); }
   f32_eq(): void { this.body.push(0x5b); }
+  f32_ne(): void { this.body.push(0x5c); }
   f32_gt(): void { this.body.push(0x5e); }
   f64_eq(): void { this.body.push(0x61); }
+  f64_ne(): void { this.body.push(0x62); }
   f64_gt(): void { this.body.push(0x64); }
   i32_add(): void { this.body.push(0x6a); }
   i32_sub(): void { this.body.push(0x6b); }

@@ -29,8 +29,9 @@ export interface Precision {
   div: Op;
   /** Scalar max; NaN if either is NaN. */
   max: Op;
-  /** Scalar a == b and a > b as an i32 0 or 1. */
+  /** Scalar a == b, a != b and a > b as an i32 0 or 1. */
   scalarEq: Op;
+  scalarNe: Op;
   scalarGt: Op;
   /** Scalar → the scalar in every lane. */
   splat: Op;
@@ -70,6 +71,7 @@ export const F32: Precision = {
   div: (f) => f.f32_div(),
   max: (f) => f.f32_max(),
   scalarEq: (f) => f.f32_eq(),
+  scalarNe: (f) => f.f32_ne(),
   scalarGt: (f) => f.f32_gt(),
   splat: (f) => f.f32x4_splat(),
   loadSplat: (f, o) => f.v128_load32_splat(o),
@@ -100,6 +102,7 @@ export const F64: Precision = {
   div: (f) => f.f64_div(),
   max: (f) => f.f64_max(),
   scalarEq: (f) => f.f64_eq(),
+  scalarNe: (f) => f.f64_ne(),
   scalarGt: (f) => f.f64_gt(),
   splat: (f) => f.f64x2_splat(),
   loadSplat: (f, o) => f.v128_load64_splat(o),

@@ -9,6 +9,8 @@
  *     out[r·len + i] = a[r·aRow + i·aInner] ∘ b[r·bRow + i·bInner]   (strides in elements)
  *     a broadcast operand has inner stride 0 (splat once per row); rows end in a scalar tail
  *     (exact IEEE operations: the same bits as the vector lanes).
+ *   where_<p>(c, a, b, out, rows, len, cRow, cInner, aRow, aInner, bRow, bInner)
+ *     out = c ≠ 0 ? a : b (NaN ≠ 0), the same row layout, element by element.
  *
  * float64 kernels are the exact operations only (no special functions: those stay in the
  * JavaScript tier), written in the JavaScript tier's order, so they give its bits.
@@ -165,8 +167,38 @@ function emitBinary(mod: ModuleBuilder, op: BinaryName, p: Precision): void {
   f.end();
 }
 
+function emitWhere(mod: ModuleBuilder, p: Precision): void {
+  const f = mod.func(`where_${p.name}`, new Array<typeof i32>(12).fill(i32), []);
+  const [c, a, b, out, rows, len, cRow, cInner, aRow, aInner, bRow, bInner] = f.params as Local[] as [
+    Local, Local, Local, Local, Local, Local, Local, Local, Local, Local, Local, Local];
+  const pc = f.local(i32), pa = f.local(i32), pb = f.local(i32), po = f.local(i32), count = f.local(i32);
+  for (const x of [cRow, cInner, aRow, aInner, bRow, bInner]) { f.local_get(x); f.i32_const(p.log2Bytes); f.i32_shl(); f.local_set(x); }
+  repeat(f, rows, () => {
+    for (const [cursor, start] of [[pc, c], [pa, a], [pb, b], [po, out]] as const) set(f, cursor, () => f.local_get(start));
+    set(f, count, () => f.local_get(len));
+    repeat(f, count, () => {
+      f.local_get(po);
+      f.local_get(pa); p.load(f);
+      f.local_get(pb); p.load(f);
+      f.local_get(pc); p.load(f); p.const(f, 0); p.scalarNe(f);
+      f.select();
+      p.store(f);
+      inc(f, po, p.bytes);
+      inc(f, pc, cInner);
+      inc(f, pa, aInner);
+      inc(f, pb, bInner);
+    });
+    inc(f, c, cRow);
+    inc(f, a, aRow);
+    inc(f, b, bRow);
+    set(f, out, () => { f.local_get(out); f.local_get(len); f.i32_const(p.log2Bytes); f.i32_shl(); f.i32_add(); });
+  });
+  f.end();
+}
+
 /** Adds every elementwise kernel of precision p. */
 export function emitElementwise(mod: ModuleBuilder, p: Precision): void {
+  emitWhere(mod, p);
   for (const [op, def] of Object.entries(UNARY)) if (p === F32 || def.f64) emitMap(mod, `unary_${op}_${p.name}`, p, 1, def.lanes);
   for (const [op, def] of Object.entries(UNARY_GRAD)) if (p === F32 || def.f64) emitMap(mod, `unarygrad_${op}_${p.name}`, p, 2, def.lanes);
   for (const op of Object.keys(BINARY) as BinaryName[]) emitBinary(mod, op, p);

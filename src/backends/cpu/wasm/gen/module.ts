@@ -5,9 +5,10 @@
  *
  * Exports (pointers in bytes, sizes and strides in elements unless a generator says otherwise):
  *   gemm_<p>, dots_<p>, axpy_<p>                         matmul (gemm-blocked.ts, gemv.ts)
- *   unary_<op>_<p>, unarygrad_<op>_<p>, binary_<op>_<p>  elementwise (elementwise.ts)
+ *   unary_<op>_<p>, unarygrad_<op>_<p>, binary_<op>_<p>, where_<p>   elementwise (elementwise.ts)
  *   softmax_f32, layernorm_f32, crossentropy_f32, …      nn rows (nn.ts)
  *   adamw_<p>                                            the optimizer step (optim.ts)
+ *   strided_4, strided_8                                 strided copies of any dtype (layout.ts)
  */
 import { ModuleBuilder, f64 } from '../asm/emitter.ts';
 import { F32, F64, PRECISIONS, type Precision } from '../asm/precision.ts';
@@ -15,6 +16,7 @@ import { emitElementwise } from './elementwise.ts';
 import { emitGemm, gemmScratchBytes } from './gemm-blocked.ts';
 import { type MicroShape, tileCols } from './gemm-micro.ts';
 import { emitGemv } from './gemv.ts';
+import { emitLayout } from './layout.ts';
 import { emitNn } from './nn.ts';
 import { emitOptim } from './optim.ts';
 
@@ -65,5 +67,6 @@ export function buildKernelModule(memory: MemoryLimits): { bytes: Uint8Array<Arr
     emitOptim(mod, p);
   }
   emitNn(mod, log);
+  emitLayout(mod);
   return { bytes: mod.bytes(), exports: mod.exports() };
 }

@@ -11,9 +11,9 @@
  *     μ = Σx/cols, rstd = 1/√(Σ(x − μ)²/cols + eps), y = (x − μ)·rstd·γ + β
  *   layernormgrad_f32(x, gamma, mean, rstd, g, dx, rows, cols)          gamma = 0: none
  *     x̂ = (x − μ)·rstd, ĝ = g·γ;  dx = rstd·(ĝ − Σĝ/cols − x̂·Σĝx̂/cols)
- *   layernormcols_f32(x, mean, rstd, g, acc, gradGamma, gradBeta, rows, cols)
+ *   layernormcols_f32(x, mean, rstd, g, acc, half, gradGamma, gradBeta, rows, cols, rowStride)
  *     dγ = Σ_rows g·x̂, dβ = Σ_rows g over a column range (threads split the columns, in
- *     multiples of 4), accumulated in the float64 scratch acc [2·(cols + 4)]
+ *     multiples of 4), accumulated in float64 at acc and acc + half bytes
  *   crossentropy_f32(z, t, loss, lse, valid, rows, classes, ignore)
  *     lse = m + ln Σ e^(z − m); ignored row: loss = valid = 0; else valid = 1 and
  *     loss = (m − z[t]) + ln s, NaN for t outside [0, classes)
@@ -230,33 +230,37 @@ function emitLayerNormGrad(mod: ModuleBuilder): void {
 /**
  * dγ and dβ over columns [0, cols) of a column range (the caller offsets x, g, acc and the outputs
  * to the range's first column and passes its width; rowStride is the full row's columns):
- * acc[0..cols+4) and acc[cols+4..) accumulate Σ g·x̂ and Σ g row by row in float64.
+ * acc[c] and acc[c + half/8] accumulate Σ g·x̂ and Σ g row by row in float64. The range's columns
+ * are cleared and written rounded up to a multiple of 4 (the last range's spill is padding).
  */
 function emitLayerNormCols(mod: ModuleBuilder): void {
-  const f = mod.func('layernormcols_f32', [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32], []);
-  const [x, mean, rstd, g, acc, gradGamma, gradBeta, rows, cols, rowStride] = f.params as [Local, Local, Local, Local, Local, Local, Local, Local, Local, Local];
-  const px = f.local(i32), pg = f.local(i32), pa = f.local(i32), pb = f.local(i32), rowBytes = f.local(i32), accBytes = f.local(i32);
+  const f = mod.func('layernormcols_f32', new Array<typeof i32>(11).fill(i32), []);
+  const [x, mean, rstd, g, acc, half, gradGamma, gradBeta, rows, cols, rowStride] = f.params as Local[] as [
+    Local, Local, Local, Local, Local, Local, Local, Local, Local, Local, Local];
+  const px = f.local(i32), pg = f.local(i32), pa = f.local(i32), pb = f.local(i32), rowBytes = f.local(i32);
   const mu = f.local(v128), rs = f.local(v128), gv = f.local(v128), v = f.local(v128), j = f.local(i32);
   ROW_BYTES(f, rowStride, rowBytes);
-  // the dβ half starts cols + 4 doubles in (room for a partial group's two extra lanes)
-  set(f, accBytes, () => { f.local_get(cols); f.i32_const(4); f.i32_add(); f.i32_const(3); f.i32_shl(); });
   /** acc (f64, two vectors per f32 group) at ptr += the f32x4 local v. */
   const accumulate = (ptr: Local, value: Local): void => {
     f.local_get(ptr); f.local_get(ptr); f.v128_load(); f.local_get(value); f.f64x2_promote_low_f32x4(); f.f64x2_add(); f.v128_store();
     f.local_get(ptr); f.local_get(ptr); f.v128_load(16); f.local_get(value); f.local_get(value);
     f.i8x16_shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]); f.f64x2_promote_low_f32x4(); f.f64x2_add(); f.v128_store(16);
   };
-  // clear both halves
+  // clear both halves: ⌈cols/4⌉ groups of 4 doubles (2 vectors) each
   set(f, pa, () => f.local_get(acc));
-  set(f, j, () => { f.local_get(accBytes); f.i32_const(3); f.i32_shr_u(); });
-  repeat(f, j, () => { f.local_get(pa); f.v128_const_zero(); f.v128_store(); inc(f, pa, 16); });
+  set(f, j, () => { f.local_get(cols); f.i32_const(3); f.i32_add(); f.i32_const(2); f.i32_shr_u(); f.i32_const(1); f.i32_shl(); });
+  repeat(f, j, () => {
+    f.local_get(pa); f.v128_const_zero(); f.v128_store();
+    f.local_get(pa); f.local_get(half); f.i32_add(); f.v128_const_zero(); f.v128_store();
+    inc(f, pa, 16);
+  });
   repeat(f, rows, () => {
     f.local_get(mean); f.v128_load32_splat(); f.local_set(mu);
     f.local_get(rstd); f.v128_load32_splat(); f.local_set(rs);
     set(f, px, () => f.local_get(x));
     set(f, pg, () => f.local_get(g));
     set(f, pa, () => f.local_get(acc));
-    set(f, pb, () => { f.local_get(acc); f.local_get(accBytes); f.i32_add(); });
+    set(f, pb, () => { f.local_get(acc); f.local_get(half); f.i32_add(); });
     rowVectors(f, P, cols, [px, pg], (io) => {
       io.load(pg); f.local_set(gv);
       f.local_get(gv); io.load(px, mu); f.local_get(mu); f.f32x4_sub(); f.local_get(rs); f.f32x4_mul(); f.f32x4_mul(); f.local_set(v);
@@ -272,7 +276,7 @@ function emitLayerNormCols(mod: ModuleBuilder): void {
   });
   // round to float32
   set(f, pa, () => f.local_get(acc));
-  set(f, pb, () => { f.local_get(acc); f.local_get(accBytes); f.i32_add(); });
+  set(f, pb, () => { f.local_get(acc); f.local_get(half); f.i32_add(); });
   set(f, j, () => f.local_get(cols));
   repeat(f, j, () => {
     f.local_get(gradGamma); f.local_get(pa); f.f64_load(); f.f32_demote_f64(); f.f32_store();

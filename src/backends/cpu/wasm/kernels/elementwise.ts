@@ -3,7 +3,7 @@
  * null where it does not apply — an op or dtype it has no code for, or a full heap — and the CPU
  * backend runs the JavaScript kernel instead.
  */
-import type { BinaryOp, ElementwiseKernels, Storage, UnaryOp } from '../../../backend.ts';
+import type { ElementwiseKernels, Storage, UnaryOp } from '../../../backend.ts';
 import { BYTES_PER_ELEMENT, type DType } from '../../../../dtype.ts';
 import { broadcastStrides, collapseAxes, contiguousStrides, sizeOf } from '../../../../shape.ts';
 import { rowSplit } from '../runtime/runtime.ts';
@@ -31,36 +31,36 @@ function flat(cpu: WasmCpu, name: string, dtype: DType, inputs: Storage[], n: nu
 
 const EXACT = new Set<UnaryOp>(['neg', 'abs', 'sqrt', 'relu']);
 
-/** binary_<op>_<p> over the collapsed broadcast: two innermost axes per call, outer ones looped here. */
-function binary(cpu: WasmCpu, op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage | null {
-  const p = suffix(a.dtype);
-  if (!p || b.dtype !== a.dtype) return null;
-  const { shape, strides } = collapseAxes(outShape, [contiguousStrides(outShape), broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
-  const [, as, bs] = strides as [number[], number[], number[]];
-  const rank = shape.length;
-  // inner strides are 0 (broadcast) or 1 for contiguous operands; anything else stays in JavaScript
-  if (rank > 0 && [as, bs].some((s) => s[rank - 1]! > 1)) return null;
+/**
+ * kernel(in_0, …, out, rows, len, in_0 row, in_0 inner, …) over the collapsed broadcast of the
+ * inputs to outShape: the two innermost axes per call, outer ones looped here; rows split between
+ * threads (or, for one row, its elements). Null where an inner stride is not 0 or 1.
+ */
+function broadcastRows(cpu: WasmCpu, name: string, inputs: [Storage, readonly number[]][], outShape: readonly number[], dtype: DType): Storage | null {
+  // no broadcast (the common case): one row of every element, without collapsing axes
+  const { shape, strides } = inputs.every(([s]) => s.size === inputs[0]![0].size) && inputs[0]![0].size === sizeOf(outShape)
+    ? { shape: [sizeOf(outShape)], strides: [[1], ...inputs.map(() => [1])] }
+    : collapseAxes(outShape, [contiguousStrides(outShape), ...inputs.map(([, s]) => broadcastStrides(s, outShape))]);
+  const ins = strides.slice(1), rank = shape.length;
+  if (rank > 0 && ins.some((s) => s[rank - 1]! > 1)) return null;
   const ops = new Operands(cpu);
-  const pa = ops.input(a), pb = ops.input(b), size = sizeOf(outShape), out = ops.output(a.dtype, size);
+  const ptrs = inputs.map(([s]) => ops.input(s)), size = sizeOf(outShape), out = ops.output(dtype, size);
   if (!ops.ok) return ops.abandon();
-  const B = BYTES_PER_ELEMENT[a.dtype], name = `binary_${op}_${p}`;
-  const len = rank ? shape[rank - 1]! : 1, rows = rank > 1 ? shape[rank - 2]! : 1;
-  const at = (s: number[], axis: number): number => (axis >= 0 ? s[axis]! : 0);
+  const B = BYTES_PER_ELEMENT[dtype], k = inputs.length;
+  const len = rank ? shape[rank - 1]! : 1, rows = rank > 1 ? shape[rank - 2]! : 1, slab = rows * len;
   const outer = shape.slice(0, Math.max(0, rank - 2));
-  const slab = rows * len;
   for (let o = 0; o < size / slab; o++) {
-    // offsets of slab o along the outer axes (odometer over `outer`)
-    let ao = 0, bo = 0;
+    // each input's offset at slab o (odometer over the outer axes)
+    const offsets = ins.map(() => 0);
     for (let ax = outer.length - 1, r = o; ax >= 0; ax--) {
       const i = r % outer[ax]!;
       r = Math.floor(r / outer[ax]!);
-      ao += i * as[ax]!;
-      bo += i * bs[ax]!;
+      ins.forEach((s, j) => (offsets[j]! += i * s[ax]!));
     }
-    const args = [pa + ao * B, pb + bo * B, out + o * slab * B, rows, len, at(as, rank - 2), at(as, rank - 1), at(bs, rank - 2), at(bs, rank - 1)];
+    const args = [...ptrs.map((p, j) => p + offsets[j]! * B), out + o * slab * B, rows, len, ...ins.flatMap((s) => [rank > 1 ? s[rank - 2]! : 0, rank > 0 ? s[rank - 1]! : 0])];
     const split = rows > 1
-      ? rowSplit(args, 3, [[0, args[5]! * B], [1, args[7]! * B], [2, len * B]])
-      : rowSplit(args, 4, [[0, args[6]! * B], [1, args[8]! * B], [2, B]], FLAT_GRANULE);
+      ? rowSplit(args, k + 1, [...ins.map((_, j) => [j, args[k + 3 + 2 * j]! * B] as const), [k, len * B] as const])
+      : rowSplit(args, k + 2, [...ins.map((_, j) => [j, args[k + 4 + 2 * j]! * B] as const), [k, B] as const], FLAT_GRANULE);
     cpu.rt.run(name, args, slab * PLAIN, split);
   }
   return ops.finish()[0]!;
@@ -86,6 +86,13 @@ export function wasmElementwise(cpu: WasmCpu): Fallible<ElementwiseKernels> {
       if (!p || saved.dtype !== g.dtype) return null;
       return flat(cpu, `unarygrad_${op}_${p}`, g.dtype, [saved, g], g.size, op === 'gelu' || op === 'silu' ? TRANSCENDENTAL : PLAIN);
     },
-    binary: (op, a, as, b, bs, os) => binary(cpu, op, a, as, b, bs, os),
+    binary: (op, a, as, b, bs, os) => {
+      const p = suffix(a.dtype);
+      return p === null || b.dtype !== a.dtype ? null : broadcastRows(cpu, `binary_${op}_${p}`, [[a, as], [b, bs]], os, a.dtype);
+    },
+    where: (c, cs, a, as, b, bs, os) => {
+      const p = suffix(a.dtype);
+      return p === null || b.dtype !== a.dtype || c.dtype !== a.dtype ? null : broadcastRows(cpu, `where_${p}`, [[c, cs], [a, as], [b, bs]], os, a.dtype);
+    },
   };
 }

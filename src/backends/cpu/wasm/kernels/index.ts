@@ -2,6 +2,7 @@
 import type { Kernels } from '../../../backend.ts';
 import { wasmElementwise } from './elementwise.ts';
 import type { Fallible } from './fallible.ts';
+import { wasmLayout } from './layout.ts';
 import { wasmMatmul } from './matmul.ts';
 import { wasmNn } from './nn.ts';
 import type { WasmCpu } from './operands.ts';
@@ -13,6 +14,7 @@ export type { WasmCpu } from './operands.ts';
 export function wasmKernels(cpu: WasmCpu): Fallible<Kernels> {
   return {
     ...wasmElementwise(cpu),
+    ...wasmLayout(cpu),
     matmul: (a, b, p) => wasmMatmul(cpu, a, b, p),
     ...wasmNn(cpu),
     ...wasmOptim(cpu),

@@ -48,29 +48,14 @@ export function wasmNn(cpu: WasmCpu): Fallible<NnKernels> {
       const ops = new Operands(cpu);
       const [px, pg, pm, pr, pgrad] = [ops.input(x), gamma ? ops.input(gamma) : 0, ops.input(mean), ops.input(rstd), ops.input(g)];
       const dx = ops.output('float32', rows * cols), gradGamma = ops.output('float32', cols), gradBeta = ops.output('float32', cols);
-      // column sums in float64, per thread range of columns: 2·(width + 4) doubles each
-      const threads = cpu.rt.available();
-      const acc = ops.scratch(16 * (cols + 4 * threads));
+      // column sums in float64: dγ in acc[0, cols + 4), dβ in the next cols + 4 (a partial group's lanes spill into the 4)
+      const half = 8 * (cols + 4), acc = ops.scratch(2 * half);
       if (!ops.ok) return ops.abandon();
       const args = [px, pg, pm, pr, pgrad, dx, rows, cols];
       cpu.rt.run('layernormgrad_f32', args, rows * cols * PLAIN, rowSplit(args, 6, [[0, 4 * cols], [4, 4 * cols], [5, 4 * cols], [2, 4], [3, 4]]));
-      // layernormcols_f32(x, mean, rstd, g, acc, gradGamma, gradBeta, rows, cols, rowStride) over column ranges of 4
-      const colArgs = [px, pm, pr, pgrad, acc, gradGamma, gradBeta, rows, cols, cols];
-      cpu.rt.run('layernormcols_f32', colArgs, rows * cols * PLAIN, {
-        extent: cols,
-        granule: 4,
-        threads,
-        part: (lo, hi, t) => {
-          const y = colArgs.slice();
-          y[0] = px + 4 * lo;
-          y[3] = pgrad + 4 * lo;
-          y[4] = acc + 16 * (lo + 4 * t);
-          y[5] = gradGamma + 4 * lo;
-          y[6] = gradBeta + 4 * lo;
-          y[8] = hi - lo;
-          return y;
-        },
-      });
+      // layernormcols_f32(x, mean, rstd, g, acc, half, gradGamma, gradBeta, rows, cols, rowStride) over column ranges of 4
+      const colArgs = [px, pm, pr, pgrad, acc, half, gradGamma, gradBeta, rows, cols, cols];
+      cpu.rt.run('layernormcols_f32', colArgs, rows * cols * PLAIN, rowSplit(colArgs, 9, [[0, 4], [3, 4], [4, 8], [6, 4], [7, 4]], 4));
       const [gradX, gGamma, gBeta] = ops.finish() as [Storage, Storage, Storage];
       return { gradX, gradGamma: gGamma, gradBeta: gBeta };
     },

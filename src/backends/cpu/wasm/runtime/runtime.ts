@@ -17,33 +17,27 @@ import { fail } from '../../../../errors.ts';
 import { buildKernelModule, gemmScratch, MATH_IMPORTS } from '../gen/module.ts';
 import { WasmHeap } from './heap.ts';
 import { canBlock, loadPlatform, type Platform } from './platform.ts';
-import { ThreadPool } from './threads.ts';
+import { ThreadPool, type Task } from './threads.ts';
 import { wasm, type WasmMemory, type WasmModule } from './wasm-api.ts';
 
-/** How a call divides into parts: part(lo, hi, t) gives the arguments of [lo, hi) for thread t. */
+/**
+ * How a call divides into parts, as data (no closure per call): part [lo, hi) of [0, extent), in
+ * whole granules, is the call with args[count] = hi − lo and each pointer args[i] of `pointers`
+ * ([i, bytes per unit]) advanced by lo·bytes; args[scratch], if given, is the thread's GEMM scratch.
+ */
 export interface Split {
   extent: number;
   granule: number;
-  /** At most this many parts (a split that prepared per-thread scratch for them). */
+  count: number;
+  pointers: readonly (readonly [number, number])[];
+  scratch?: number;
+  /** At most this many parts (a call that prepared per-thread scratch for them). */
   threads?: number;
-  part(lo: number, hi: number, thread: number): number[];
 }
 
-/**
- * A split of `count` rows (or elements) of contiguous tensors: argument `countArg` becomes the
- * part's count and each of `pointers` ([argument, bytes per unit]) moves to the part's start.
- */
-export function rowSplit(args: readonly number[], countArg: number, pointers: readonly (readonly [number, number])[], granule = 1): Split {
-  return {
-    extent: args[countArg]!,
-    granule,
-    part(lo, hi) {
-      const x = args.slice();
-      x[countArg] = hi - lo;
-      for (const [i, bytes] of pointers) x[i] = args[i]! + lo * bytes;
-      return x;
-    },
-  };
+/** The split of a call over args[count] rows (or elements). */
+export function rowSplit(args: readonly number[], count: number, pointers: readonly (readonly [number, number])[], granule = 1): Split {
+  return { extent: args[count]!, granule, count, pointers };
 }
 
 /** The largest memory tried first, then smaller ones where the engine cannot reserve it. */
@@ -84,16 +78,24 @@ export class WasmRuntime {
   }
 
   /** Runs kernel `name` on `args`, split between threads when `work` is worth it. */
-  run(name: string, args: number[], work = 0, split?: Split): void {
+  run(name: string, args: number[], work: number, split: Split): void {
     const op = this.ops.get(name);
     if (op === undefined) throw new Error(`no wasm kernel ${name}`);
-    const threads = split && work >= this.parallelMinFlops ? Math.min(this.available(), split.threads ?? Infinity) : 1;
-    const parts = split ? ranges(split.extent, threads, split.granule) : [];
-    if (parts.length <= 1) {
-      this.fns[op]!(...(split ? split.part(0, split.extent, 0) : args));
+    const threads = work >= this.parallelMinFlops ? Math.min(this.available(), split.threads ?? Infinity) : 1;
+    if (threads === 1 || split.extent <= split.granule) {
+      if (split.scratch !== undefined) args[split.scratch] = this.scratch(0);
+      this.fns[op]!(...args);
       return;
     }
-    this.pool!.run(parts.map(([lo, hi], t) => ({ op, args: split!.part(lo, hi, t) })));
+    const tasks: Task[] = [];
+    for (const [lo, hi] of ranges(split.extent, threads, split.granule)) {
+      const x = args.slice();
+      x[split.count] = hi - lo;
+      for (const [i, bytes] of split.pointers) x[i] = args[i]! + lo * bytes;
+      if (split.scratch !== undefined) x[split.scratch] = this.scratch(tasks.length);
+      tasks.push({ op, args: x });
+    }
+    this.pool!.run(tasks);
   }
 
   /** Threads wanted: the option, else the platform's cores (1 until they are known). */
