@@ -5,7 +5,8 @@
  * GPT differs from that per-layer model, with its reason. measured = analytic + Σ corrections
  * holds to the byte (test/lab and test/bench check it).
  */
-import { baseLayerActivations, methodMemory, type Method, type TransformerConfig } from '../memory/model.ts';
+import type { AdapterKind } from '../memory/adapters.ts';
+import { baseLayerActivations, methodMemory, type TransformerConfig } from '../memory/model.ts';
 import type { GptConfig } from '../nn/transformer.ts';
 
 export interface Correction {
@@ -31,7 +32,7 @@ export function transformerConfig(cfg: GptConfig): TransformerConfig {
  * Saved bytes of `model.loss(x, y)` on a batch of b sequences of length s in float32, with the
  * method's adapters on all six linears of every block (q, k, v, o, up, down) and no adapter dropout.
  */
-export function savedBreakdown(cfg: GptConfig, method: Method, run: { batch: number; seq: number; rank: number }): SavedBreakdown {
+export function savedBreakdown(cfg: GptConfig, method: AdapterKind, run: { batch: number; seq: number; rank: number }): SavedBreakdown {
   const e = 4, N = run.batch * run.seq, d = cfg.dim, L = cfg.layers;
   const tcfg = transformerConfig(cfg);
   const analytic = methodMemory(tcfg, method, { batch: run.batch, seq: run.seq, bytes: e, rank: run.rank }).activations;

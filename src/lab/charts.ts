@@ -87,3 +87,30 @@ export function memoryChart(results: MethodResult[]): TopLevelSpec {
     ],
   };
 }
+
+/**
+ * What one training step holds per method, stacked (the paper's Figure 2(a) in kind), all in
+ * float32: the weights (every parameter), their gradients and AdamW's two moments (the trained
+ * parameters), and the saved activations measured by measureSaved.
+ */
+export function memoryPerMethodChart(results: MethodResult[]): TopLevelSpec {
+  const parts = ['weights', 'gradients', 'AdamW state', 'saved activations (measured)'];
+  const values = results.flatMap((r) => {
+    const mib = [r.total * 4, r.trainable * 4, r.trainable * 8, r.savedBytes].map((b) => b / 2 ** 20);
+    return parts.map((part, i) => ({ method: r.label, part, order: i, mib: mib[i]! }));
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Memory of one training step per method (float32)',
+    width: Math.max(240, 44 * results.length),
+    height: 300,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'method', type: 'nominal', sort: results.map((r) => r.label), title: null, axis: { labelAngle: -30, labelLimit: 200 } },
+      y: { field: 'mib', type: 'quantitative', title: 'MiB', stack: 'zero' },
+      color: { field: 'part', type: 'nominal', title: null, sort: parts, legend: { orient: 'bottom', labelLimit: 300 } },
+      order: { field: 'order', type: 'quantitative' },
+    },
+  };
+}

@@ -7,7 +7,7 @@ export interface RunStatus {
 }
 
 /** The run's shared settings (as each method's FineTuneOptions has them) and what the report adds. */
-export interface LabSettings extends Pick<FineTuneOptions, 'steps' | 'rank' | 'alpha' | 'seed' | 'batch' | 'seq'> {
+export interface LabSettings extends Pick<FineTuneOptions, 'steps' | 'rank' | 'alpha' | 'seed' | 'batch' | 'seq' | 'veraRank'> {
   lr: Record<string, number>;
   backend: string;
   command: string;
@@ -73,6 +73,12 @@ export function findings(results: MethodResult[], baseValLoss: number): string[]
   return out;
 }
 
+/** Where each method's adapter went with --save-adapter (nothing when it was not asked for). */
+function adapterLines(results: MethodResult[]): string[] {
+  const saved = results.filter((r) => r.adapterSaved);
+  return saved.length ? ["Adapters in PEFT's format (`--save-adapter`):", '', ...saved.map((r) => `- ${r.label}: ${r.adapterSaved}`), ''] : [];
+}
+
 /** report.md: settings, the results table, the memory accounting per method, and how to read the cosine. */
 export function markdownReport(results: MethodResult[], s: LabSettings, status: RunStatus = { pending: [] }): string {
   const incomplete = [
@@ -85,7 +91,7 @@ export function markdownReport(results: MethodResult[], s: LabSettings, status: 
     `Command: \`${s.command}\` — ${s.seconds.toFixed(0)} s on ${s.backend}.`,
     '',
     ...(incomplete.length ? [`This report is incomplete: it has the ${results.length} method(s) that finished. ${incomplete.join(' ')}`, ''] : []),
-    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method: the same seed, the same batches (${s.batch} × ${s.seq} characters), ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}), adapters on q, k, v, o, up and down of every block. Learning rates: ${Object.entries(s.lr).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method: the same seed, the same batches (${s.batch} × ${s.seq} characters), ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}; rsLoRA σ = α/√r = ${(s.alpha / Math.sqrt(s.rank)).toFixed(3)}; VeRA at its own rank ${s.veraRank}, without a scale), adapters on q, k, v, o, up and down of every block. Learning rates: ${Object.entries(s.lr).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     '',
     `Before fine-tuning, the base model's validation loss on the romance text is **${s.baseValLoss.toFixed(4)}**.`,
     '',
@@ -97,6 +103,9 @@ export function markdownReport(results: MethodResult[], s: LabSettings, status: 
     '',
     '![memory](memory.svg)',
     '',
+    '![memory per method](memory-per-method.svg)',
+    '',
+    ...adapterLines(results),
     '## Columns',
     '',
     '- train / val loss: mean cross entropy (nats per character) after the last step, on 32 fixed windows of the training split and of the held-out last 10% of the text.',

@@ -108,13 +108,9 @@ export function checkFrozen(op: string, method: string, trained: string, tensors
   }
 }
 
-/** s·t, a new tensor. */
+/** s·t, a new tensor (s a uniform of the kernel). */
 export function scaled(t: Tensor, s: number): Tensor {
-  const k = t.backend.kernels;
-  const c = k.full(t.dtype, 1, s);
-  const out = wrap(k.binary('mul', t.storage, t.shape, c, [], t.shape), t.shape);
-  c.release();
-  return out;
+  return wrap(t.backend.kernels.binaryScalar('mul', t.storage, s, false), t.shape);
 }
 
 /** a + s·b for a, b of one shape; disposes a and b. */
@@ -162,24 +158,40 @@ export function transposed(t: Tensor): Tensor {
   return wrap(t.backend.kernels.gatherStrided(t.storage, { shape: [b, a], strides: [1, b], offset: 0 }), [b, a]);
 }
 
-/** X [N, d], XA = X̃·A [N, r] and Y = X·W + σ·XA·B [N, o] (the shared forward); the caller disposes X and XA. */
+/**
+ * X [N, d], XA = X̃·A [N, r] and Y = X·W + σ·XA·B [N, o] (the shared forward): three products, σ
+ * and the sum applied by the last one's epilogue. The caller disposes X and XA.
+ */
 export function loraForward(x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, d: number): { X: Tensor; XA: Tensor; Y: Tensor } {
   const X = rows2d(x, d);
   const Xd = adapterDropout(X, cfg);
   const XA = mm(Xd, A); // computed once: it feeds both Y and (for LoRA-FA) the saved activation
   Xd.dispose();
-  const Y = addScaledInto(mm(X, W), cfg.scale, mm(XA, B));
+  const XW = mm(X, W);
+  const Y = mm(XA, B, false, false, { alpha: cfg.scale, c: XW });
+  XW.dispose();
   return { X, XA, Y };
 }
 
 /**
  * gradX = dY·Wᵀ + σ·drop((dY·Bᵀ)·Aᵀ) [N, d], viewed as x's shape. Needs only weights — never a
- * saved activation. dYBt = dY·Bᵀ [N, r] may be passed when already computed.
+ * saved activation. dYBt = dY·Bᵀ [N, r] may be passed when already computed. σ and the sum are
+ * matmul epilogues: without dropout, three products; with it, the dropout between.
  */
 export function inputGrad(g: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, xShape: readonly number[], dYBt?: Tensor): Tensor {
   const t = dYBt ?? mm(g, B, false, true); //           [N, r]
-  const adapter = mm(t, A, false, true); //              [N, d]
-  const dropped = adapterDropout(adapter, cfg);
-  adapter.dispose();
-  return reshaped(addScaledInto(mm(g, W, false, true), cfg.scale, dropped), xShape);
+  let gradX: Tensor;
+  if (cfg.p === 0) {
+    const direct = mm(g, W, false, true); //             dY·Wᵀ  [N, d]
+    gradX = mm(t, A, false, true, { alpha: cfg.scale, c: direct });
+    direct.dispose();
+  } else {
+    const adapter = mm(t, A, false, true, { alpha: cfg.scale }); // σ·(dY·Bᵀ)·Aᵀ  [N, d]
+    const dropped = adapterDropout(adapter, cfg);
+    adapter.dispose();
+    gradX = mm(g, W, false, true, { c: dropped });
+    dropped.dispose();
+  }
+  if (!dYBt) t.dispose();
+  return reshaped(gradX, xShape);
 }

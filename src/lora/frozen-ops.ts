@@ -12,7 +12,7 @@ import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d } from '../autograd/ops/util.ts';
 import type { Tensor } from '../tensor.ts';
 import {
-  adapterDropout, checkArgs, checkFrozen, cholSolve, inputGrad, loraForward, parseOptions, scaled, transposed,
+  adapterDropout, checkArgs, checkFrozen, cholSolve, inputGrad, loraForward, parseOptions, transposed,
   type LoraConfig, type LoraFrozenOptions,
 } from './common.ts';
 import { loraFactor } from './factor-cache.ts';
@@ -52,8 +52,9 @@ export class LoraFA extends Function {
     const dY = rows2d(g, g.shape[g.rank - 1]!); //                         [N, o]
     let gradB: Tensor | null = null;
     if (nB) {
-      const XAtdY = mm(XA!, dY, true); //                                  (XA)ᵀ·dY  [r, o]
-      gradB = L ? scaled(cholSolve(L, XAtdY), 1 / cfg.scale) : scaled(XAtdY, cfg.scale);
+      // (1/σ)·(AᵀA)⁻¹·(XA)ᵀ·dY, the 1/σ in the product's epilogue; or σ·(XA)ᵀ·dY
+      const XAtdY = mm(XA!, dY, true, false, { alpha: L ? 1 / cfg.scale : cfg.scale }); //  [r, o]
+      gradB = L ? cholSolve(L, XAtdY) : XAtdY;
     }
     return [nx ? inputGrad(dY, W!, A!, B!, cfg, xShape) : null, null, null, gradB, null];
   }
@@ -92,8 +93,8 @@ export class LoraFB extends Function {
     if (nA) {
       const Xd = adapterDropout(X!, cfg); //                               [N, d]
       gradA = L
-        ? scaled(transposed(cholSolve(L, mm(T, Xd, true))), 1 / cfg.scale) //  (1/σ)·((BBᵀ)⁻¹·Tᵀ·X̃)ᵀ  [d, r]
-        : scaled(mm(Xd, T, true), cfg.scale); //                              σ·X̃ᵀ·T                  [d, r]
+        ? transposed(cholSolve(L, mm(T, Xd, true, false, { alpha: 1 / cfg.scale }))) //  (1/σ)·((BBᵀ)⁻¹·Tᵀ·X̃)ᵀ  [d, r]
+        : mm(Xd, T, true, false, { alpha: cfg.scale }); //                              σ·X̃ᵀ·T                  [d, r]
     }
     return [nx ? inputGrad(dY, W!, A!, B!, cfg, xShape, T) : null, null, gradA, null, null];
   }

@@ -10,7 +10,7 @@ import { Function, type Context } from '../autograd/function.ts';
 import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d } from '../autograd/ops/util.ts';
 import type { Tensor } from '../tensor.ts';
-import { adapterDropout, checkArgs, inputGrad, loraForward, parseOptions, scaled, type LoraConfig, type LoraOptions } from './common.ts';
+import { adapterDropout, checkArgs, inputGrad, loraForward, parseOptions, type LoraConfig, type LoraOptions } from './common.ts';
 
 interface LoraMeta {
   cfg: LoraConfig;
@@ -48,8 +48,8 @@ export class Lora extends Function {
     return [
       nx ? inputGrad(dY, W!, A!, B!, cfg, xShape, dYBt!) : null,
       nW ? mm(X!, dY, true) : null,
-      nA ? scaled(mm(adapterDropout(X!, cfg), dYBt!, true), cfg.scale) : null, // σ·X̃ᵀ·(dY·Bᵀ)  [d, r]
-      nB ? scaled(mm(XA!, dY, true), cfg.scale) : null, //                       σ·(XA)ᵀ·dY     [r, o]
+      nA ? mm(adapterDropout(X!, cfg), dYBt!, true, false, { alpha: cfg.scale }) : null, // σ·X̃ᵀ·(dY·Bᵀ)  [d, r]
+      nB ? mm(XA!, dY, true, false, { alpha: cfg.scale }) : null, //                       σ·(XA)ᵀ·dY     [r, o]
       null,
     ];
   }

@@ -62,7 +62,7 @@ export class LoraPro extends Function {
     const { cfg, xShape } = ctx.meta;
     const dY = rows2d(g, g.shape[g.rank - 1]!); //                              [N, o]
     const dYBt = mm(dY, B!, false, true); //                                    dY·Bᵀ  [N, r]
-    const gradB = nB ? scaled(cholSolve(LA!, mm(XA!, dY, true)), 1 / cfg.scale) : null;
+    const gradB = nB ? cholSolve(LA!, mm(XA!, dY, true, false, { alpha: 1 / cfg.scale })) : null;
     let gradA: Tensor | null = null;
     if (nA) {
       const T = mm(adapterDropout(X!, cfg), dYBt, true); //                     X̃ᵀ·dY·Bᵀ = g_A/σ  [d, r]

@@ -133,7 +133,7 @@ describe('lorafa lab', () => {
   });
 
   it('rejects bad options with a usage message and exit code 2', async () => {
-    for (const args of [['--steps', '0'], ['--methods', 'full,dora'], ['--backend', 'tpu'], ['--seq', '65'], ['--frobnicate']]) {
+    for (const args of [['--steps', '0'], ['--methods', 'full,adalora'], ['--backend', 'tpu'], ['--seq', '65'], ['--frobnicate']]) {
       const { code, err } = await quiet(() => lab(args));
       expect(code, args.join(' ')).toBe(2);
       expect(err).toMatch(/^lorafa lab: .*\nusage: lorafa lab/);
@@ -211,5 +211,33 @@ describe('options are checked before any work', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--rank 65 exceeds min\(d, o\) = 64 of the adapted linears/);
     expect((await quiet(() => calc(['--model', 'custom', '--layers', '1', '--hidden', '64', '--heads', '4', '--ffn', '256', '--vocab', '77', '--rank', '64']))).code).toBe(0);
+  });
+});
+
+describe('lorafa lab --methods all', () => {
+  it('runs every method, measures saved bytes equal to the analytic model plus corrections, and saves PEFT adapters that load back', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lorafa-all-'));
+    const { code } = await quiet(() => lab(['--steps', '2', '--batch', '2', '--seq', '8', '--methods', 'all', '--vera-rank', '16', '--out', out, '--save-adapter', join(out, 'adapters')]));
+    expect(code).toBe(0);
+    type Row = { method: string; savedBytes: number; expectedBytes: number; adapterSaved?: string; rank: number };
+    const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Row[] };
+    expect(results.map((r) => r.method)).toEqual(['full', 'lora', 'lorafa', 'lorafa-nc', 'lorafb', 'rslora', 'loraplus', 'pissa', 'lora-ga', 'lorapro', 'dora', 'vera', 'lorafa-pissa']);
+    for (const r of results) expect(r.savedBytes, r.method).toBe(r.expectedBytes);
+    expect(results.find((r) => r.method === 'vera')!.rank).toBe(16);
+    expect(results.find((r) => r.method === 'full')!.adapterSaved).toBe('not saved: Full-FT has no adapter');
+    const { loadPeftAdapter } = await import('../../src/node.ts');
+    const { model } = await loadCheckpoint(BASE_CHECKPOINT);
+    const report = await loadPeftAdapter(join(out, 'adapters', 'lorafa'), model, { method: 'lorafa' });
+    expect(report.replaced.length).toBe(12);
+    expect(readFileSync(join(out, 'memory-per-method.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('refuses the CPU-only SVD inits on WebGPU, and a VeRA rank above min(d, o), before any work', async () => {
+    const r = await quiet(() => lab(['--methods', 'lora,pissa', '--backend', 'webgpu', '--out', mkdtempSync(join(tmpdir(), 'lorafa-w-'))]));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^lorafa lab: --methods pissa need the CPU \(their SVD init reads W on the host\)/);
+    const v = await quiet(() => lab(['--methods', 'vera', '--vera-rank', '65', '--out', mkdtempSync(join(tmpdir(), 'lorafa-v-'))]));
+    expect(v.code).toBe(2);
+    expect(v.err).toMatch(/--vera-rank 65 exceeds min\(d, o\) = 64/);
   });
 });
