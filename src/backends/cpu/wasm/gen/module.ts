@@ -5,6 +5,7 @@
  *
  * Exports (pointers in bytes, sizes and strides in elements unless a generator says otherwise):
  *   gemm_<p>, dots_<p>, axpy_<p>                         matmul (gemm-blocked.ts, gemv.ts)
+ *   epilogue_<p>                                         alpha·C + bias + c after it (epilogue.ts)
  *   unary_<op>_<p>, unarygrad_<op>_<p>, binary_<op>_<p>, where_<p>   elementwise (elementwise.ts)
  *   softmax_f32, layernorm_f32, crossentropy_f32, …      nn rows (nn.ts)
  *   adamw_<p>                                            the optimizer step (optim.ts)
@@ -13,6 +14,7 @@
 import { ModuleBuilder, f64 } from '../asm/emitter.ts';
 import { F32, F64, PRECISIONS, type Precision } from '../asm/precision.ts';
 import { emitElementwise } from './elementwise.ts';
+import { emitEpilogue } from './epilogue.ts';
 import { emitGemm, gemmScratchBytes } from './gemm-blocked.ts';
 import { type MicroShape, tileCols } from './gemm-micro.ts';
 import { emitGemv } from './gemv.ts';
@@ -63,6 +65,7 @@ export function buildKernelModule(memory: MemoryLimits): { bytes: Uint8Array<Arr
   for (const p of [F32, F64]) {
     emitGemm(mod, p, SHAPE);
     emitGemv(mod, p);
+    emitEpilogue(mod, p);
     emitElementwise(mod, p);
     emitOptim(mod, p);
   }

@@ -66,6 +66,22 @@ function broadcastRows(cpu: WasmCpu, name: string, inputs: [Storage, readonly nu
   return ops.finish()[0]!;
 }
 
+/**
+ * out = x ∘ value (value ∘ x with valueFirst): the binary kernel on one row of x.size elements,
+ * the value in a one-element scratch block (rounded to x's dtype there) read with inner stride 0.
+ */
+function scalarRow(cpu: WasmCpu, name: string, x: Storage, value: number, valueFirst: boolean): Storage | null {
+  const ops = new Operands(cpu);
+  const px = ops.input(x), pv = ops.scratch(8), out = ops.output(x.dtype, x.size);
+  if (!ops.ok) return ops.abandon();
+  viewOf(cpu.rt, x.dtype, pv, 1)[0] = value;
+  const B = BYTES_PER_ELEMENT[x.dtype];
+  // binary(a, b, out, rows = 1, len, aRow, aInner, bRow, bInner)
+  const args = valueFirst ? [pv, px, out, 1, x.size, 0, 0, 0, 1] : [px, pv, out, 1, x.size, 0, 1, 0, 0];
+  cpu.rt.run(name, args, x.size * PLAIN, rowSplit(args, 4, [[valueFirst ? 1 : 0, B], [2, B]], FLAT_GRANULE));
+  return ops.finish()[0]!;
+}
+
 export function wasmElementwise(cpu: WasmCpu): Fallible<ElementwiseKernels> {
   return {
     /** A heap block filled in place (no wasm kernel: TypedArray.fill on the view). */
@@ -89,6 +105,10 @@ export function wasmElementwise(cpu: WasmCpu): Fallible<ElementwiseKernels> {
     binary: (op, a, as, b, bs, os) => {
       const p = suffix(a.dtype);
       return p === null || b.dtype !== a.dtype ? null : broadcastRows(cpu, `binary_${op}_${p}`, [[a, as], [b, bs]], os, a.dtype);
+    },
+    binaryScalar: (op, x, value, valueFirst) => {
+      const p = suffix(x.dtype);
+      return p === null ? null : scalarRow(cpu, `binary_${op}_${p}`, x, value, valueFirst);
     },
     where: (c, cs, a, as, b, bs, os) => {
       const p = suffix(a.dtype);

@@ -15,7 +15,7 @@ export function wasmKernels(cpu: WasmCpu): Fallible<Kernels> {
   return {
     ...wasmElementwise(cpu),
     ...wasmLayout(cpu),
-    matmul: (a, b, p) => wasmMatmul(cpu, a, b, p),
+    matmul: (a, b, p, epilogue) => wasmMatmul(cpu, a, b, p, epilogue),
     ...wasmNn(cpu),
     ...wasmOptim(cpu),
   };

@@ -1,5 +1,5 @@
 /**
- * out [batch, m, n] = op(a)·op(b) on the WebAssembly tier: picks the kernel and the split of C
+ * out [batch, m, n] = alpha·op(a)·op(b) + bias + c on the WebAssembly tier: picks the kernel and the split of C
  * between threads, never along k, so every element of C is summed in the same order whatever the
  * thread count:
  *   - m = 1 or n = 1: the matrix·vector kernels (gen/gemv.ts), no packing;
@@ -8,12 +8,14 @@
  *   - batch ≥ threads: whole matrices per thread; else C's rows (in MR granules) when m > n —
  *     each thread packs all of op(B), the small operand then — or C's columns (in NR granules),
  *     e.g. m = 16 for (XA)ᵀ·dY, where each thread packs only its own columns of dY.
+ * The epilogue, if any, is a second pass over C's rows (gen/epilogue.ts), split by rows; C is
+ * still in cache for small products, and for the LoRA up product (k = r) it reads c once.
  */
-import type { MatmulParams, Storage } from '../../../backend.ts';
+import type { MatmulEpilogue, MatmulParams, Storage } from '../../../backend.ts';
 import { F32, F64 } from '../asm/precision.ts';
 import { BLOCKING, tileOf } from '../gen/module.ts';
 import { TRANS_A, TRANS_B } from '../gen/gemm-blocked.ts';
-import type { Split } from '../runtime/runtime.ts';
+import { rowSplit, type Split } from '../runtime/runtime.ts';
 import { Operands, type WasmCpu } from './operands.ts';
 
 /** A kernel call for the whole product, and its splits by batch and by C's rows or columns. */
@@ -73,12 +75,19 @@ function gemvPlan(p: MatmulParams, B: 4 | 8, a: number, b: number, c: number): P
   };
 }
 
-/** The product on the WebAssembly tier, or null (the caller runs the JavaScript kernel) where the heap is full. */
-export function wasmMatmul(cpu: WasmCpu, a: Storage, b: Storage, p: MatmulParams): Storage | null {
-  const { rt } = cpu, dtype = a.dtype;
-  if ((dtype !== 'float32' && dtype !== 'float64') || b.dtype !== dtype) return null;
+/** Work per element of the epilogue pass, in matmul flops of the same time (a memory-bound pass). */
+const EPILOGUE_WORK = 4;
+
+/**
+ * The product on the WebAssembly tier, or null (the caller runs the JavaScript kernel) for a dtype
+ * it has no kernel for, or where the heap is full.
+ */
+export function wasmMatmul(cpu: WasmCpu, a: Storage, b: Storage, p: MatmulParams, epi: MatmulEpilogue = {}): Storage | null {
+  const { rt } = cpu, dtype = a.dtype, { alpha = 1, bias = null, c = null } = epi;
+  if ((dtype !== 'float32' && dtype !== 'float64') || b.dtype !== dtype || (bias && bias.dtype !== dtype) || (c && c.dtype !== dtype)) return null;
   const ops = new Operands(cpu);
-  const pa = ops.input(a), pb = ops.input(b), pc = ops.output(dtype, p.batch * p.m * p.n);
+  const pa = ops.input(a), pb = ops.input(b), pBias = bias ? ops.input(bias) : 0, pC = c ? ops.input(c) : 0;
+  const pc = ops.output(dtype, p.batch * p.m * p.n);
   // every thread's packing scratch, before the call (workers may become ready meanwhile: the split keeps to these)
   const threads = rt.available();
   for (let t = 0; t < threads; t++) if (!rt.scratch(t)) ops.ok = false;
@@ -89,6 +98,11 @@ export function wasmMatmul(cpu: WasmCpu, a: Storage, b: Storage, p: MatmulParams
     const split = p.batch >= threads ? plan.byBatch : plan.inside;
     split.threads = threads;
     rt.run(plan.name, plan.args, 2 * p.batch * p.m * p.n * p.k, split);
+    if (alpha !== 1 || bias || c) {
+      // epilogue_<p>(out, bias, c, rows, n, alpha) over every batch matrix's rows at once
+      const rows = p.batch * p.m, args = [pc, pBias, pC, rows, p.n, alpha];
+      rt.run(`epilogue_${dtype === 'float32' ? 'f32' : 'f64'}`, args, rows * p.n * EPILOGUE_WORK, rowSplit(args, 3, c ? [[0, p.n * B], [2, p.n * B]] : [[0, p.n * B]]));
+    }
   }
   return ops.finish()[0]!;
 }

@@ -43,16 +43,18 @@ export function wasmNn(cpu: WasmCpu): Fallible<NnKernels> {
       const [y, mean, rstd] = ops.finish() as [Storage, Storage, Storage];
       return { y, mean, rstd };
     },
-    layerNormGrad: (x, gamma, mean, rstd, g, rows, cols) => {
+    layerNormGrad: (x, gamma, mean, rstd, g, rows, cols, affine) => {
       if (!f32(x, gamma, mean, rstd, g)) return null;
       const ops = new Operands(cpu);
       const [px, pg, pm, pr, pgrad] = [ops.input(x), gamma ? ops.input(gamma) : 0, ops.input(mean), ops.input(rstd), ops.input(g)];
-      const dx = ops.output('float32', rows * cols), gradGamma = ops.output('float32', cols), gradBeta = ops.output('float32', cols);
-      // column sums in float64: dγ in acc[0, cols + 4), dβ in the next cols + 4 (a partial group's lanes spill into the 4)
-      const half = 8 * (cols + 4), acc = ops.scratch(2 * half);
+      const dx = ops.output('float32', rows * cols);
+      // affine: dγ, dβ from column sums in float64, dγ in acc[0, cols + 4), dβ in the next cols + 4 (a partial group's lanes spill into the 4)
+      const gradGamma = affine ? ops.output('float32', cols) : 0, gradBeta = affine ? ops.output('float32', cols) : 0;
+      const half = 8 * (cols + 4), acc = affine ? ops.scratch(2 * half) : 0;
       if (!ops.ok) return ops.abandon();
       const args = [px, pg, pm, pr, pgrad, dx, rows, cols];
       cpu.rt.run('layernormgrad_f32', args, rows * cols * PLAIN, rowSplit(args, 6, [[0, 4 * cols], [4, 4 * cols], [5, 4 * cols], [2, 4], [3, 4]]));
+      if (!affine) return { gradX: ops.finish()[0]!, gradGamma: null, gradBeta: null };
       // layernormcols_f32(x, mean, rstd, g, acc, half, gradGamma, gradBeta, rows, cols, rowStride) over column ranges of 4
       const colArgs = [px, pm, pr, pgrad, acc, half, gradGamma, gradBeta, rows, cols, cols];
       cpu.rt.run('layernormcols_f32', colArgs, rows * cols * PLAIN, rowSplit(colArgs, 9, [[0, 4], [3, 4], [4, 8], [6, 4], [7, 4]], 4));
