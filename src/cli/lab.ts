@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { initCpu, type CpuTier } from '../backends/cpu/cpu-backend.ts';
 import { getBackend, useBackend } from '../backends/registry.ts';
 import { evalStarts, loadText, splitTrainVal } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
@@ -33,6 +34,8 @@ export const LAB = {
     'vera-rank': { kind: 'int', default: 64, min: 1, help: "VeRA's rank (its A and B are shared and frozen; PEFT's default is 256)" },
     'save-adapter': { kind: 'string', meta: 'DIR', help: "save each trained adapter in PEFT's format under DIR/<method>" },
     backend: { kind: 'string', default: 'cpu', choices: ['cpu', 'webgpu'], help: 'device to train on' },
+    'cpu-tier': { kind: 'string', default: 'wasm', choices: ['wasm', 'js'], help: "CPU kernels: 'wasm' (WebAssembly SIMD; JavaScript where the engine lacks SIMD) or 'js' (the readable reference kernels, one thread)" },
+    threads: { kind: 'int', min: 1, help: "threads of the 'wasm' CPU tier (default: every core; one without shared memory)" },
     seed: { kind: 'seed', default: 42, help: 'seed of the batches, adapter inits and dropout' },
     batch: { kind: 'int', default: 4, min: 1, help: 'sequences per batch' },
     seq: { kind: 'int', default: 64, min: 1, help: "characters per sequence (at most the model's context)" },
@@ -78,6 +81,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   if (device === 'webgpu' && cpuOnly.length) {
     throw new UsageError(`--methods ${cpuOnly.join(',')} need the CPU (their SVD init reads W on the host); expected --backend cpu, or methods without them`);
   }
+  if (device === 'cpu') await initCpu({ tier: v['cpu-tier'] as CpuTier, threads: v.threads });
   if (device === 'webgpu') {
     const { initWebGpu } = await import('../backends/webgpu/index.ts');
     await initWebGpu();
