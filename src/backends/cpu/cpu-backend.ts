@@ -109,7 +109,7 @@ export class CpuBackend implements Backend, Cpu, WasmCpu {
   get description(): string {
     const rt = this.active();
     if (!rt) return 'CPU (JavaScript, 1 thread)';
-    const threads = rt.wanted();
+    const threads = rt.shared ? rt.wanted() : 1; // no shared memory: one thread, whatever was asked
     return `CPU (WebAssembly SIMD, ${threads} thread${threads === 1 ? '' : 's'}${rt.shared ? '' : ', no shared memory'})`;
   }
 
