@@ -10,7 +10,8 @@
  *
  * Interleaved: after WARMUP untimed calls each, every round times one call of each contender, the
  * order rotating from round to round (A B C D, B C D A, …), so a change of load on this shared
- * machine hits every column alike. A lorafa contender's tensors are made under its own tier.
+ * machine hits every column alike; a cheap case gets more rounds (ROUND_MS), so that the median
+ * is not decided by a few calls the scheduler interrupted. A lorafa contender's tensors are made under its own tier.
  *
  * The LoRA-FA step (the issue's definition): Y = X·W + σ·(X·A)·B forward, then B's closed-form
  * gradient σ·(XA)ᵀ·dY, with X [N, d], W [d, o], A [d, r], B [r, o] (W and A frozen): in lorafa
@@ -139,12 +140,21 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 }
 
-/** Median ms per call of each contender (null: no call for this case), interleaved rounds. */
+/** Rounds for a cheap case: enough that the slowest contender runs ≥ ROUND_MS in all (a median robust to a descheduled call). */
+const ROUND_MS = 400, MAX_ROUNDS = 101;
+
+/** Median ms per call of each contender (null: no call for this case), interleaved rounds (≥ runs). */
 function measure(c: Case, contenders: Contender[], runs: number): (number | null)[] {
   const calls = contenders.map((x) => x.prepare(c));
-  for (const call of calls) for (let i = 0; i < WARMUP; i++) call?.run();
+  let slowest = 0;
+  for (const call of calls) {
+    const t0 = performance.now();
+    for (let i = 0; i < WARMUP; i++) call?.run();
+    slowest = Math.max(slowest, (performance.now() - t0) / WARMUP);
+  }
+  const rounds = Math.max(runs, Math.min(MAX_ROUNDS, Math.ceil(ROUND_MS / slowest)));
   const ms = calls.map(() => [] as number[]);
-  for (let round = 0; round < runs; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (let j = 0; j < calls.length; j++) {
       const i = (round + j) % calls.length, call = calls[i];
       if (!call) continue;
@@ -200,7 +210,7 @@ async function main(): Promise<void> {
     `Command: \`npm run bench:cpu${at >= 0 ? ` -- --runs ${runs}` : ''}\`, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
     `Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cores} cores, Node ${process.version}, ${os.platform()} ${os.release()};`,
     `load average (1 min) ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end (the machine is shared: other processes ran meanwhile).`,
-    `Median of ${runs} interleaved rounds after ${WARMUP} warm-up calls each; GFLOP/s = 2·m·n·k / time (the step: its four products);`,
+    `Median of ≥ ${runs} interleaved rounds (a cheap case: enough rounds for ${ROUND_MS} ms of its slowest contender, at most ${MAX_ROUNDS}) after ${WARMUP} warm-up calls each; GFLOP/s = 2·m·n·k / time (the step: its four products);`,
     `× tfjs = tfjs-wasm's median time / the tier's (> 1: faster). tfjs ${tf.version_core}, backend ${tf.getBackend()} (XNNPACK, SIMD, 1 thread).`,
     `Default CPU tier here: ${cpuBackendLine()}.`,
     '',

@@ -52,8 +52,17 @@ export const UNARY_GRAD: Record<string, { lanes: Lanes; f64: boolean }> = {
   log: { lanes: (f, _, [x, g], p) => { get(f, g!, x!); p.vdiv(f); }, f64: true },
   // g/(2y)
   sqrt: { lanes: (f, _, [y, g], p) => { get(f, g!); p.vconst(f, 2); get(f, y!); p.vmul(f); p.vdiv(f); }, f64: true },
-  // g·(1 − y·y)
-  tanh: { lanes: (f, _, [y, g], p) => { get(f, g!); p.vconst(f, 1); get(f, y!, y!); p.vmul(f); p.vsub(f); p.vmul(f); }, f64: true },
+  // float64: g·(1 − y·y), the JavaScript tier's order (its bits); float32: g·((1 − y)·(1 + y)), where 1 − y is
+  // exact for |y| ≥ ½ (no cancellation after rounding y·y): within an ulp or two of the float64 result near |y| = 1
+  tanh: {
+    lanes: (f, _, [y, g], p) => {
+      get(f, g!);
+      if (p === F32) { p.vconst(f, 1); get(f, y!); p.vsub(f); p.vconst(f, 1); get(f, y!); p.vadd(f); p.vmul(f); }
+      else { p.vconst(f, 1); get(f, y!, y!); p.vmul(f); p.vsub(f); }
+      p.vmul(f);
+    },
+    f64: true,
+  },
   // (g·y)·(1 − y)
   sigmoid: { lanes: (f, _, [y, g], p) => { get(f, g!, y!); p.vmul(f); p.vconst(f, 1); get(f, y!); p.vsub(f); p.vmul(f); }, f64: true },
   relu: { lanes: (f, _, [y, g], p) => { get(f, y!); p.vconst(f, 0); p.vgt(f); maskOf(f, g!); }, f64: true },
