@@ -9,22 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { configureCpu, getBackend, initCpu } from '../../src/index.ts';
 import type { BinaryOp, MatmulEpilogue, MatmulParams, Storage } from '../../src/backends/backend.ts';
 import { CPU_TIERS } from '../helpers/cpu-tiers.ts';
+import { filled } from '../helpers/filled.ts';
 
 const cpu = getBackend('cpu');
 type Dtype = 'float32' | 'float64';
 
 afterAll(() => configureCpu({ tier: 'wasm', threads: 1, parallelMinFlops: 2 ** 26, sharedMemory: true }));
-
-/** Deterministic values in [−1, 1) (an LCG), rounded to the dtype. */
-function filled(dtype: Dtype, size: number, seed: number): Float32Array | Float64Array {
-  const x = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 /** Runs a kernel on uploaded inputs, returns its output's elements and releases everything. */
 function withInputs<T>(arrays: (Float32Array | Float64Array)[], f: (s: Storage[]) => T): T {

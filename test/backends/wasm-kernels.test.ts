@@ -8,23 +8,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { configureCpu, getBackend, initCpu, LorafaError, ops, optim, randn, tensor, type Tensor } from '../../src/index.ts';
 import type { MatmulParams, Storage } from '../../src/backends/backend.ts';
 import { CPU_TIERS } from '../helpers/cpu-tiers.ts';
+import { filled } from '../helpers/filled.ts';
 
 const cpu = getBackend('cpu');
 type Dtype = 'float32' | 'float64';
 const TIERS = CPU_TIERS.filter((t) => t.options.tier === 'wasm');
 
 afterAll(() => configureCpu({ tier: 'wasm', threads: 1, parallelMinFlops: 2 ** 26, sharedMemory: true }));
-
-/** Deterministic values in [−1, 1) (an LCG) in the dtype. */
-function filled(dtype: Dtype, size: number, seed: number): Float32Array | Float64Array {
-  const x = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 interface Case { m: number; n: number; k: number; transA: boolean; transB: boolean; dtype: Dtype; batch?: number; shared?: 'a' | 'b' | 'none' }
 

@@ -78,3 +78,13 @@ export function whileAtLeast(f: FunctionBuilder, x: Local, n: number, body: () =
   f.end();
   f.end();
 }
+
+/** Emits body(a, b) once per truth value of two i32 locals, the variant chosen at run time (flags tested once, outside the loops). */
+export function byFlags(f: FunctionBuilder, a: Local, b: Local, body: (a: boolean, b: boolean) => void): void {
+  f.local_get(a);
+  f.if_();
+  f.local_get(b); f.if_(); body(true, true); f.else_(); body(true, false); f.end();
+  f.else_();
+  f.local_get(b); f.if_(); body(false, true); f.else_(); body(false, false); f.end();
+  f.end();
+}

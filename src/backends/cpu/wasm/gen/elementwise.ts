@@ -17,7 +17,7 @@
  */
 import { type FunctionBuilder, type Local, type ModuleBuilder, i32, v128 } from '../asm/emitter.ts';
 import { F32, type Precision } from '../asm/precision.ts';
-import { inc, repeat, set } from '../asm/structured.ts';
+import { byFlags, inc, repeat, set } from '../asm/structured.ts';
 import { VMath } from '../asm/vmath.ts';
 
 /** Pushes the result vector from the input vector locals. */
@@ -151,12 +151,7 @@ function emitBinary(mod: ModuleBuilder, op: BinaryName, p: Precision): void {
     set(f, pb, () => f.local_get(b));
     set(f, po, () => f.local_get(out));
     set(f, count, () => { f.local_get(len); f.i32_const(Math.log2(p.lanes)); f.i32_shr_u(); });
-    f.local_get(aInner);
-    f.if_();
-    f.local_get(bInner); f.if_(); vectors(true, true); f.else_(); vectors(true, false); f.end();
-    f.else_();
-    f.local_get(bInner); f.if_(); vectors(false, true); f.else_(); vectors(false, false); f.end();
-    f.end();
+    byFlags(f, aInner, bInner, vectors);
     // tail: out = a ∘ b element by element
     set(f, count, () => { f.local_get(len); f.i32_const(p.lanes - 1); f.i32_and(); });
     repeat(f, count, () => {

@@ -11,7 +11,7 @@
  */
 import { type Local, type ModuleBuilder, f64, i32, v128 } from '../asm/emitter.ts';
 import { F32, type Precision } from '../asm/precision.ts';
-import { inc, repeat, set } from '../asm/structured.ts';
+import { byFlags, inc, repeat, set } from '../asm/structured.ts';
 
 export function emitEpilogue(mod: ModuleBuilder, p: Precision): void {
   const f = mod.func(`epilogue_${p.name}`, [i32, i32, i32, i32, i32, f64], []);
@@ -53,11 +53,6 @@ export function emitEpilogue(mod: ModuleBuilder, p: Precision): void {
       });
     });
   };
-  f.local_get(bias);
-  f.if_();
-  f.local_get(c); f.if_(); rowsLoop(true, true); f.else_(); rowsLoop(true, false); f.end();
-  f.else_();
-  f.local_get(c); f.if_(); rowsLoop(false, true); f.else_(); rowsLoop(false, false); f.end();
-  f.end();
+  byFlags(f, bias, c, rowsLoop);
   f.end();
 }
