@@ -13,6 +13,7 @@ export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autogr
 export { Function, Context } from './autograd/function.ts';
 export { getBackend, useBackend, defaultDevice } from './backends/registry.ts';
 export type { Backend, Kernels, AllocationStats } from './backends/backend.ts';
+export { configureCpu, cpuInfo, initCpu, type CpuInfo, type CpuOptions, type CpuTier, type HeapStats } from './backends/cpu/cpu-backend.ts';
 export { initWebGpu } from './backends/webgpu/index.ts';
 export type { AdapterReport, GpuCounters, GpuProvider, PoolStats, WebGpu, WebGpuOptions } from './backends/webgpu/index.ts';
 export * as ops from './ops.ts';

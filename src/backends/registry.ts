@@ -1,9 +1,9 @@
 import type { Device } from '../dtype.ts';
 import { fail } from '../errors.ts';
 import type { Backend } from './backend.ts';
-import { CpuBackend } from './cpu/cpu-backend.ts';
+import { cpuBackend } from './cpu/cpu-backend.ts';
 
-const backends = new Map<Device, Backend>([['cpu', new CpuBackend()]]);
+const backends = new Map<Device, Backend>([['cpu', cpuBackend]]);
 let current: Device = 'cpu';
 
 /** The backend for a device; WebGPU exists only after `await initWebGpu()`. */

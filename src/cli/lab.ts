@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { initCpu, type CpuTier } from '../backends/cpu/cpu-backend.ts';
 import { getBackend, useBackend } from '../backends/registry.ts';
 import { evalStarts, loadText, splitTrainVal } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
@@ -37,6 +38,8 @@ export const LAB = {
     'vera-rank': { kind: 'int', default: 64, min: 1, help: "VeRA's rank (its A and B are shared and frozen; PEFT's default is 256)" },
     'save-adapter': { kind: 'string', meta: 'DIR', help: "save each trained adapter in PEFT's format under DIR/<method>" },
     backend: { kind: 'string', default: 'cpu', choices: ['cpu', 'webgpu'], help: 'device to train on' },
+    'cpu-tier': { kind: 'string', default: 'wasm', choices: ['wasm', 'js'], help: "CPU kernels: 'wasm' (WebAssembly SIMD; JavaScript where the engine lacks SIMD) or 'js' (the readable reference kernels, one thread)" },
+    threads: { kind: 'int', min: 1, help: "threads of the 'wasm' CPU tier (default: every core; one without shared memory)" },
     seed: { kind: 'seed', default: 42, help: 'the first seed (of the batches and adapter inits); the others follow it' },
     seeds: { kind: 'int', default: 3, min: 1, max: 100, meta: 'K', help: 'seeds per method: every method runs on the same K seeds; the report gives mean ± sd and paired 95% intervals' },
     'match-params': { kind: 'flag', help: "also run LoRA-FA and LoRA-FB at twice the rank (and α): as many trained parameters as LoRA's" },
@@ -86,6 +89,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   if (device === 'webgpu' && cpuOnly.length) {
     throw new UsageError(`--methods ${cpuOnly.join(',')} need the CPU (their SVD init reads W on the host); expected --backend cpu, or methods without them`);
   }
+  if (device === 'cpu') await initCpu({ tier: v['cpu-tier'] as CpuTier, threads: v.threads });
   if (device === 'webgpu') {
     const { initWebGpu } = await import('../backends/webgpu/index.ts');
     await initWebGpu();

@@ -4,20 +4,10 @@ import type { MatmulParams } from '../../src/backends/backend.ts';
 import { gemmRows, KC, MC, MR, NC, NR, type Gemm } from '../../src/backends/cpu/gemm-packed.ts';
 import { matmul } from '../../src/backends/cpu/kernels/matmul.ts';
 import { ops, tensor } from '../../src/index.ts';
+import { filled } from '../helpers/filled.ts';
 
 type FloatArray = Float32Array | Float64Array;
 type Dtype = 'float32' | 'float64';
-
-/** Deterministic values in [−1, 1) (a small LCG), stored in the dtype under test. */
-function filled(dtype: Dtype, size: number, seed: number): FloatArray {
-  const x = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 /**
  * The naive triple loop in float64: ref[b, i, j] = Σ_l op(A_b)[i, l]·op(B_b)[l, j], plus

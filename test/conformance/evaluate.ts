@@ -1,11 +1,14 @@
 /**
  * Runs one op graph on one backend with given input values and upstream gradient, returning the
- * output and the input gradients as host arrays. The float64 CPU run is the reference; the
- * float32 runs (CPU and, where available, WebGPU) are compared with it.
+ * output and the input gradients as host arrays. The float64 run of the CPU's JavaScript tier is
+ * the reference; every CPU tier (JavaScript; WebAssembly on one thread, on three threads with
+ * every kernel call split, and without shared memory) in float32, the WebAssembly tier in float64,
+ * and WebGPU where available, are compared with it.
  */
-import { scope, tensor, type DType, type Device, type Tensor } from '../../src/index.ts';
+import { initCpu, scope, tensor, type CpuOptions, type DType, type Device, type Tensor } from '../../src/index.ts';
 import type { TypedArray } from '../../src/dtype.ts';
 import { expectClose } from '../helpers/allclose.ts';
+import { JS_TIER, wasmTier } from '../helpers/cpu-tiers.ts';
 import { randomValues, type Domain } from '../helpers/check-op.ts';
 import { webgpu } from '../webgpu/gpu.ts';
 
@@ -13,15 +16,31 @@ export interface Target {
   label: string;
   device: Device;
   dtype: DType;
+  /** The CPU tier and threads the target runs on (every option given, so targets never inherit each other's). */
+  cpu?: Required<CpuOptions>;
+  /** Tolerances that replace the suite's (the float64 tier). */
+  tol?: { atol: number; rtol: number };
 }
 
-export const REFERENCE: Target = { label: 'cpu float64', device: 'cpu', dtype: 'float64' };
+export const REFERENCE: Target = { label: 'cpu js float64', device: 'cpu', dtype: 'float64', cpu: JS_TIER };
 
-/** Every backend under test (WebGPU when an adapter exists; see test/webgpu/gpu.ts). */
+/** Every backend and CPU tier under test (WebGPU when an adapter exists; see test/webgpu/gpu.ts). */
 export const TARGETS: Target[] = [
-  { label: 'cpu float32', device: 'cpu', dtype: 'float32' },
+  { label: 'cpu js float32', device: 'cpu', dtype: 'float32', cpu: JS_TIER },
+  { label: 'cpu wasm 1 thread float32', device: 'cpu', dtype: 'float32', cpu: wasmTier(1) },
+  { label: 'cpu wasm 3 threads float32', device: 'cpu', dtype: 'float32', cpu: wasmTier(3) },
+  { label: 'cpu wasm unshared float32', device: 'cpu', dtype: 'float32', cpu: wasmTier(1, false) },
+  { label: 'cpu wasm 3 threads float64', device: 'cpu', dtype: 'float64', cpu: wasmTier(3), tol: { atol: 1e-10, rtol: 1e-9 } },
   ...(webgpu ? [{ label: 'webgpu float32', device: 'webgpu' as const, dtype: 'float32' as const }] : []),
 ];
+
+/** Switches the CPU backend to the target's tier, waiting for its threads. */
+export async function useTarget(target: Target): Promise<void> {
+  if (target.cpu) {
+    const info = await initCpu(target.cpu);
+    if (info.tier !== target.cpu.tier || info.threads !== target.cpu.threads) throw new Error(`${target.label}: the CPU runs ${JSON.stringify(info)}`);
+  }
+}
 
 export interface Outcome {
   shape: readonly number[];
@@ -56,6 +75,7 @@ export async function evaluate(
   prepare?: (xs: Tensor[]) => Promise<void>,
 ): Promise<Outcome> {
   const { device, dtype } = target;
+  await useTarget(target);
   const xs = values.map((v, i) => tensor(v, { shape: shapes[i]!, dtype, device, requiresGrad: requiresGrad[i] ?? false }));
   try {
     await prepare?.(xs);

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { keep, ops, scope, tensor, type Tensor } from '../../src/index.ts';
 import { skipReason, webgpu, webgpuRequired } from '../webgpu/gpu.ts';
-import { inputValues, REFERENCE, TARGETS, upstreamValues, type Outcome, type Target } from './evaluate.ts';
+import { inputValues, REFERENCE, TARGETS, upstreamValues, useTarget, type Outcome, type Target } from './evaluate.ts';
 
 type Step =
   | { kind: 'unary'; op: 'tanh' | 'sigmoid' | 'gelu' | 'geluErf' | 'silu' }
@@ -52,6 +52,7 @@ type Program = typeof program extends fc.Arbitrary<infer P> ? P : never;
 /** Runs the program on a target: leaves are x and one new tensor per step that needs one. */
 async function run(prog: Program, target: Target): Promise<Outcome> {
   const { device, dtype } = target;
+  await useTarget(target);
   const leaves: Tensor[] = [];
   const leaf = (shape: number[], scale = 1): Tensor => {
     const values = inputValues([shape], prog.seed + 31 * leaves.length)[0]!.map((v) => Math.fround(v * scale));

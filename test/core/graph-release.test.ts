@@ -1,15 +1,19 @@
 /**
  * Graphs free themselves: a context's saved tensors are released after backward, or as soon
  * as nothing can backpropagate through it any more (its output disposed, not consumed by a
- * live context). Own file (own process), so no finalizer releases storage between readings.
+ * live context) — on every CPU tier. Own file (own process), so no finalizer releases storage
+ * between readings.
  */
-import { describe, expect, it } from 'vitest';
-import { getBackend, noGrad, ops, randn, savedStats, scope, tensor } from '../../src/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { getBackend, initCpu, noGrad, ops, randn, savedStats, scope, tensor } from '../../src/index.ts';
+import { CPU_TIERS } from '../helpers/cpu-tiers.ts';
 
 const cpu = getBackend('cpu');
 const live = () => ({ bytes: cpu.memory().liveBytes, saved: savedStats().liveBytes });
 
-describe('graph release', () => {
+describe.each(CPU_TIERS)('graph release on the $label tier', ({ options }) => {
+  beforeAll(() => initCpu(options));
+
   it('a forward-only graph inside scope() releases its saved tensors: saved bytes and memory back to baseline', () => {
     const x = randn([16, 8], { seed: 1 });
     const W = randn([8, 4], { seed: 2, parameter: true, requiresGrad: true });

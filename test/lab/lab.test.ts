@@ -11,7 +11,7 @@ import { fineTune } from '../../src/lab/fine-tune.ts';
 import { buildModule } from '../../src/nn/module.ts';
 import { GPT } from '../../src/nn/transformer.ts';
 import { serializeSafetensors } from '../../src/io/safetensors.ts';
-import { LorafaError, tensor } from '../../src/index.ts';
+import { initCpu, LorafaError, tensor } from '../../src/index.ts';
 import { evaluate } from '../../src/lab/train.ts';
 
 /** Runs a command with console output captured. */
@@ -187,6 +187,19 @@ describe('lorafa lab', () => {
     expect(report).toMatch(/\| LoRA-FA \| 8 \(16\) \| 9,216 \| 0\.01 \| \d\.\d{4} \| \d\.\d{4} \|/); // one seed: no ± sd
   });
 
+  it('--cpu-tier and --threads select the CPU kernels the lab trains with, and the report names them', async () => {
+    try {
+      for (const [args, backend] of [[['--cpu-tier', 'js'], 'CPU (JavaScript, 1 thread)'], [['--threads', '1'], 'CPU (WebAssembly SIMD, 1 thread)']] as const) {
+        const out = mkdtempSync(join(tmpdir(), 'lorafa-tier-'));
+        const { code, out: printed } = await quiet(() => lab(['--steps', '1', '--methods', 'lorafa', '--batch', '2', '--seq', '8', '--out', out, ...args]));
+        expect(code).toBe(0);
+        expect(printed).toContain(`on ${backend};`);
+      }
+    } finally {
+      await initCpu({ tier: 'wasm', threads: 1 });
+    }
+  });
+
   it('prints an engine error (a bad checkpoint) as one line with exit code 1, no stack trace', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lorafa-bad-')), 'bare.safetensors');
     writeFileSync(file, await serializeSafetensors({ w: tensor([1]) }));
@@ -196,7 +209,7 @@ describe('lorafa lab', () => {
   });
 
   it('rejects bad options with a usage message and exit code 2', async () => {
-    for (const args of [['--steps', '0'], ['--methods', 'full,adalora'], ['--backend', 'tpu'], ['--seq', '65'], ['--seeds', '0'], ['--seeds', '2.5'], ['--log-every', '0'], ['--log-every', '1.5'], ['--frobnicate']]) {
+    for (const args of [['--steps', '0'], ['--methods', 'full,adalora'], ['--backend', 'tpu'], ['--seq', '65'], ['--seeds', '0'], ['--seeds', '2.5'], ['--log-every', '0'], ['--log-every', '1.5'], ['--frobnicate'], ['--cpu-tier', 'gpu'], ['--threads', '0']]) {
       const { code, err } = await quiet(() => lab(args));
       expect(code, args.join(' ')).toBe(2);
       expect(err).toMatch(/^lorafa lab: .*\nusage: lorafa lab/);

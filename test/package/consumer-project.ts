@@ -43,13 +43,17 @@ export async function bundle(dir: string, entry: string, outfile: string, minify
 
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript' };
 
-/** Serves dir's files on 127.0.0.1 (a secure context: WebGPU is available there). */
-export async function serve(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * Serves dir's files on 127.0.0.1 (a secure context: WebGPU is available there); crossOriginIsolated
+ * adds the two headers that let a page share memory with its workers (COOP same-origin, COEP require-corp).
+ */
+export async function serve(dir: string, crossOriginIsolated = false): Promise<{ url: string; close: () => Promise<void> }> {
+  const isolation = crossOriginIsolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
   const server: Server = createServer((req, res) => {
     const path = join(dir, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     readFile(path.endsWith('/') ? join(path, 'index.html') : path).then(
       (body) => {
-        res.writeHead(200, { 'content-type': TYPES[extname(path) || '.html'] ?? 'application/octet-stream' });
+        res.writeHead(200, { 'content-type': TYPES[extname(path) || '.html'] ?? 'application/octet-stream', ...isolation });
         res.end(body);
       },
       () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { CpuInfo } from '../../src/index.ts';
 import { bundle, CHROMIUM, CHROMIUM_ARGS, hasChromium, packAndInstall, root, run, serve } from './consumer-project.ts';
 
 const requireBrowser = process.env.REQUIRE_BROWSER === '1';
@@ -66,9 +67,14 @@ describe('the packed tarball', () => {
     expect(readFileSync(join(dir, 'run', 'loss.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
   }, 120_000);
 
-  it.skipIf(!hasChromium)(`runs in headless Chromium on the CPU and on WebGPU, as in Node, with no console error ${browserSkip}`, async () => {
+  it.skipIf(!hasChromium)(`runs in headless Chromium on the CPU and on WebGPU, as in Node, with no console error; the CPU on one thread, or two on a cross-origin-isolated page ${browserSkip}`, async () => {
     await bundle(dir, 'browser-app.js', 'bundle.js');
-    const server = await serve(dir);
+    for (const isolated of [false, true]) await inChromium(isolated);
+  }, 180_000);
+
+  /** The browser page, served cross-origin isolated or not. */
+  async function inChromium(isolated: boolean): Promise<void> {
+    const server = await serve(dir, isolated);
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     try {
       const page = await browser.newPage();
@@ -80,9 +86,12 @@ describe('the packed tarball', () => {
       await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__lorafa !== undefined, null, { timeout: 60_000 });
       const result = (await page.evaluate(() => (globalThis as unknown as PageGlobals).__lorafa))!;
       expect(result.error).toBeUndefined();
-      const { cpu, webgpu, adapter } = result as { cpu: NodeResult; webgpu: NodeResult; adapter: string };
+      const { cpu, cpuInfo, webgpu, adapter } = result as { cpu: NodeResult; cpuInfo: CpuInfo; webgpu: NodeResult; adapter: string };
       expect(adapter).toMatch(/^WebGPU \(navigator\.gpu, featureLevel (core|compatibility)\)/);
-      // the same JavaScript kernels in another V8: the same bits
+      // the WebAssembly tier: shared memory and 2 threads (Web Workers) only when the page is isolated
+      expect(cpuInfo).toMatchObject({ tier: 'wasm', sharedMemory: isolated, threads: isolated ? 2 : 1 });
+      if (!isolated) expect(cpuInfo.limits.join()).toMatch(/no shared memory.*not cross-origin isolated/);
+      // the same kernels in another V8, on one thread or two, staged or in place: the same bits
       expect(cpu.y).toEqual(fromNode.y);
       expect(cpu.gradB).toEqual(fromNode.gradB);
       // Chromium's own WebGPU: float32 with another summation order
@@ -93,5 +102,5 @@ describe('the packed tarball', () => {
       await browser.close();
       await server.close();
     }
-  }, 180_000);
+  }
 });

@@ -1,6 +1,8 @@
 // A browser consumer (bundled by esbuild for platform 'browser'): the same LoRA-FA forward +
 // backward on the CPU backend and on WebGPU through navigator.gpu; the results go to window.__lorafa.
-import { initWebGpu, ops, prepareLoraFactor, randn } from 'lorafa';
+// The CPU asks for 2 threads with every kernel call split between them: a cross-origin-isolated
+// page gets them (Web Workers over a shared memory), any other page one thread.
+import { initCpu, initWebGpu, ops, prepareLoraFactor, randn } from 'lorafa';
 import { sigma, problem } from './problem.mjs';
 
 async function run(device) {
@@ -13,10 +15,11 @@ async function run(device) {
 }
 
 async function main() {
+  const cpuInfo = await initCpu({ threads: 2, parallelMinFlops: 0 });
   const cpu = await run('cpu');
   const gpu = await initWebGpu();
   const webgpu = await run('webgpu');
-  return { cpu, webgpu, adapter: gpu.description };
+  return { cpu, cpuInfo, webgpu, adapter: gpu.description };
 }
 
 main().then((result) => (window.__lorafa = result), (e) => (window.__lorafa = { error: String(e?.stack ?? e) }));
