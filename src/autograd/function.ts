@@ -3,7 +3,18 @@ import { isTensor, newTensor } from './tensor-class.ts';
 import { describe, fail } from '../errors.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
-import { currentModule, recordSave } from './saved.ts';
+import { currentModule, recordSave, type SavedEntry } from './saved.ts';
+import type { DType } from '../dtype.ts';
+
+/** One tensor a context keeps for backward, as graph.ts reports it. */
+export interface SavedTensorInfo {
+  storageId: number;
+  /** The whole storage's bytes (what measureSaved counts for an activation, once per storage). */
+  storageBytes: number;
+  shape: number[];
+  dtype: DType;
+  kind: SavedEntry['kind'];
+}
 
 /**
  * The autograd node of one op application, as PyTorch's ctx:
@@ -17,6 +28,10 @@ export class Context<M = Record<string, unknown>> {
   /** Inputs that need a gradient: their gradFn (non-leaf) or the leaf itself; null elsewhere. */
   readonly edges: ({ gradFn: Context } | { leaf: Tensor } | null)[];
   private saved: { tensor: Tensor | null; version: number }[] = [];
+  /** What each non-null save kept (for graph.ts): storage id and bytes, shape, dtype, kind; emptied on release. */
+  private savedInfo: SavedTensorInfo[] = [];
+  /** The shape of the op's output (set by apply when the op records). */
+  outputShape: readonly number[] = [];
   private releases: (() => void)[] = [];
   private released = false;
   /** Holders of this context: its output tensor and the later contexts that consume that output. */
@@ -42,6 +57,11 @@ export class Context<M = Record<string, unknown>> {
     return this.fn.opName;
   }
 
+  /** What this context holds for backward now (nothing once released). */
+  get savedInfos(): readonly SavedTensorInfo[] {
+    return this.savedInfo;
+  }
+
   get isReleased(): boolean {
     return this.released;
   }
@@ -59,6 +79,7 @@ export class Context<M = Record<string, unknown>> {
         continue;
       }
       const kind = t.isParameter ? 'parameter' : 'activation';
+      this.savedInfo.push({ storageId: t.storage.id, storageBytes: t.storage.bytes, shape: [...t.shape], dtype: t.dtype, kind });
       this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
       t.storage.retain();
       this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version });
@@ -108,6 +129,7 @@ export class Context<M = Record<string, unknown>> {
       for (const r of ctx.releases) r();
       for (const s of ctx.saved) s.tensor?.dispose(); // untracked aliases without a graph: no recursion
       ctx.saved = [];
+      ctx.savedInfo = [];
       ctx.releases = [];
       if (ctx !== this || cascade) {
         for (const e of ctx.edges) if (e && 'gradFn' in e && --e.gradFn.consumers <= 0) work.push(e.gradFn);
@@ -172,6 +194,7 @@ export abstract class Function {
       }
     }
     if (ctx.recording) {
+      ctx.outputShape = [...out.shape];
       out.requiresGrad = true;
       out.gradFn = ctx;
     }
