@@ -1,7 +1,6 @@
 import { getBackend } from '../backends/registry.ts';
 import { BatchSampler, evalStarts, splitTrainVal, type Batch, type CharTokenizer } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
-import { savePeftAdapter } from '../io/peft-files.ts';
 import { AdapterLayer } from '../lora/adapter-layer.ts';
 import { applyAdapters, type AdapterOptions } from '../lora/adapters.ts';
 import { fullGradients } from '../lora/lora-ga.ts';
@@ -73,9 +72,22 @@ export interface FineTuneOptions {
   device: Device;
   /** VeRA's rank (its shared A and B are cheap, so it usually runs at a larger rank than the others). */
   veraRank: number;
-  /** Where to save the trained adapter in PEFT's format (adapter_model.safetensors + adapter_config.json), if anywhere. */
-  saveAdapter?: string;
-  onStep?: (step: number, loss: number) => void;
+  /**
+   * Where to save the trained adapter in PEFT's format (adapter_model.safetensors + adapter_config.json),
+   * if anywhere, and the writer that does it (the Node side's savePeftAdapter; this file also runs in pages).
+   */
+  saveAdapter?: { folder: string; write: (folder: string, model: GPT) => Promise<void> };
+  /** After each step (1-based): its training loss and what it measured (StepInfo). */
+  onStep?: (step: number, loss: number, info: StepInfo) => void;
+}
+
+/** What a step measured, for live displays: its wall time, saved activation bytes, and cos(−ΔW, G) where aligned. */
+export interface StepInfo {
+  ms: number;
+  /** measureSaved's bytes of this step's forward. */
+  savedBytes: number;
+  /** Means over the targeted layers at an alignAt step (MethodResult['alignment']), else null. */
+  alignment: { sgd: number; adamw: number } | null;
 }
 
 export interface MethodResult {
@@ -165,19 +177,21 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     }
     opt.lr = schedule(step);
     const t0 = performance.now();
-    const r = await trainStep(model, opt, batch, { clip: 1, measure: step === 0 });
-    if (step > 0) stepMs += performance.now() - t0; // step 0 also compiles and measures
+    const r = await trainStep(model, opt, batch, { clip: 1, measure: true });
+    const ms = performance.now() - t0;
+    if (step > 0) stepMs += ms; // step 0 also compiles
     if (probe) {
       peak = Math.max(peak, backend.memory().peakBytes);
       const applied = await appliedAlignment(probe);
       alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
       backend.resetPeak();
     }
-    if (r.saved) savedBytes = r.saved.bytes;
+    savedBytes = r.saved!.bytes;
     batch.x.dispose();
     batch.y.dispose();
     curve.push({ step, loss: r.loss });
-    o.onStep?.(step + 1, r.loss);
+    const aligned = probe ? alignment[alignment.length - 1]! : null;
+    o.onStep?.(step + 1, r.loss, { ms, savedBytes, alignment: aligned && { sgd: aligned.sgd, adamw: aligned.adamw } });
     if ((step + 1) % o.evalEvery === 0 && step + 1 < o.steps) valCurve.push({ step: step + 1, loss: await evaluate(model, val, valStarts, o.seq, o.batch) });
   }
   const peakBytes = Math.max(peak, backend.memory().peakBytes) - baseline;
@@ -186,7 +200,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, 32), o.seq, o.batch);
   const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
-  const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter}/${o.key}`) : undefined;
+  const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter.folder}/${o.key}`, o.saveAdapter.write) : undefined;
   opt.dispose();
   model.dispose();
   return {
@@ -217,9 +231,9 @@ async function buildAdapters(model: GPT, adapter: LabMethodSpec['adapter'] & obj
 }
 
 /** Saves the trained adapter in PEFT's format in folder, or says why it cannot be (Full-FT, VeRA). */
-async function saveAdapter(model: GPT, spec: LabMethodSpec, folder: string): Promise<string> {
+async function saveAdapter(model: GPT, spec: LabMethodSpec, folder: string, write: (folder: string, model: GPT) => Promise<void>): Promise<string> {
   if (!spec.adapter) return 'not saved: Full-FT has no adapter';
   if (spec.adapter.method === 'vera') return "not saved: VeRA has no PEFT LoRA format (PEFT's VeRA files are not written)";
-  await savePeftAdapter(folder, model, { baseModel: 'lorafa/tiny-gpt' });
+  await write(folder, model);
   return folder;
 }
