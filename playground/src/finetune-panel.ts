@@ -43,7 +43,7 @@ function onMessage(m: WorkerMessage): void {
       curves.get(m.method)!.points.push({ x: m.step, y: m.loss });
       drawChart();
       const cos = m.alignment ? `<td data-value="${m.alignment.sgd}">${fmt(m.alignment.sgd)}</td>` : '<td>–</td>';
-      $('f-rows').insertAdjacentHTML('beforeend', `<tr data-method="${esc(m.method)}" data-step="${m.step}" data-loss="${m.loss}">` +
+      $('f-rows').insertAdjacentHTML('beforeend', `<tr data-method="${esc(m.method)}" data-step="${m.step}" data-loss="${m.loss}" data-saved="${m.savedBytes}">` +
         `<th scope="row">${esc(labelOf(m.method))}</th><td>${m.step}</td><td>${m.loss.toFixed(4)}</td><td>${m.savedBytes.toLocaleString('en')}</td>` +
         `<td>${m.ms.toFixed(1)}</td>${cos}</tr>`);
       status(`${labelOf(m.method)}: step ${m.step} of ${$<HTMLInputElement>('f-steps').value}`, 'running');
@@ -51,8 +51,8 @@ function onMessage(m: WorkerMessage): void {
     }
     case 'method-done':
       $('f-summary').insertAdjacentHTML('beforeend', `<li data-method="${esc(m.method)}">${esc(labelOf(m.method))}: validation loss ${m.valLoss.toFixed(4)} nats/char, ` +
-        `${m.msPerStep.toFixed(1)} ms per step (after the first), saved activations ${m.savedBytes.toLocaleString('en')} B per step ` +
-        `(analytic model ${m.analyticBytes.toLocaleString('en')} B)</li>`);
+        `${m.msPerStep.toFixed(1)} ms per step (after the first), saved activations ${m.savedBytes.toLocaleString('en')} B per step; ` +
+        `the analytic model says ${m.expectedBytes.toLocaleString('en')} B (${m.analyticBytes.toLocaleString('en')} B from the per-layer formula × layers, plus this GPT's extra tensors)</li>`);
       break;
     case 'done':
       status('done', 'done');

@@ -13,7 +13,7 @@ import { fineTuneOptions, type FineTuneRequest } from './finetune-options.ts';
 export type WorkerMessage =
   | { type: 'device'; device: Device; description: string; note: string }
   | ({ type: 'step'; method: string; step: number; loss: number } & StepInfo)
-  | { type: 'method-done'; method: string; valLoss: number; msPerStep: number; savedBytes: number; analyticBytes: number }
+  | { type: 'method-done'; method: string; valLoss: number; msPerStep: number; savedBytes: number; analyticBytes: number; expectedBytes: number }
   | { type: 'done' }
   | { type: 'error'; message: string };
 
@@ -53,7 +53,7 @@ self.onmessage = async (e: MessageEvent<FineTuneRequest>) => {
         ...fineTuneOptions(method, req.settings, device),
         onStep: (step, loss, info) => post({ type: 'step', method, step, loss, ...info }),
       });
-      post({ type: 'method-done', method, valLoss: r.valLoss, msPerStep: r.msPerStep, savedBytes: r.savedBytes, analyticBytes: r.analyticBytes });
+      post({ type: 'method-done', method, valLoss: r.valLoss, msPerStep: r.msPerStep, savedBytes: r.savedBytes, analyticBytes: r.analyticBytes, expectedBytes: r.expectedBytes });
     }
     post({ type: 'done' });
   } catch (err) {

@@ -17,9 +17,10 @@ export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** A short number: 3 significant digits, exponent form outside [10⁻³, 10⁴). */
+/** A short number: integers as they are, else 3 significant digits, exponent form outside [10⁻³, 10⁴). */
 export function fmt(x: number): string {
-  if (x === 0 || !Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1e7) return String(x);
+  if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
   return a >= 1e-3 && a < 1e4 ? x.toPrecision(3) : x.toExponential(2);
 }
@@ -105,9 +106,9 @@ export interface Bar {
 /** Grouped bars (one group per method, one bar per label), value axis titled yTitle (with its unit). */
 export function barChart(bars: Bar[], labels: string[], title: string, yTitle: string): string {
   const groups = [...new Set(bars.map((b) => b.group))];
-  const W = 560, H = 270, L = 70, R = 170, T = 28, B = 40;
+  const W = 640, H = 270, L = 70, R = 230, T = 28, B = 40;
   const max = Math.max(1, ...bars.map((b) => b.value));
-  const yt = ticks(0, max);
+  const yt = ticks(0, max * 1.08);
   const top = Math.max(max, yt[yt.length - 1]!);
   const sy = (y: number) => H - B - (y / top) * (H - T - B);
   const gw = (W - L - R) / groups.length, bw = (gw * 0.8) / labels.length;

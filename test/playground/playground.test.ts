@@ -47,28 +47,32 @@ const numbers = (p: Page, selector: string, attr = 'data-value') =>
   p.$$eval(selector, (els, a) => els.map((e) => Number(e.getAttribute(a))), attr);
 
 /** Runs the fine-tune panel with its default settings on the chosen device; returns the losses by method. */
-async function fineTuneOnPage(p: Page, device: 'auto' | 'cpu'): Promise<{ device: string; losses: Record<string, number[]> }> {
+async function fineTuneOnPage(p: Page, device: 'auto' | 'cpu'): Promise<{ device: string; losses: Record<string, number[]>; saved: Record<string, number[]> }> {
   await p.selectOption('#f-device-choice', device);
   await p.click('#f-start');
   await p.waitForSelector('#f-status[data-state="done"], #f-status[data-state="error"]', { timeout: 240_000 });
   expect(await p.textContent('#f-status')).toBe('done');
-  const rows = await p.$$eval('#f-rows tr', (trs) => trs.map((tr) => [tr.getAttribute('data-method')!, Number(tr.getAttribute('data-loss'))] as const));
-  const losses: Record<string, number[]> = {};
-  for (const [m, loss] of rows) (losses[m] ??= []).push(loss);
-  return { device: (await p.getAttribute('#f-device', 'data-device'))!, losses };
+  const rows = await p.$$eval('#f-rows tr', (trs) => trs.map((tr) => [tr.getAttribute('data-method')!, Number(tr.getAttribute('data-loss')), Number(tr.getAttribute('data-saved'))] as const));
+  const losses: Record<string, number[]> = {}, saved: Record<string, number[]> = {};
+  for (const [m, loss, bytes] of rows) {
+    (losses[m] ??= []).push(loss);
+    (saved[m] ??= []).push(bytes);
+  }
+  return { device: (await p.getAttribute('#f-device', 'data-device'))!, losses, saved };
 }
 
 /** The panel's default run (LoRA and LoRA-FA, 10 steps of 2 × 16 characters, rank 4, seed 42), in Node on the CPU. */
 const DEFAULT_RUN: FineTuneSettings = { methods: ['lora', 'lorafa'], steps: 10, batch: 2, seq: 16, rank: 4, seed: 42 };
-let nodeLosses: Record<string, number[]> | null = null;
-async function lossesInNode(): Promise<Record<string, number[]>> {
-  if (nodeLosses) return nodeLosses;
-  const out: Record<string, number[]> = {};
+let inNode: { losses: Record<string, number[]>; saved: Record<string, number[]> } | null = null;
+async function nodeRun(): Promise<NonNullable<typeof inNode>> {
+  if (inNode) return inNode;
+  const out: NonNullable<typeof inNode> = { losses: {}, saved: {} };
   for (const m of DEFAULT_RUN.methods) {
     const r = await fineTune(() => loadCheckpoint(), loadText('finetune'), fineTuneOptions(m, DEFAULT_RUN, 'cpu'));
-    out[m] = r.curve.map((c) => c.loss);
+    out.losses[m] = r.curve.map((c) => c.loss);
+    out.saved[m] = r.curve.map(() => r.savedBytes); // every step saves the same tensors
   }
-  return (nodeLosses = out);
+  return (inNode = out);
 }
 
 /** |a − b| ≤ tol·max(1, |b|) elementwise. */
@@ -169,7 +173,8 @@ describe.skipIf(!hasChromium)(`the playground in headless Chromium${skip}`, () =
     const run = await fineTuneOnPage(page, 'auto');
     expect(run.device).toBe('webgpu');
     expect(await page.textContent('#f-device')).toMatch(/^WebGPU detected\. Fine-tuning runs in a Web Worker on WebGPU \(/);
-    expectLossesClose(run.losses, await lossesInNode(), 2e-3);
+    expectLossesClose(run.losses, (await nodeRun()).losses, 2e-3);
+    expect(run.saved).toEqual((await nodeRun()).saved);
     expect(await page.$$eval('#f-summary li', (lis) => lis.length)).toBe(2);
     await page.locator('#finetune').screenshot({ path: join(OUTPUT, 'finetune.png') });
     expect(errors).toEqual([]);
@@ -178,7 +183,8 @@ describe.skipIf(!hasChromium)(`the playground in headless Chromium${skip}`, () =
   it('the CPU backend in the worker gives the losses of Node', async () => {
     const run = await fineTuneOnPage(page, 'cpu');
     expect(run.device).toBe('cpu');
-    expectLossesClose(run.losses, await lossesInNode(), 1e-6);
+    expectLossesClose(run.losses, (await nodeRun()).losses, 1e-6);
+    expect(run.saved).toEqual((await nodeRun()).saved);
   }, 300_000);
 
   it('axe-core finds no serious or critical accessibility violation', async () => {
@@ -195,11 +201,10 @@ describe.skipIf(!hasChromium)(`the playground in headless Chromium${skip}`, () =
       const p = await open(plain);
       expect(await p.getAttribute('#runtime-gpu', 'data-webgpu')).toBe('false');
       expect(await p.textContent('#runtime-gpu')).toMatch(/^WebGPU: (not available in this browser|navigator\.gpu found no adapter)/);
-      await p.fill('#f-steps', '10');
       const run = await fineTuneOnPage(p, 'auto');
       expect(run.device).toBe('cpu');
       expect(await p.textContent('#f-device')).toMatch(/^CPU fallback: .*Fine-tuning runs in a Web Worker on CPU/);
-      expectLossesClose(run.losses, await lossesInNode(), 1e-6);
+      expectLossesClose(run.losses, (await nodeRun()).losses, 1e-6);
       expect(errors).toEqual([]);
     } finally {
       await plain.close();
