@@ -33,7 +33,7 @@ export interface FineTuneRequest {
 
 /**
  * One method's run: σ = α/r = 2, the lab's learning rates (0.001 for Full-FT, 0.01 for the
- * adapters), the validation loss only at the end, cos(−ΔW, G) at the quarter steps.
+ * adapters), the validation loss only at the end (on 8 windows), cos(−ΔW, G) at the quarter steps.
  */
 export function fineTuneOptions(method: LabMethod, s: FineTuneSettings, device: Device): FineTuneOptions {
   const label = PLAYGROUND_METHODS.find((m) => m.key === method)?.label ?? method;
@@ -42,6 +42,7 @@ export function fineTuneOptions(method: LabMethod, s: FineTuneSettings, device: 
     steps: s.steps, batch: s.batch, seq: s.seq, rank: s.rank, alpha: 2 * s.rank, seed: s.seed,
     lr: method === 'full' ? 0.001 : 0.01,
     evalEvery: s.steps,
+    evalWindows: 8,
     alignAt: [...new Set([0, 1, 2, 3].map((k) => Math.floor((k * s.steps) / 4)))],
     veraRank: 64,
   };

@@ -67,6 +67,8 @@ export interface FineTuneOptions {
   lr: number;
   /** Validation loss every this many steps (and at the end). */
   evalEvery: number;
+  /** Fixed windows the validation and training losses are measured on (default 32). */
+  evalWindows?: number;
   /** Steps at which the update/gradient alignment is measured (G before that step's update, the update it makes). */
   alignAt: readonly number[];
   device: Device;
@@ -160,7 +162,8 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     : new AdamW(params, { lr: o.lr, weightDecay: 0.01 });
   const schedule = warmupCosine({ lr: o.lr, warmupSteps: warmupSteps(o.steps), totalSteps: o.steps, minLr: o.lr / 10 });
   const sampler = new BatchSampler(train, o.batch, o.seq, o.seed); // the same batches for every method
-  const valStarts = evalStarts(val, o.seq, 32);
+  const windows = o.evalWindows ?? 32;
+  const valStarts = evalStarts(val, o.seq, windows);
   // LoRA-Pro's factor caches follow A and B, which change every step: on WebGPU they are read back before each forward
   const adapters = model.namedModules().flatMap(([, m]) => (m instanceof AdapterLayer ? [m] : []));
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
@@ -197,7 +200,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const peakBytes = Math.max(peak, backend.memory().peakBytes) - baseline;
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });
-  const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, 32), o.seq, o.batch);
+  const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, windows), o.seq, o.batch);
   const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
   const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter.folder}/${o.key}`, o.saveAdapter.write) : undefined;

@@ -63,10 +63,11 @@ async function fineTuneOnPage(p: Page, device: 'auto' | 'cpu'): Promise<{ device
 
 /** The panel's default run (LoRA and LoRA-FA, 10 steps of 2 × 16 characters, rank 4, seed 42), in Node on the CPU. */
 const DEFAULT_RUN: FineTuneSettings = { methods: ['lora', 'lorafa'], steps: 10, batch: 2, seq: 16, rank: 4, seed: 42 };
-let inNode: { losses: Record<string, number[]>; saved: Record<string, number[]> } | null = null;
-async function nodeRun(): Promise<NonNullable<typeof inNode>> {
+type Run = { losses: Record<string, number[]>; saved: Record<string, number[]> };
+let inNode: Run | null = null;
+async function nodeRun(): Promise<Run> {
   if (inNode) return inNode;
-  const out: NonNullable<typeof inNode> = { losses: {}, saved: {} };
+  const out: Run = { losses: {}, saved: {} };
   for (const m of DEFAULT_RUN.methods) {
     const r = await fineTune(() => loadCheckpoint(), loadText('finetune'), fineTuneOptions(m, DEFAULT_RUN, 'cpu'));
     out.losses[m] = r.curve.map((c) => c.loss);
