@@ -55,14 +55,15 @@ export function heatmap(m: Matrix, name: string, scale?: number): string {
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 
-/** Round numbers for an axis from lo to hi (about n ticks). */
-function ticks(lo: number, hi: number, n = 5): number[] {
-  if (hi <= lo) return [lo];
+/** Round numbers for an axis from lo to hi (about n ticks), each with its label (as many decimals as the step has). */
+function ticks(lo: number, hi: number, n = 5): { t: number; label: string }[] {
+  if (hi <= lo) return [{ t: lo, label: fmt(lo) }];
   const step0 = (hi - lo) / n;
   const mag = 10 ** Math.floor(Math.log10(step0));
   const step = [1, 2, 5, 10].map((k) => k * mag).find((s) => s >= step0)!;
-  const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const out: { t: number; label: string }[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push({ t: Number(t.toPrecision(12)), label: t.toFixed(decimals) });
   return out;
 }
 
@@ -80,8 +81,8 @@ export function lineChart(series: Series[], title: string, xTitle: string, yTitl
   const pad = (y1 - y0) * 0.05 || 0.5;
   const [ya, yb] = [y0 - pad, y1 + pad], [xa, xb] = [x0, x1 > x0 ? x1 : x0 + 1];
   const sx = (x: number) => L + ((x - xa) / (xb - xa)) * (W - L - R), sy = (y: number) => H - B - ((y - ya) / (yb - ya)) * (H - T - B);
-  const xt = ticks(xa, xb).map((t) => `<line x1="${sx(t)}" x2="${sx(t)}" y1="${H - B}" y2="${H - B + 4}" stroke="#333"/><text x="${sx(t)}" y="${H - B + 16}" text-anchor="middle">${fmt(t)}</text>`);
-  const yt = ticks(ya, yb).map((t) => `<line x1="${L - 4}" x2="${L}" y1="${sy(t)}" y2="${sy(t)}" stroke="#333"/><text x="${L - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`);
+  const xt = ticks(xa, xb).map(({ t, label }) => `<line x1="${sx(t)}" x2="${sx(t)}" y1="${H - B}" y2="${H - B + 4}" stroke="#333"/><text x="${sx(t)}" y="${H - B + 16}" text-anchor="middle">${label}</text>`);
+  const yt = ticks(ya, yb).map(({ t, label }) => `<line x1="${L - 4}" x2="${L}" y1="${sy(t)}" y2="${sy(t)}" stroke="#333"/><text x="${L - 6}" y="${sy(t) + 4}" text-anchor="end">${label}</text>`);
   const lines = series.map((s, i) => {
     const c = PALETTE[i % PALETTE.length]!;
     const d = s.points.map((p, k) => `${k ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join('');
@@ -109,7 +110,7 @@ export function barChart(bars: Bar[], labels: string[], title: string, yTitle: s
   const W = 640, H = 270, L = 70, R = 230, T = 28, B = 40;
   const max = Math.max(1, ...bars.map((b) => b.value));
   const yt = ticks(0, max * 1.08);
-  const top = Math.max(max, yt[yt.length - 1]!);
+  const top = Math.max(max, yt[yt.length - 1]!.t);
   const sy = (y: number) => H - B - (y / top) * (H - T - B);
   const gw = (W - L - R) / groups.length, bw = (gw * 0.8) / labels.length;
   const rects = bars.map((b) => {
@@ -118,7 +119,7 @@ export function barChart(bars: Bar[], labels: string[], title: string, yTitle: s
     return `<rect x="${x.toFixed(1)}" y="${sy(b.value).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(H - B - sy(b.value)).toFixed(1)}" fill="${PALETTE[k % PALETTE.length]}"><title>${esc(`${b.group}, ${b.label}: ${b.value} B`)}</title></rect>`;
   });
   const gx = groups.map((g, i) => `<text x="${L + (i + 0.5) * gw}" y="${H - B + 16}" text-anchor="middle">${esc(g)}</text>`);
-  const ty = yt.map((t) => `<line x1="${L - 4}" x2="${L}" y1="${sy(t)}" y2="${sy(t)}" stroke="#333"/><text x="${L - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`);
+  const ty = yt.map(({ t, label }) => `<line x1="${L - 4}" x2="${L}" y1="${sy(t)}" y2="${sy(t)}" stroke="#333"/><text x="${L - 6}" y="${sy(t) + 4}" text-anchor="end">${label}</text>`);
   const legend = labels.map((l, k) => `<rect x="${W - R + 12}" y="${T + k * 18 - 8}" width="12" height="12" fill="${PALETTE[k % PALETTE.length]}"/><text x="${W - R + 30}" y="${T + k * 18 + 2}">${esc(l)}</text>`);
   const words = bars.map((b) => `${b.group} ${b.label} ${b.value} B`).join('; ');
   return `<svg class="chart" role="img" aria-label="${esc(`${title}: ${words}`)}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">` +
