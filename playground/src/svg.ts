@@ -110,7 +110,7 @@ export function barChart(bars: Bar[], labels: string[], title: string, yTitle: s
   const W = 640, H = 270, L = 70, R = 230, T = 28, B = 40;
   const max = Math.max(1, ...bars.map((b) => b.value));
   const yt = ticks(0, max * 1.08);
-  const top = Math.max(max, yt[yt.length - 1]!.t);
+  const top = Math.max(max * 1.08, yt[yt.length - 1]!.t);
   const sy = (y: number) => H - B - (y / top) * (H - T - B);
   const gw = (W - L - R) / groups.length, bw = (gw * 0.8) / labels.length;
   const rects = bars.map((b) => {

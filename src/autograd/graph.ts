@@ -15,6 +15,7 @@ import type { Tensor } from '../tensor.ts';
 import type { DType } from '../dtype.ts';
 import { describe, fail, fmtShape } from '../errors.ts';
 import type { Context } from './function.ts';
+import { forwardOrder } from './engine.ts';
 import type { SavedEntry } from './saved.ts';
 
 export interface GraphSaved {
@@ -99,27 +100,6 @@ export function graphOf(y: Tensor): AutogradGraph {
 
 function leafLabel(t: Tensor): string {
   return t.isParameter ? 'parameter' : 'input';
-}
-
-/** Contexts reachable from root, each after every context that feeds it (iterative post-order DFS). */
-function forwardOrder(root: Context): Context[] {
-  const visited = new Set<Context>([root]);
-  const post: Context[] = [];
-  const stack: { ctx: Context; next: number }[] = [{ ctx: root, next: 0 }];
-  while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    if (top.next < top.ctx.edges.length) {
-      const edge = top.ctx.edges[top.next++];
-      if (edge && 'gradFn' in edge && !visited.has(edge.gradFn)) {
-        visited.add(edge.gradFn);
-        stack.push({ ctx: edge.gradFn, next: 0 });
-      }
-    } else {
-      post.push(top.ctx);
-      stack.pop();
-    }
-  }
-  return post;
 }
 
 /** One line per saved tensor: "saves [N, r] float32 · 128 B" (parameters: "param, 0 B"). */
