@@ -11,7 +11,7 @@ export interface SavedTensorInfo {
   storageId: number;
   /** The whole storage's bytes (what measureSaved counts for an activation, once per storage). */
   storageBytes: number;
-  shape: number[];
+  shape: readonly number[];
   dtype: DType;
   kind: SavedEntry['kind'];
 }
@@ -27,10 +27,8 @@ export class Context<M = Record<string, unknown>> {
   meta = {} as M;
   /** Inputs that need a gradient: their gradFn (non-leaf) or the leaf itself; null elsewhere. */
   readonly edges: ({ gradFn: Context } | { leaf: Tensor } | null)[];
-  private saved: { tensor: Tensor | null; version: number }[] = [];
-  /** What each non-null save kept (for graph.ts): storage id and bytes, shape, dtype, kind; emptied on release. */
-  private savedInfo: SavedTensorInfo[] = [];
-  /** The shape of the op's output (set by apply when the op records). */
+  private saved: { tensor: Tensor | null; version: number; kind?: SavedEntry['kind'] }[] = [];
+  /** The shape of the op's output (set by apply when the op records; the output's own shape array). */
   outputShape: readonly number[] = [];
   private releases: (() => void)[] = [];
   private released = false;
@@ -57,9 +55,11 @@ export class Context<M = Record<string, unknown>> {
     return this.fn.opName;
   }
 
-  /** What this context holds for backward now (nothing once released). */
-  get savedInfos(): readonly SavedTensorInfo[] {
-    return this.savedInfo;
+  /** What this context holds for backward now, read from the saved aliases (nothing once released). */
+  get savedInfos(): SavedTensorInfo[] {
+    return this.saved.flatMap(({ tensor, kind }) => (tensor && kind
+      ? [{ storageId: tensor.storage.id, storageBytes: tensor.storage.bytes, shape: tensor.shape, dtype: tensor.dtype, kind }]
+      : []));
   }
 
   get isReleased(): boolean {
@@ -79,10 +79,9 @@ export class Context<M = Record<string, unknown>> {
         continue;
       }
       const kind = t.isParameter ? 'parameter' : 'activation';
-      this.savedInfo.push({ storageId: t.storage.id, storageBytes: t.storage.bytes, shape: [...t.shape], dtype: t.dtype, kind });
       this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
       t.storage.retain();
-      this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version });
+      this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version, kind });
     }
   }
 
@@ -129,7 +128,6 @@ export class Context<M = Record<string, unknown>> {
       for (const r of ctx.releases) r();
       for (const s of ctx.saved) s.tensor?.dispose(); // untracked aliases without a graph: no recursion
       ctx.saved = [];
-      ctx.savedInfo = [];
       ctx.releases = [];
       if (ctx !== this || cascade) {
         for (const e of ctx.edges) if (e && 'gradFn' in e && --e.gradFn.consumers <= 0) work.push(e.gradFn);
@@ -194,7 +192,7 @@ export abstract class Function {
       }
     }
     if (ctx.recording) {
-      ctx.outputShape = [...out.shape];
+      ctx.outputShape = out.shape;
       out.requiresGrad = true;
       out.gradFn = ctx;
     }
