@@ -9,6 +9,8 @@
 //   nan, inf, neg_inf       special values (runtime values: WGSL constant expressions cannot hold them)
 //   is_nan, max_nan         the NaN test, and the max that propagates NaN (as numpy, PyTorch, the CPU)
 //   wg_sum, wg_max, wg_sum2 tree reductions over the workgroup of one value per thread
+//   lse_push, wg_lse        a running (max m, Σ exp(x − m)) in one pass (softmax, cross entropy)
+//   binary_op               x ∘ y for the OP codes of binary.wgsl and scalar.wgsl
 //   strided_offsets         where element i of a collapsed shape sits in up to three strided operands
 
 override WG: u32 = 256u;
@@ -92,6 +94,54 @@ fn wg_sum2(v: vec2f, lid: u32) -> vec2f {
     workgroupBarrier();
   }
   return wg_scratch2[0];
+}
+
+// The online log-sum-exp (Milakov & Gimelshein 2018): (m, s) with s = Σ exp(x − m) over the values
+// seen, m their max, kept in one pass; (−∞, 0) before any value. NaN propagates to both.
+
+/// acc with value x added: one exp per value (of the smaller of x and m, minus the larger).
+fn lse_push(acc: vec2f, x: f32) -> vec2f {
+  let m = max_nan(acc.x, x);
+  if (m == neg_inf()) {
+    return acc; // only −∞ so far: contributes nothing
+  }
+  let e = exp(min(acc.x, x) - m);
+  return vec2f(m, select(acc.y + e, acc.y * e + 1.0, x > acc.x || is_nan(x)));
+}
+
+/// The (m, s) of two sets of values together.
+fn lse_merge(a: vec2f, b: vec2f) -> vec2f {
+  let m = max_nan(a.x, b.x);
+  if (m == neg_inf()) {
+    return a;
+  }
+  return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+/// (m, s) over the workgroup (a tree of lse_merge in wg_scratch2).
+fn wg_lse(v: vec2f, lid: u32) -> vec2f {
+  workgroupBarrier();
+  wg_scratch2[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      wg_scratch2[lid] = lse_merge(wg_scratch2[lid], wg_scratch2[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  return wg_scratch2[0];
+}
+
+/// x ∘ y: op 0 add, 1 sub, 2 mul, 3 div, 4 eq (1 or 0), 5 gt (1 or 0).
+fn binary_op(op: u32, x: f32, y: f32) -> f32 {
+  switch (op) {
+    case 0u: { return x + y; }
+    case 1u: { return x - y; }
+    case 2u: { return x * y; }
+    case 3u: { return x / y; }
+    case 4u: { return select(0.0, 1.0, x == y); }
+    default: { return select(0.0, 1.0, x > y); }
+  }
 }
 
 /// Element i of a shape (its first `rank` ≤ 8 sizes, packed in two vec4u, row-major) sits at

@@ -4,13 +4,15 @@
 //   else:              loss = (m − z[t]) + ln s (NaN when t is outside [0, classes)), valid = 1
 // The loss is not lse − z[t]: for large logits, m + ln s rounds ln s to a multiple of ulp(m).
 // lse itself is stored rounded to float32, as on the CPU (crossEntropyGrad uses exp(z − lse)).
-// One workgroup per row; max and sum are trees in workgroup memory (WG a power of two).
+// One pass over the row: m and s together, online (common.wgsl, lse_push: one exp per element);
+// one workgroup per row, (m, s) merged over the workgroup by a tree (WG a power of two).
 //
 // Bindings:  @binding(0) uniform Params { rows, classes, ignoreIndex (i32) }
 //            @binding(1) logits [rows·classes]   @binding(2) targets: array<i32> [rows]
 //            @binding(3) loss [rows]   @binding(4) lse [rows]   @binding(5) valid [rows]
 // Overrides: WG
 // Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
+// Loops:     1 pass over the row, 1 tree
 
 
 struct Params {
@@ -33,16 +35,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     return;
   }
   let base = row * p.classes;
-  var m = neg_inf();
+  var acc = vec2f(neg_inf(), 0.0);
   for (var c = lid; c < p.classes; c += WG) {
-    m = max_nan(m, logits[base + c]);
+    acc = lse_push(acc, logits[base + c]);
   }
-  m = wg_max(m, lid);
-  var s = 0.0;
-  for (var c = lid; c < p.classes; c += WG) {
-    s += exp(logits[base + c] - m);
-  }
-  let log_s = log(wg_sum(s, lid));
+  acc = wg_lse(acc, lid);
+  let m = acc.x;
+  let log_s = log(acc.y);
   if (lid == 0u) {
     lse[row] = m + log_s;
     let t = targets[row];

@@ -1,16 +1,23 @@
 // reduce: x viewed as [outer, len, inner]; out [outer, inner] = reduce over the middle axis.
 //   OP: 0 sum, 1 max (NaN propagates: max(a, b) = a if a > b or a is NaN, else b — as the CPU)
-//   entry `tree`:   one workgroup per output; threads stride over len, then a tree in workgroup
-//                   memory (WG must be a power of two)
-//   entry `serial`: one thread per output, looping over len (short rows, many outputs)
+//   entry `tree`:    inner = 1 (contiguous rows): one workgroup per output; threads stride over
+//                    len, then a tree in workgroup memory (WG a power of two)
+//   entry `columns`: inner > 1: a workgroup owns COLS = 32 adjacent outputs of one outer index;
+//                    WG / 32 lanes per output walk len (32 consecutive threads read 32 consecutive
+//                    floats: coalesced), then a tree over the lanes
+//   entry `serial`:  one thread per output, looping over len (short rows, many outputs)
 //
 // Bindings:  @binding(0) uniform Params { outer, len, inner, outputs = outer·inner }
 //            @binding(1) x: array<f32> [outer·len·inner]   @binding(2) out: array<f32> [outputs]
 // Overrides: OP, WG
-// Grid:      tree: `outputs` workgroups; serial: ceil(outputs / WG); both split over x and y when
-//            above 65535 (workgroup index = y·X + x)
+// Grid:      tree: `outputs` workgroups; columns: outer·ceil(inner / 32); serial: ceil(outputs / WG);
+//            all split over x and y when above 65535 (workgroup index = y·X + x)
+// Loops:     tree: ceil(len / WG) + 1, 1 tree; columns: ceil(len / (WG / 32)) + 1, 1 tree of log2(WG / 32);
+//            serial: len + 1
 
 override OP: u32 = 0u;
+
+const COLS = 32u;
 
 struct Params {
   outer: u32,
@@ -61,6 +68,35 @@ fn tree(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   if (lid == 0u) {
     out[o] = total;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn columns(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tiles = (p.inner + COLS - 1u) / COLS;
+  let g = group_index(wid, nwg);
+  let outer = g / tiles;
+  let col = (g % tiles) * COLS + lid % COLS;
+  let lane = lid / COLS;
+  let lanes = WG / COLS;
+  var acc = identity();
+  if (outer < p.outer && col < p.inner) {
+    let base = outer * p.len * p.inner + col;
+    for (var l = lane; l < p.len; l += lanes) {
+      acc = combine(acc, x[base + l * p.inner]);
+    }
+  }
+  // tree over the lanes of each output (uniform control flow: every thread takes part)
+  wg_scratch[lid] = acc;
+  workgroupBarrier();
+  for (var s = lanes / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      wg_scratch[lid] = combine(wg_scratch[lid], wg_scratch[lid + s * COLS]);
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && outer < p.outer && col < p.inner) {
+    out[outer * p.inner + col] = wg_scratch[lid];
   }
 }
 

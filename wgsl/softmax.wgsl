@@ -1,12 +1,14 @@
 // softmax: row-wise softmax (or log-softmax when LOG) of x [rows, cols], shifted by the row max:
 //   m = max_c x[c];  s = Σ_c exp(x[c] − m);  y = exp(x − m)/s,  or  log: y = (x − m) − ln s
 // (not x − (m + ln s): for a large m, m + ln s rounds ln s to a multiple of ulp(m))
-// One workgroup per row; both reductions are trees in workgroup memory (WG a power of two).
+// Two passes over the row: m and s together, online (common.wgsl, lse_push: one exp per element),
+// then y. One workgroup per row; (m, s) is merged over the workgroup by a tree (WG a power of two).
 //
 // Bindings:  @binding(0) uniform Params { rows, cols }
 //            @binding(1) x: array<f32> [rows·cols]   @binding(2) y: array<f32> [rows·cols]
 // Overrides: LOG, WG
 // Grid:      `rows` workgroups, split over x and y when above 65535 (row = y·X + x)
+// Loops:     2 passes over the row, 1 tree
 
 override LOG: bool = false;
 
@@ -26,16 +28,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     return;
   }
   let base = row * p.cols;
-  var m = neg_inf();
+  var acc = vec2f(neg_inf(), 0.0);
   for (var c = lid; c < p.cols; c += WG) {
-    m = max_nan(m, x[base + c]);
+    acc = lse_push(acc, x[base + c]);
   }
-  m = wg_max(m, lid);
-  var s = 0.0;
-  for (var c = lid; c < p.cols; c += WG) {
-    s += exp(x[base + c] - m);
-  }
-  s = wg_sum(s, lid);
+  acc = wg_lse(acc, lid);
+  let m = acc.x;
+  let s = acc.y;
   let log_s = log(s);
   for (var c = lid; c < p.cols; c += WG) {
     if (LOG) {

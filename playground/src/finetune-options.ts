@@ -43,6 +43,7 @@ export function fineTuneOptions(method: LabMethod, s: FineTuneSettings, device: 
     lr: method === 'full' ? 0.001 : 0.01,
     evalEvery: s.steps,
     evalWindows: 8,
+    logEvery: 1, // every loss as soon as its step ends
     alignAt: [...new Set([0, 1, 2, 3].map((k) => Math.floor((k * s.steps) / 4)))],
     veraRank: 64,
   };

@@ -42,11 +42,18 @@ function onMessage(m: WorkerMessage): void {
       if (!curves.has(m.method)) curves.set(m.method, { label: labelOf(m.method), points: [] });
       curves.get(m.method)!.points.push({ x: m.step, y: m.loss });
       drawChart();
-      const cos = m.alignment ? `<td data-value="${m.alignment.sgd}">${fmt(m.alignment.sgd)}</td>` : '<td>–</td>';
       $('f-rows').insertAdjacentHTML('beforeend', `<tr data-method="${esc(m.method)}" data-step="${m.step}" data-loss="${m.loss}" data-saved="${m.savedBytes}">` +
         `<th scope="row">${esc(labelOf(m.method))}</th><td>${m.step}</td><td>${m.loss.toFixed(4)}</td><td>${m.savedBytes.toLocaleString('en')}</td>` +
-        `<td>${m.ms.toFixed(1)}</td>${cos}</tr>`);
+        `<td>${m.ms.toFixed(1)}</td><td data-cos>–</td></tr>`);
       status(`${labelOf(m.method)}: step ${m.step} of ${$<HTMLInputElement>('f-steps').value}`, 'running');
+      break;
+    }
+    case 'alignment': {
+      const cell = document.querySelector(`#f-rows tr[data-method="${m.method}"][data-step="${m.step}"] td[data-cos]`);
+      if (cell) {
+        cell.textContent = fmt(m.sgd);
+        cell.setAttribute('data-value', String(m.sgd));
+      }
       break;
     }
     case 'method-done':

@@ -1,7 +1,8 @@
 /**
  * The fine-tune panel's Web Worker: fetches the bundled checkpoint and text, picks WebGPU
  * (navigator.gpu in this worker) or falls back to the CPU backend, and runs the lab's fineTune
- * for each chosen method, posting every step (loss, ms, saved bytes, cos(−ΔW, G)) as it ends.
+ * for each chosen method, posting every step (loss, ms, saved bytes) as it ends, and cos(−ΔW, G)
+ * at the quarter steps.
  * The page stops a run by terminating the worker.
  */
 import { getBackend, initWebGpu, parseSafetensors, useBackend } from '../../src/index.ts';
@@ -13,6 +14,7 @@ import { fineTuneOptions, type FineTuneRequest } from './finetune-options.ts';
 export type WorkerMessage =
   | { type: 'device'; device: Device; description: string; note: string }
   | ({ type: 'step'; method: string; step: number; loss: number } & StepInfo)
+  | { type: 'alignment'; method: string; step: number; sgd: number; adamw: number }
   | { type: 'method-done'; method: string; valLoss: number; msPerStep: number; savedBytes: number; analyticBytes: number; expectedBytes: number }
   | { type: 'done' }
   | { type: 'error'; message: string };
@@ -52,6 +54,7 @@ self.onmessage = async (e: MessageEvent<FineTuneRequest>) => {
       const r = await fineTune(load, text, {
         ...fineTuneOptions(method, req.settings, device),
         onStep: (step, loss, info) => post({ type: 'step', method, step, loss, ...info }),
+        onAlignment: (step, a) => post({ type: 'alignment', method, step, sgd: a.sgd, adamw: a.adamw }),
       });
       post({ type: 'method-done', method, valLoss: r.valLoss, msPerStep: r.msPerStep, savedBytes: r.savedBytes, analyticBytes: r.analyticBytes, expectedBytes: r.expectedBytes });
     }

@@ -128,6 +128,11 @@ export interface ElementwiseKernels {
   unary(op: UnaryOp, x: Storage, param: number): Storage;
   /** dx = gradOut · f'(·), given the tensor UNARY_GRAD_NEEDS[op] names (for 'none', gradOut itself). */
   unaryGrad(op: UnaryOp, saved: Storage, gradOut: Storage, param: number): Storage;
+  /**
+   * out = x ∘ value (or value ∘ x with valueFirst) for a number: the same as binary with a
+   * one-element tensor of x's dtype holding value (value is rounded to that dtype first).
+   */
+  binaryScalar(op: BinaryOp, x: Storage, value: number, valueFirst: boolean): Storage;
   /** out = a ∘ b with numpy broadcasting: a is aShape, b is bShape, out is outShape. */
   binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage;
   /** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
@@ -141,9 +146,19 @@ export interface LayoutKernels {
   scatterStrided(dst: Storage, src: Storage, view: StridedView): void;
 }
 
+/** What matmul adds to the product in the same pass: out = alpha·op(a)·op(b) + bias + c. */
+export interface MatmulEpilogue {
+  /** Scales the product (default 1). */
+  alpha?: number;
+  /** [n], added to every row of every batch matrix. */
+  bias?: Storage | null;
+  /** [batch, m, n], added as it is (Y = X·W + σ·(XA)·B is one pass with c = X·W, alpha = σ). */
+  c?: Storage | null;
+}
+
 export interface MatmulKernels {
-  /** out [batch, m, n] = op(a) · op(b); see MatmulParams. */
-  matmul(a: Storage, b: Storage, p: MatmulParams): Storage;
+  /** out [batch, m, n] = alpha·op(a)·op(b) + bias + c; see MatmulParams and MatmulEpilogue. */
+  matmul(a: Storage, b: Storage, p: MatmulParams, epilogue?: MatmulEpilogue): Storage;
 }
 
 export interface ReduceKernels {
@@ -159,8 +174,9 @@ export interface NnKernels {
 
   /** y = (x − mean)·rstd·gamma + beta over the last axis of x [rows, cols]; mean, rstd are [rows]. */
   layerNorm(x: Storage, gamma: Storage | null, beta: Storage | null, rows: number, cols: number, eps: number): { y: Storage; mean: Storage; rstd: Storage };
-  /** Gradients of layerNorm; gradGamma and gradBeta are [cols]. */
-  layerNormGrad(x: Storage, gamma: Storage | null, mean: Storage, rstd: Storage, gradOut: Storage, rows: number, cols: number): { gradX: Storage; gradGamma: Storage; gradBeta: Storage };
+  /** Gradients of layerNorm: gradX, and with `affine` gradGamma and gradBeta [cols] (null without: a frozen layer norm). */
+  layerNormGrad(x: Storage, gamma: Storage | null, mean: Storage, rstd: Storage, gradOut: Storage, rows: number, cols: number, affine: boolean):
+    { gradX: Storage; gradGamma: Storage | null; gradBeta: Storage | null };
 
   /**
    * Per-row cross entropy of logits [rows, classes] against int32 targets [rows]:

@@ -46,6 +46,7 @@ export const LAB = {
     'lr-sweep': { kind: 'flag', help: 'choose each method\'s learning rate from ⅓×, 1×, 3× the given one, by the loss on a held-out tenth of the training text' },
     batch: { kind: 'int', default: 4, min: 1, help: 'sequences per batch' },
     seq: { kind: 'int', default: 64, min: 1, help: "characters per sequence (at most the model's context)" },
+    'log-every': { kind: 'int', default: 10, min: 1, meta: 'K', help: 'read the training loss back every K steps, K at once (the device runs ahead in between; 1: every step)' },
     lr: { kind: 'number', default: 0.01, min: 0, exclusiveMin: true, help: 'peak learning rate of the adapters' },
     'full-lr': { kind: 'number', default: 0.001, min: 0, exclusiveMin: true, help: 'peak learning rate of Full-FT' },
     checkpoint: { kind: 'string', default: fileURLToPath(BASE_CHECKPOINT), meta: 'FILE', help: 'the base model' },
@@ -120,7 +121,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
       method: e.method, key: e.key, label: e.label, rank: e.rank, alpha: e.alpha, split, steps, seed: runSeed, batch, seq, device,
       alignAt: split === 'tune' ? [] : alignAt, veraRank, lr: runLr,
       ...(saveAdapter ? { saveAdapter: { folder: saveAdapter, write: (folder: string, model: GPT) => savePeftAdapter(folder, model, { baseModel: 'lorafa/tiny-gpt' }) } } : {}),
-      evalEvery: Math.max(1, Math.floor(steps / 5)),
+      evalEvery: Math.max(1, Math.floor(steps / 5)), logEvery: v['log-every'],
       onStep: (step, loss) => bar.update(step, loss),
     }).finally(() => bar.stop());
   };

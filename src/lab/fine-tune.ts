@@ -11,7 +11,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
 import { savedBreakdown, type Correction } from './accounting.ts';
 import { appliedAlignment, probeAlignment, type AlignmentProbe } from './alignment.ts';
-import { evaluate, trainStep } from './train.ts';
+import { evaluate, PendingLosses, recordStep } from './train.ts';
 
 /** One run of the lab: what it is called, whose memory it has, and how it is built (no adapter: Full-FT). */
 interface LabMethodSpec {
@@ -69,6 +69,12 @@ export interface FineTuneOptions {
   evalEvery: number;
   /** Fixed windows the validation and training losses are measured on (default 32). */
   evalWindows?: number;
+  /**
+   * Training losses are read back every this many steps (and at step 0, the end, and before
+   * every evaluation or alignment probe), all of them at once: in between, the device runs while
+   * the next steps are encoded. onStep is called when a step's loss arrives.
+   */
+  logEvery: number;
   /** Steps at which the update/gradient alignment is measured (G before that step's update, the update it makes). */
   alignAt: readonly number[];
   device: Device;
@@ -79,17 +85,18 @@ export interface FineTuneOptions {
    * if anywhere, and the writer that does it (the Node side's savePeftAdapter; this file also runs in pages).
    */
   saveAdapter?: { folder: string; write: (folder: string, model: GPT) => Promise<void> };
-  /** After each step (1-based): its training loss and what it measured (StepInfo). */
+  /** When a step's loss arrives (step 1-based): the loss and StepInfo. */
   onStep?: (step: number, loss: number, info: StepInfo) => void;
+  /** After an alignAt step (1-based): its cos(−ΔW, G) means (MethodResult['alignment']). */
+  onAlignment?: (step: number, alignment: { sgd: number; adamw: number }) => void;
 }
 
-/** What a step measured, for live displays: its wall time, saved activation bytes, and cos(−ΔW, G) where aligned. */
+/** What a live display gets with each loss. */
 export interface StepInfo {
+  /** Wall time since the previous loss arrived (per step with logEvery 1; probes and evaluations included). */
   ms: number;
-  /** measureSaved's bytes of this step's forward. */
+  /** measureSaved's bytes of a step's forward (measured at step 0; every step saves the same tensors). */
   savedBytes: number;
-  /** Means over the targeted layers at an alignAt step (MethodResult['alignment']), else null. */
-  alignment: { sgd: number; adamw: number } | null;
 }
 
 export interface MethodResult {
@@ -168,35 +175,61 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const adapters = model.namedModules().flatMap(([, m]) => (m instanceof AdapterLayer ? [m] : []));
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
   const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], alignment: MethodResult['alignment'] = [];
-  let savedBytes = 0, stepMs = 0, peak = 0;
-  for (let step = 0; step < o.steps; step++) {
-    const batch: Batch = sampler.next(o.device);
-    for (const layer of adapters) await layer.prepare();
-    let probe: AlignmentProbe | null = null;
-    if (o.alignAt.includes(step)) {
-      peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
-      probe = await probeAlignment(model, batch);
-      backend.resetPeak();
-    }
-    opt.lr = schedule(step);
+  let savedBytes = 0, peak = 0;
+  // ms per step: the wall time of steps 1 … end (step 0 also compiles and measures), batches,
+  // uploads and loss read-backs included, less the alignment probes and evaluations
+  let stepsFrom = 0, notStepMs = 0;
+  const outsideStep = async <T>(step: number, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
-    const r = await trainStep(model, opt, batch, { clip: 1, measure: true });
-    const ms = performance.now() - t0;
-    if (step > 0) stepMs += ms; // step 0 also compiles
-    if (probe) {
-      peak = Math.max(peak, backend.memory().peakBytes);
-      const applied = await appliedAlignment(probe);
-      alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
-      backend.resetPeak();
+    try {
+      return await f();
+    } finally {
+      if (step > 0) notStepMs += performance.now() - t0;
     }
-    savedBytes = r.saved!.bytes;
-    batch.x.dispose();
-    batch.y.dispose();
-    curve.push({ step, loss: r.loss });
-    const aligned = probe ? alignment[alignment.length - 1]! : null;
-    o.onStep?.(step + 1, r.loss, { ms, savedBytes, alignment: aligned && { sgd: aligned.sgd, adamw: aligned.adamw } });
-    if ((step + 1) % o.evalEvery === 0 && step + 1 < o.steps) valCurve.push({ step: step + 1, loss: await evaluate(model, val, valStarts, o.seq, o.batch) });
+  };
+  const losses = new PendingLosses();
+  let lastReport = performance.now();
+  const readLosses = async () => {
+    for (const { step, loss } of await losses.read()) {
+      curve.push({ step, loss });
+      const now = performance.now();
+      o.onStep?.(step + 1, loss, { ms: now - lastReport, savedBytes });
+      lastReport = now;
+    }
+  };
+  try {
+    for (let step = 0; step < o.steps; step++) {
+      if (step === 1) stepsFrom = performance.now();
+      const batch: Batch = sampler.next(o.device);
+      for (const layer of adapters) await layer.prepare();
+      let probe: AlignmentProbe | null = null;
+      if (o.alignAt.includes(step)) {
+        await readLosses(); // the probe reads back: the steps before it finish here, not inside it
+        peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
+        probe = await outsideStep(step, () => probeAlignment(model, batch));
+        backend.resetPeak();
+      }
+      opt.lr = schedule(step);
+      const r = recordStep(model, opt, batch, { clip: 1, measure: step === 0 });
+      losses.add(step, r.loss);
+      if (r.saved) savedBytes = r.saved.bytes;
+      const evalNow = (step + 1) % o.evalEvery === 0 && step + 1 < o.steps;
+      if (step === 0 || losses.size >= o.logEvery || probe || evalNow || step + 1 === o.steps) await readLosses();
+      if (probe) {
+        peak = Math.max(peak, backend.memory().peakBytes);
+        const applied = await outsideStep(step, () => appliedAlignment(probe));
+        alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
+        o.onAlignment?.(step + 1, alignment[alignment.length - 1]!);
+        backend.resetPeak();
+      }
+      batch.x.dispose();
+      batch.y.dispose();
+      if (evalNow) valCurve.push({ step: step + 1, loss: await outsideStep(step, () => evaluate(model, val, valStarts, o.seq, o.batch)) });
+    }
+  } finally {
+    losses.dispose();
   }
+  const stepMs = o.steps > 1 ? performance.now() - stepsFrom - notStepMs : 0;
   const peakBytes = Math.max(peak, backend.memory().peakBytes) - baseline;
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });

@@ -1,5 +1,6 @@
 import { noGrad } from '../autograd/grad-mode.ts';
 import { measureSaved, type SavedEntry } from '../autograd/saved.ts';
+import { concat, reshape } from '../autograd/ops/shape.ts';
 import { scope } from '../autograd/scope.ts';
 import { batchAt, type Batch } from '../data/text.ts';
 import type { GPT } from '../nn/transformer.ts';
@@ -13,12 +14,20 @@ export interface StepResult {
   saved?: { bytes: number; entries: SavedEntry[] };
 }
 
+/** A step as recorded: its loss still on the device (a scalar the caller owns and disposes). */
+export interface RecordedStep {
+  loss: Tensor;
+  saved?: StepResult['saved'];
+}
+
 /**
- * One optimisation step: forward (loss), backward, clip to maxNorm, optimizer step, free the
- * gradients. Intermediates are freed by scope(); with `measure`, the forward runs under
- * measureSaved and its saved bytes (everything held for backward) are returned.
+ * One optimisation step, recorded without waiting for the device: forward (loss), backward, clip
+ * to maxNorm, optimizer step, free the gradients. Intermediates are freed by scope(); with
+ * `measure`, the forward runs under measureSaved and its saved bytes (everything held for
+ * backward) are returned. Nothing is read back, so on WebGPU the next step is encoded while this
+ * one runs (clip reads nothing: it scales on the device).
  */
-export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean } = {}): Promise<StepResult> {
+export function recordStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean } = {}): RecordedStep {
   let saved: StepResult['saved'];
   const loss = scope(() => {
     const forward = () => model.loss(batch.x, batch.y);
@@ -34,9 +43,53 @@ export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, option
     opt.zeroGrad();
     return l;
   });
+  return saved ? { loss, saved } : { loss };
+}
+
+/** recordStep, then its loss read back (one read-back per step). */
+export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean } = {}): Promise<StepResult> {
+  const { loss, saved } = recordStep(model, opt, batch, options);
   const value = await loss.item();
   loss.dispose();
   return saved ? { loss: value, saved } : { loss: value };
+}
+
+/**
+ * Losses of recorded steps, kept on the device and read back together (`lab --log-every k`):
+ * one read-back per k steps instead of one per step, so the device runs steps while the host
+ * encodes the next ones, and each read-back's round trip is paid once per k steps.
+ */
+export class PendingLosses {
+  private pending: { step: number; loss: Tensor }[] = [];
+
+  /** Adopts `loss` (a scalar) of `step`. */
+  add(step: number, loss: Tensor): void {
+    this.pending.push({ step, loss });
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  /** Every pending loss, in step order, from one read-back; they are disposed and forgotten. */
+  async read(): Promise<{ step: number; loss: number }[]> {
+    const taken = this.pending;
+    this.pending = [];
+    if (taken.length === 0) return [];
+    const all = scope(() => noGrad(() => concat(taken.map((p) => reshape(p.loss, [1])), 0))); //  [count]
+    try {
+      const values = await all.data();
+      return taken.map((p, i) => ({ step: p.step, loss: values[i]! }));
+    } finally {
+      all.dispose();
+      for (const p of taken) p.loss.dispose();
+    }
+  }
+
+  /** Frees the pending losses unread (after a failure). */
+  dispose(): void {
+    for (const p of this.pending.splice(0)) p.loss.dispose();
+  }
 }
 
 /**

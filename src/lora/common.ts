@@ -18,6 +18,12 @@ export interface LoraOptions {
   seed?: number;
 }
 
+/** The bias option of ops.lora, loraFA, loraFB and loraPro: b [o] added to X·W by the same matmul (what the LoRA layers pass). */
+export interface LoraBiasOption {
+  /** b [o] (may need a gradient: Σ over rows of dY); null or absent: none. */
+  bias?: Tensor | null;
+}
+
 export interface LoraFrozenOptions extends LoraOptions {
   /** 'closed-form' (default): the gradient of the trained factor is projected (Theorem 4.1 / A.1); 'none': the plain LoRA gradient. */
   correction?: 'closed-form' | 'none';
@@ -108,13 +114,9 @@ export function checkFrozen(op: string, method: string, trained: string, tensors
   }
 }
 
-/** s·t, a new tensor. */
+/** s·t, a new tensor (s a uniform of the kernel). */
 export function scaled(t: Tensor, s: number): Tensor {
-  const k = t.backend.kernels;
-  const c = k.full(t.dtype, 1, s);
-  const out = wrap(k.binary('mul', t.storage, t.shape, c, [], t.shape), t.shape);
-  c.release();
-  return out;
+  return wrap(t.backend.kernels.binaryScalar('mul', t.storage, s, false), t.shape);
 }
 
 /** a + s·b for a, b of one shape; disposes a and b. */
@@ -145,6 +147,11 @@ export function scaleColumns(t: Tensor, v: Tensor): Tensor {
   return wrap(t.backend.kernels.binary('mul', t.storage, t.shape, v.storage, v.shape, t.shape), t.shape);
 }
 
+/** The bias gradient Σ over rows of dY [N, o] → [o] where b needs one, else null. */
+export function biasGrad(dY: Tensor, needed: boolean | undefined): Tensor | null {
+  return needed ? columnSums(dY) : null;
+}
+
 /** Σ over rows of t [R, c] → [c]. */
 export function columnSums(t: Tensor): Tensor {
   const [R, c] = t.shape as [number, number];
@@ -162,24 +169,48 @@ export function transposed(t: Tensor): Tensor {
   return wrap(t.backend.kernels.gatherStrided(t.storage, { shape: [b, a], strides: [1, b], offset: 0 }), [b, a]);
 }
 
-/** X [N, d], XA = X̃·A [N, r] and Y = X·W + σ·XA·B [N, o] (the shared forward); the caller disposes X and XA. */
-export function loraForward(x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, d: number): { X: Tensor; XA: Tensor; Y: Tensor } {
+/** Checks the bias option: null, or b [o] of x's dtype. */
+export function checkBias(op: string, bias: Tensor | null, x: Tensor, W: Tensor): void {
+  const o = W.shape[1]!;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== o || bias.dtype !== x.dtype)) {
+    fail(op, `${describe('bias', bias)} does not fit ${describe('W', W)}; expected shape [${o}] and dtype ${x.dtype}`);
+  }
+}
+
+/**
+ * X [N, d], XA = X̃·A [N, r] and Y = X·W + b + σ·XA·B [N, o] (the shared forward): three products,
+ * b added by the second's epilogue, σ and the sum by the last one's. The caller disposes X and XA.
+ */
+export function loraForward(x: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, d: number, bias: Tensor | null): { X: Tensor; XA: Tensor; Y: Tensor } {
   const X = rows2d(x, d);
   const Xd = adapterDropout(X, cfg);
   const XA = mm(Xd, A); // computed once: it feeds both Y and (for LoRA-FA) the saved activation
   Xd.dispose();
-  const Y = addScaledInto(mm(X, W), cfg.scale, mm(XA, B));
+  const XW = mm(X, W, false, false, { bias });
+  const Y = mm(XA, B, false, false, { alpha: cfg.scale, c: XW });
+  XW.dispose();
   return { X, XA, Y };
 }
 
 /**
  * gradX = dY·Wᵀ + σ·drop((dY·Bᵀ)·Aᵀ) [N, d], viewed as x's shape. Needs only weights — never a
- * saved activation. dYBt = dY·Bᵀ [N, r] may be passed when already computed.
+ * saved activation. dYBt = dY·Bᵀ [N, r] may be passed when already computed. σ and the sum are
+ * matmul epilogues: without dropout, three products; with it, the dropout between.
  */
 export function inputGrad(g: Tensor, W: Tensor, A: Tensor, B: Tensor, cfg: LoraConfig, xShape: readonly number[], dYBt?: Tensor): Tensor {
   const t = dYBt ?? mm(g, B, false, true); //           [N, r]
-  const adapter = mm(t, A, false, true); //              [N, d]
-  const dropped = adapterDropout(adapter, cfg);
-  adapter.dispose();
-  return reshaped(addScaledInto(mm(g, W, false, true), cfg.scale, dropped), xShape);
+  let gradX: Tensor;
+  if (cfg.p === 0) {
+    const direct = mm(g, W, false, true); //             dY·Wᵀ  [N, d]
+    gradX = mm(t, A, false, true, { alpha: cfg.scale, c: direct });
+    direct.dispose();
+  } else {
+    const adapter = mm(t, A, false, true, { alpha: cfg.scale }); // σ·(dY·Bᵀ)·Aᵀ  [N, d]
+    const dropped = adapterDropout(adapter, cfg);
+    adapter.dispose();
+    gradX = mm(g, W, false, true, { c: dropped });
+    dropped.dispose();
+  }
+  if (!dYBt) t.dispose();
+  return reshaped(gradX, xShape);
 }

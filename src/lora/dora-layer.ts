@@ -43,8 +43,13 @@ export class DoraLinear extends LoraAdapterLinear {
     this.m.requiresGrad = true;
   }
 
-  protected override adapt(x: Tensor, W: Tensor, dropout: number): Tensor {
-    return dora(x, W, this.A, this.B, this.m, { scale: this.scale, dropout, detachNorm: this.detachNorm });
+  /** DoRA's output, then + b in a pass of its own (DoRA rescales X·W's columns, so b cannot ride on that product). */
+  protected override adapt(x: Tensor, W: Tensor, bias: Tensor | null, dropout: number): Tensor {
+    const y = dora(x, W, this.A, this.B, this.m, { scale: this.scale, dropout, detachNorm: this.detachNorm });
+    if (!bias) return y;
+    const out = add(y, bias);
+    y.dispose(); // not saved by anything: free it now rather than at the end of the caller's scope
+    return out;
   }
 
   protected override adapterTensors(): [string, Tensor][] {

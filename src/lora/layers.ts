@@ -40,7 +40,7 @@ import { Linear } from '../nn/linear.ts';
 import { checkFeatures } from '../nn/module.ts';
 import type { Tensor } from '../tensor.ts';
 import { AdapterLayer } from './adapter-layer.ts';
-import { adapterScale, checkAdapterOptions, type LoraFrozenOptions } from './common.ts';
+import { adapterScale, checkAdapterOptions, type LoraBiasOption, type LoraFrozenOptions } from './common.ts';
 import { prepareLoraFactor, primeLoraFactor, releaseLoraFactor } from './factor-cache.ts';
 import { loraFA, loraFB } from './frozen-ops.ts';
 import type { GramSide } from './gram.ts';
@@ -81,7 +81,7 @@ export interface LoraGaInit extends LoraGaOptions {
   gradient: ArrayLike<number>;
 }
 
-type AdapterOp = (x: Tensor, W: Tensor, A: Tensor, B: Tensor, options: LoraFrozenOptions) => Tensor;
+type AdapterOp = (x: Tensor, W: Tensor, A: Tensor, B: Tensor, options: LoraFrozenOptions & LoraBiasOption) => Tensor;
 
 export interface Spec {
   name: string;
@@ -200,16 +200,12 @@ export abstract class LoraAdapterLinear extends AdapterLayer {
     checkFeatures(this.spec.name, x, this.base.inFeatures);
     const { weight: W, bias } = this.base;
     if (this.mergedFrom) return linear(x, W, bias);
-    const y = this.adapt(x, W, this.training ? this.dropout : 0);
-    if (!bias) return y;
-    const out = add(y, bias);
-    y.dispose(); // not saved by anything: free it now rather than at the end of the caller's scope
-    return out;
+    return this.adapt(x, W, bias, this.training ? this.dropout : 0);
   }
 
-  /** The op of the layer on x, without the bias. */
-  protected adapt(x: Tensor, W: Tensor, dropout: number): Tensor {
-    return this.spec.op(x, W, this.A, this.B, { scale: this.scale, dropout, correction: this.correction, ridge: this.ridge });
+  /** The op of the layer on x, the bias added by its X·W product (no pass of its own). */
+  protected adapt(x: Tensor, W: Tensor, bias: Tensor | null, dropout: number): Tensor {
+    return this.spec.op(x, W, this.A, this.B, { scale: this.scale, dropout, correction: this.correction, ridge: this.ridge, bias });
   }
 
   /** The adapter's own tensors by name, whose versions merge() records. */

@@ -95,6 +95,8 @@ const loraCase = fc.record({
 })
   .map((p) => ({ shapes: [[p.N, p.d], [p.d, p.o], [p.d, p.r], [p.r, p.o]], p }));
 const loraOpts = (p: { r: number; dropout: number }) => ({ scale: 4 / p.r, dropout: p.dropout, seed: 17 });
+/** loraCase with a bias b [o] after B. */
+const withBias = loraCase.map((c) => ({ shapes: [...c.shapes, [c.p.o]], p: c.p }));
 
 /** [rows, cols] with row lengths around the row kernels' workgroup sizes (32 … 256). */
 const rows2d = fc.tuple(dimA, fc.constantFrom(1, 2, 5, 31, 33, 100)).map(([r, c]) => ({ shapes: [[r, c]], p: null }));
@@ -218,6 +220,14 @@ export const OPS: OpEntry[] = [
   entry({
     name: 'loraFA', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFA(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, false, true],
     prepare: ([, , A]) => prepareLoraFactor(A!, 'columns'), gradTol: { atol: 5e-4, rtol: 2e-3 },
+  }),
+  // the bias option (b added by X·W's epilogue, its gradient Σ rows of dY), as the adapter layers use it
+  entry({
+    name: 'lora (bias)', cases: withBias, run: ([x, W, A, B, b], p) => ops.lora(x!, W!, A!, B!, { ...loraOpts(p), bias: b! }), gradTol: { atol: 2e-4 },
+  }),
+  entry({
+    name: 'loraFA (bias)', cases: withBias, run: ([x, W, A, B, b], p) => ops.loraFA(x!, W!, A!, B!, { ...loraOpts(p), bias: b! }),
+    grad: [true, false, false, true, true], prepare: ([, , A]) => prepareLoraFactor(A!, 'columns'), gradTol: { atol: 5e-4, rtol: 2e-3 },
   }),
   entry({
     name: 'loraFB', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFB(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, true, false],

@@ -131,7 +131,7 @@ describe('lorafa lab', () => {
   it('leaves the peak allocated bytes as they are when the alignment diagnostic runs (it keeps nothing on the device)', async () => {
     const text = loadText('finetune');
     const peak = async (alignAt: number[]) => (await fineTune(() => loadCheckpoint(BASE_CHECKPOINT), text, {
-      method: 'lora', key: 'lora', label: 'LoRA', split: 'validation', steps: 2, rank: 8, alpha: 16, seed: 1, batch: 2, seq: 8, device: 'cpu', alignAt, veraRank: 64, lr: 0.01, evalEvery: 10,
+      method: 'lora', key: 'lora', label: 'LoRA', split: 'validation', steps: 2, rank: 8, alpha: 16, seed: 1, batch: 2, seq: 8, device: 'cpu', alignAt, veraRank: 64, lr: 0.01, evalEvery: 10, logEvery: 1,
     })).peakBytes;
     expect(await peak([0, 1])).toBe(await peak([]));
   });
@@ -197,7 +197,7 @@ describe('lorafa lab', () => {
   });
 
   it('rejects bad options with a usage message and exit code 2', async () => {
-    for (const args of [['--steps', '0'], ['--methods', 'full,adalora'], ['--backend', 'tpu'], ['--seq', '65'], ['--seeds', '0'], ['--seeds', '2.5'], ['--frobnicate']]) {
+    for (const args of [['--steps', '0'], ['--methods', 'full,adalora'], ['--backend', 'tpu'], ['--seq', '65'], ['--seeds', '0'], ['--seeds', '2.5'], ['--log-every', '0'], ['--log-every', '1.5'], ['--frobnicate']]) {
       const { code, err } = await quiet(() => lab(args));
       expect(code, args.join(' ')).toBe(2);
       expect(err).toMatch(/^lorafa lab: .*\nusage: lorafa lab/);

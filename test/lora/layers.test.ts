@@ -93,12 +93,15 @@ describe('forward, merge, dropout', () => {
     return layer;
   };
 
-  it('forward = ops.<method>(x, W, A, B, { scale: α/r }) + bias', () => {
+  it('forward = ops.<method>(x, W, A, B, { scale: α/r, bias }) exactly, = the op + bias to rounding', () => {
     const ops3 = [ops.lora, ops.loraFA, ops.loraFB] as const;
     Object.values(LAYERS).forEach((Layer, i) => {
       const layer = trained(Layer);
-      const expected = ops.add(ops3[i]!(x, layer.base.weight, layer.A, layer.B, { scale: 2 }), layer.base.bias!);
-      expectClose(layer.forward(x).dataSync(), expected.dataSync(), { atol: 0, rtol: 0 });
+      const bias = layer.base.bias!;
+      const fused = ops3[i]!(x, layer.base.weight, layer.A, layer.B, { scale: 2, bias });
+      expectClose(layer.forward(x).dataSync(), fused.dataSync(), { atol: 0, rtol: 0 });
+      const added = ops.add(ops3[i]!(x, layer.base.weight, layer.A, layer.B, { scale: 2 }), bias); // (XW + σXAB) + b vs (XW + b) + σXAB
+      expectClose(fused.dataSync(), added.dataSync(), { atol: 1e-14, rtol: 1e-14 });
     });
   });
 

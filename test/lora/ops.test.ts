@@ -34,6 +34,26 @@ describe('gradients against central differences (float64)', () => {
     }), { numRuns: 10 });
   });
 
+  it('the bias option: y = op(…) + b (to rounding), and b\'s gradient (Σ over rows of dY) is true — lora, loraFA, loraFB, loraPro', () => {
+    fc.assert(fc.property(dim(4), dim(4), dim(4), seed, fc.constantFrom(0, 0.4), (N, d, o, s, p) => {
+      const r = Math.min(d, o);
+      const x = randn([2, N, d], { ...f64, seed: s, requiresGrad: true });
+      const W = param([d, o], s + 1), A = param([d, r], s + 2), B = param([r, o], s + 3, true);
+      const bias = randn([o], { ...f64, seed: s + 4, requiresGrad: true });
+      const o2 = { scale: -0.7, dropout: p, seed: 5 };
+      const unbiased = noGrad(() => ops.loraFA(x, W, A, B, o2)).dataSync();
+      const biased = noGrad(() => ops.loraFA(x, W, A, B, { ...o2, bias })).dataSync(), b = bias.dataSync();
+      expectClose(biased, unbiased.map((v, i) => v + b[i % o]!), { atol: 1e-12, rtol: 1e-12 });
+      expect(gradcheck((x, B, bias) => ops.loraFA(x, W, A, B, { ...o2, correction: 'none', bias }), [x, B, bias]).ok).toBe(true);
+      expect(gradcheck((x, bias) => ops.loraFA(x, W, A, B, { ...o2, bias }), [x, bias]).ok).toBe(true); // B projected: x and b true
+      expect(gradcheck((bias) => ops.loraPro(x, W, A, B, { ...o2, bias }), [bias]).ok).toBe(true);
+      A.requiresGrad = true;
+      expect(gradcheck((x, A, B, bias) => ops.lora(x, W, A, B, { ...o2, bias }), [x, A, B, bias]).ok).toBe(true);
+      B.requiresGrad = false;
+      expect(gradcheck((x, A, bias) => ops.loraFB(x, W, A, B, { ...o2, correction: 'none', bias }), [x, A, bias]).ok).toBe(true);
+    }), { numRuns: 8 });
+  });
+
   it('the corrected ops still give the true gradient of x (only B, or A, is projected)', () => {
     const x = randn([4, 5], { ...f64, seed: 1, requiresGrad: true });
     const W = param([5, 3], 2), A = param([5, 2], 3), B = param([2, 3], 4);
@@ -156,6 +176,11 @@ describe('bad input: a clear LorafaError for each', () => {
     expectError(() => ops.lora(x, W, A, zeros([3, 5], f64), { scale: 1 }), 'lora', 'A [4, 2] (float64, cpu)', 'B [3, 5] (float64, cpu)');
     expectError(() => ops.linear(x, zeros([3, 5], f64)), 'linear', 'expected x [..., d], W [d, o]');
     expectError(() => ops.linear(x, W, zeros([4], f64)), 'linear', 'bias [4] (float64, cpu)', 'expected shape [5]');
+    for (const [name, op] of [['lora', ops.lora], ['loraFA', ops.loraFA], ['loraPro', ops.loraPro]] as const) {
+      expectError(() => op(x, W, A, B, { scale: 1, bias: zeros([4], f64) }), name, 'bias [4] (float64, cpu) does not fit W [4, 5] (float64, cpu)', 'expected shape [5] and dtype float64');
+      expectError(() => op(x, W, A, B, { scale: 1, bias: zeros([5]) }), name, 'bias [5] (float32, cpu)', 'dtype float64');
+    }
+    expectError(() => ops.loraFB(x, W, A, zeros([2, 5], f64), { scale: 1, bias: zeros([1, 5], f64) }), 'loraFB', 'bias [1, 5] (float64, cpu)', 'expected shape [5]');
   });
 
   it('rank r < 1 or r > min(d, o)', () => {

@@ -54,7 +54,7 @@ describe.skipIf(!webgpu)(`WebGPU kernels: nn, embedding, solve, optimizers ${ski
     expectClose(gl!, cl!, F32_TIGHT);
   });
 
-  it('layerNorm and its gradients match with and without gamma and beta', async () => {
+  it('layerNorm and its gradients match with and without gamma and beta, and without dγ, dβ (frozen)', async () => {
     for (const [rows, cols] of SHAPES) {
       const x = f32(rows * cols, rows + cols, { min: -3, max: 5 }), gamma = f32(cols, 2), beta = f32(cols, 3), g = f32(rows * cols, 4);
       for (const affine of [true, false]) {
@@ -62,9 +62,14 @@ describe.skipIf(!webgpu)(`WebGPU kernels: nn, embedding, solve, optimizers ${ski
         const [c, w] = await both(inputs, (k, [xs, gs, bs]) => k.layerNorm(xs!, affine ? gs! : null, affine ? bs! : null, rows, cols, 1e-5));
         // two-element rows with close values are ill-conditioned in float32 (x − μ cancels): 2e-4 absolute
         c.forEach((v, i) => expectClose(w[i]!, v, { atol: 2e-4, rtol: 1e-4 }));
-        const [cg, wg] = await both([x, gamma, c[1]!, c[2]!, g], (k, [xs, gs, mean, rstd, gr]) =>
-          k.layerNormGrad(xs!, affine ? gs! : null, mean!, rstd!, gr!, rows, cols));
-        cg.forEach((v, i) => expectClose(wg[i]!, v, { atol: 1e-4 * Math.sqrt(rows), rtol: 1e-4 }));
+        for (const grads of [true, false]) {
+          const [cg, wg] = await both([x, gamma, c[1]!, c[2]!, g], (k, [xs, gs, mean, rstd, gr]) => {
+            const r = k.layerNormGrad(xs!, affine ? gs! : null, mean!, rstd!, gr!, rows, cols, grads);
+            return [r.gradX, r.gradGamma, r.gradBeta].filter((s) => s !== null);
+          });
+          expect(wg.length).toBe(grads ? 3 : 1);
+          cg.forEach((v, i) => expectClose(wg[i]!, v, { atol: 1e-4 * Math.sqrt(rows), rtol: 1e-4 }));
+        }
       }
     }
   });

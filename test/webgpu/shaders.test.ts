@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { matmulWgsl, VARIANTS } from '../../src/backends/webgpu/kernels/matmul-wgsl.ts';
 import { shaderSource } from '../../src/backends/webgpu/shaders.ts';
 import { WGSL } from '../../src/backends/webgpu/wgsl.generated.ts';
 
@@ -12,9 +13,22 @@ describe('the embedded WGSL', () => {
     for (const f of files) expect(WGSL[f.slice(0, -'.wgsl'.length)], f).toBe(readFileSync(new URL(f, dir), 'utf8'));
   });
 
-  it('gives each kernel the prelude first, and refuses a name that is not a kernel', () => {
-    expect(shaderSource('matmul')).toBe(`${WGSL.common}\n${WGSL.matmul}`);
-    expect(() => shaderSource('common')).toThrow(/no kernel named 'common' in wgsl\/; expected one of adamw, binary/);
+  it('gives each kernel the prelude first (a file, or a generated matmul variant), and refuses a name that is not a kernel', () => {
+    expect(shaderSource('softmax')).toBe(`${WGSL.common}\n${WGSL.softmax}`);
+    for (const v of VARIANTS) expect(shaderSource(v.name)).toBe(`${WGSL.common}\n${matmulWgsl(v)}`);
+    expect(() => shaderSource('common')).toThrow(/^webgpu: no kernel named 'common'; expected one of adamw, binary, .*, matmul-128x128, .*matmul-f32-thin-m$/);
     expect(() => shaderSource('nope')).toThrow(/no kernel named 'nope'/);
+  });
+
+  it('generates each matmul variant within WebGPU\'s default limits, its loops only over batch and k', () => {
+    for (const v of VARIANTS) {
+      const code = matmulWgsl(v);
+      expect(code.match(/\bfor \(/g), v.name).toHaveLength(2);
+      const [, x, y = '1'] = /@workgroup_size\((\d+)(?:, (\d+))?\)/.exec(code)!;
+      expect(Number(x) * Number(y), v.name).toBeLessThanOrEqual(256);
+      const words = [...code.matchAll(/var<workgroup> \w+: array<vec4f, (\d+)>/g)].reduce((n, m) => n + Number(m[1]), 0);
+      expect(words * 16, v.name).toBeLessThanOrEqual(16384);
+    }
+    expect(() => matmulWgsl({ ...VARIANTS[0]!, TM: 6 })).toThrow(/^matmul: variant matmul-128x128 is inconsistent/);
   });
 });

@@ -2,6 +2,7 @@ import { UNARY_GRAD_NEEDS, type BinaryOp, type UnaryOp } from '../../backends/ba
 import { broadcastShapes } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
+import { isTensor } from '../tensor-class.ts';
 import { checkFloat, checkSameDtype, sumToShape, withOperands, wrap, type Operand } from './util.ts';
 
 export type { Operand } from './util.ts';
@@ -125,8 +126,38 @@ export const GeluErf = unaryFunction('geluErf');
 export const Silu = unaryFunction('silu');
 export const Pow = unaryFunction('pow');
 
-/** The tensor operand fixes dtype and device; a number becomes a constant. */
+type ScalarMeta = { value: number; valueFirst: boolean };
+
+/**
+ * Forward: y = x ∘ s, or s ∘ x, for a number s (add, sub, mul; div as x / s only): one kernel
+ * with s as a uniform, not a constant tensor (binaryScalar).
+ * Backward: dx = g (add), g or −g (sub), g·s (mul), g/s (div).
+ * Saves: nothing.
+ */
+function scalarFunction(op: 'add' | 'sub' | 'mul' | 'div') {
+  return class Scalar extends Function {
+    static override readonly opName: string = op;
+    static override forward(ctx: Context<ScalarMeta>, x: Tensor, value: number, valueFirst: boolean): Tensor {
+      checkFloat(op, x);
+      ctx.meta = { value, valueFirst };
+      return wrap(x.backend.kernels.binaryScalar(op, x.storage, value, valueFirst), x.shape);
+    }
+    static override backward(ctx: Context<ScalarMeta>, g: Tensor) {
+      const { value, valueFirst } = ctx.meta;
+      if (op === 'add' || (op === 'sub' && !valueFirst)) return [g];
+      if (op === 'sub') return [neg(g)];
+      return [wrap(g.backend.kernels.binaryScalar(op, g.storage, value, false), g.shape)];
+    }
+  };
+}
+
+const SCALAR = { add: scalarFunction('add'), sub: scalarFunction('sub'), mul: scalarFunction('mul'), div: scalarFunction('div') };
+
+/** The tensor operand fixes dtype and device; a number operand is a uniform of the kernel (s / x: a constant tensor). */
 function binaryOp(F: typeof Add | typeof Sub | typeof Mul | typeof Div, a: Operand, b: Operand): Tensor {
+  const op = F.opName as keyof typeof SCALAR;
+  if (isTensor(a) && typeof b === 'number') return SCALAR[op].apply(a, b, false);
+  if (typeof a === 'number' && isTensor(b) && op !== 'div') return SCALAR[op].apply(b, a, true);
   return withOperands(F.opName, a, b, (ta, tb) => F.apply(ta, tb));
 }
 

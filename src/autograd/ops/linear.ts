@@ -44,13 +44,12 @@ interface LinearMeta {
 export class Linear extends Function {
   static override readonly opName = 'linear';
   static override forward(ctx: Context<LinearMeta>, x: Tensor, W: Tensor, bias: Tensor | null): Tensor {
-    const { N, d, o } = checkLinear(this.opName, x, W);
+    const { d, o } = checkLinear(this.opName, x, W);
     if (bias && (bias.rank !== 1 || bias.shape[0] !== o || bias.dtype !== x.dtype)) {
       fail(this.opName, `${describe('bias', bias)} does not fit ${describe('W', W)}; expected shape [${o}] and dtype ${x.dtype}`);
     }
     const X = rows2d(x, d);
-    let Y = mm(X, W); //                                                      [N, o]
-    if (bias) Y = addBias(Y, bias, N, o);
+    const Y = mm(X, W, false, false, { bias }); //                            [N, o], + b in the same pass
     const [nx, nW] = ctx.needsInputGrad;
     ctx.meta = { xShape: x.shape };
     ctx.saveForBackward(nW ? X : null, nx ? W : null);
@@ -64,13 +63,6 @@ export class Linear extends Function {
     const gradBias = ctx.needsInputGrad[2] ? wrap(g.backend.kernels.reduce('sum', dY.storage, 1, dY.shape[0]!, o), [o]) : null;
     return [W && reshaped(mm(dY, W, false, true), ctx.meta.xShape), X && mm(X, dY, true), gradBias];
   }
-}
-
-/** Y [N, o] + b [o] broadcast over rows; disposes Y. */
-function addBias(Y: Tensor, bias: Tensor, N: number, o: number): Tensor {
-  const out = wrap(Y.backend.kernels.binary('add', Y.storage, [N, o], bias.storage, [o], [N, o]), [N, o]);
-  Y.dispose();
-  return out;
 }
 
 /** y = x·W + b: the Full-FT reference (what nn.Linear computes). */

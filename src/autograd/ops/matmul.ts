@@ -1,6 +1,6 @@
-import type { Storage } from '../../backends/backend.ts';
+import type { MatmulEpilogue, Storage } from '../../backends/backend.ts';
 import { describe, describeValue, fail, fmtShape } from '../../errors.ts';
-import { broadcastShapes, checkElements, contiguousStrides, sizeOf } from '../../shape.ts';
+import { broadcastShapes, checkElements, contiguousStrides, sameShape, sizeOf } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { checkSameDtype, sumToShape, view, wrap } from './util.ts';
@@ -24,13 +24,23 @@ function logical(t: Tensor, trans: boolean): [number, number] {
   return trans ? [c, r] : [r, c];
 }
 
+/** What a product adds in the same kernel pass: alpha·op(a)·op(b) + bias + c. */
+export interface Epilogue {
+  /** Scales the product (default 1). */
+  alpha?: number;
+  /** [n], added to every row. */
+  bias?: Tensor | null;
+  /** Of the output's shape, added. */
+  c?: Tensor | null;
+}
+
 /**
- * out = op(a)·op(b) with batch axes broadcast (numpy matmul rules), through the backend's
- * strided-batch kernel. An operand whose batch axes are neither full nor absent is expanded
- * first. When b is a single matrix and a is not transposed, a's batch rows are folded into M:
- * [B, s, d]·[d, o] runs as one [B·s, d]·[d, o] product.
+ * out = alpha·op(a)·op(b) + bias + c with batch axes broadcast (numpy matmul rules), through the
+ * backend's strided-batch kernel. An operand whose batch axes are neither full nor absent is
+ * expanded first. When b is a single matrix and a is not transposed, a's batch rows are folded
+ * into M: [B, s, d]·[d, o] runs as one [B·s, d]·[d, o] product.
  */
-export function matmulRaw(op: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+export function matmulRaw(op: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean, epi: Epilogue = {}): Tensor {
   if (a.rank < 2 || b.rank < 2) {
     fail(op, `expected tensors of rank ≥ 2, got ${describe('a', a)} and ${describe('b', b)}; reshape vectors to [1, n] or [n, 1]`);
   }
@@ -51,20 +61,37 @@ export function matmulRaw(op: string, a: Tensor, b: Tensor, transA: boolean, tra
   const kernels = a.backend.kernels;
   const outShape = [...batchShape, m, n];
   checkElements(op, outShape);
+  const epilogue = checkEpilogue(op, epi, a, outShape);
   if (b.rank === 2 && !transA) {
-    return wrap(kernels.matmul(a.storage, b.storage, { batch: 1, m: sizeOf(aBatch) * m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0 }), outShape);
+    return wrap(kernels.matmul(a.storage, b.storage, { batch: 1, m: sizeOf(aBatch) * m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0 }, epilogue), outShape);
   }
   const [as, aStride] = batchOperand(a, batchShape);
   const [bs, bStride] = batchOperand(b, batchShape);
-  const out = kernels.matmul(as, bs, { batch, m, n, k, transA, transB, aBatchStride: aStride, bBatchStride: bStride });
+  const out = kernels.matmul(as, bs, { batch, m, n, k, transA, transB, aBatchStride: aStride, bBatchStride: bStride }, epilogue);
   if (as !== a.storage) as.release();
   if (bs !== b.storage) bs.release();
   return wrap(out, outShape);
 }
 
-/** op(a)·op(b) through the matmul kernel, not recorded: the flags read a transpose without copying it. */
-export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
-  return matmulRaw('matmul', a, b, transA, transB);
+/** The kernel's epilogue: bias [n] and c of the output's shape, of a's dtype and device; alpha finite. */
+function checkEpilogue(op: string, epi: Epilogue, a: Tensor, outShape: readonly number[]): MatmulEpilogue {
+  const { alpha = 1, bias = null, c = null } = epi;
+  if (!Number.isFinite(alpha)) fail(op, `alpha = ${alpha}; expected a finite number`);
+  const n = outShape[outShape.length - 1]!;
+  for (const [name, t, shape] of [['bias', bias, [n]], ['c', c, outShape]] as const) {
+    if (t && (!sameShape(t.shape, shape) || t.dtype !== a.dtype || t.device !== a.device)) {
+      fail(op, `${describe(name, t)} does not fit the product; expected shape ${fmtShape(shape)}, dtype ${a.dtype} and device ${a.device}`);
+    }
+  }
+  return { alpha, bias: bias?.storage ?? null, c: c?.storage ?? null };
+}
+
+/**
+ * alpha·op(a)·op(b) + bias + c through the matmul kernel (one pass), not recorded: the flags read
+ * a transpose without copying it.
+ */
+export function mm(a: Tensor, b: Tensor, transA = false, transB = false, epi: Epilogue = {}): Tensor {
+  return matmulRaw('matmul', a, b, transA, transB, epi);
 }
 
 /** Whether batch sizes d and e (undefined: e's rank is shorter) broadcast together. */

@@ -59,7 +59,8 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => alongAxis('logSoftma
 
 /**
  * Forward: y = (x − μ)/√(σ² + eps)·γ + β over the last axis (biased variance).
- * Backward: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·γ; dγ = Σ g·x̂; dβ = Σ g.
+ * Backward: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·γ; dγ = Σ g·x̂; dβ = Σ g (neither
+ *           computed when γ and β are frozen).
  * Saves: when x or γ needs a gradient, x and the per-row mean and rstd ([rows] each), and γ
  * when x does (for ĝ); nothing when only β does (dβ = Σ g needs only g).
  */
@@ -91,9 +92,10 @@ export class LayerNorm extends Function {
     const [x, gamma, mean, rstd] = ctx.savedTensors as [Tensor, Tensor | null, Tensor, Tensor];
     const [rows, cols] = rowsCols(x);
     // without γ (only dγ needed) the kernel's dx is not the true one, and is dropped
-    const r = g.backend.kernels.layerNormGrad(x.storage, gamma?.storage ?? null, mean.storage, rstd.storage, g.storage, rows, cols);
-    const out = [wrap(r.gradX, x.shape), wrap(r.gradGamma, [cols]), wrap(r.gradBeta, [cols])];
-    return [nx ? out[0] : null, ng ? out[1] : null, nb ? out[2] : null, null];
+    const r = g.backend.kernels.layerNormGrad(x.storage, gamma?.storage ?? null, mean.storage, rstd.storage, g.storage, rows, cols, ng || nb);
+    const gradX = wrap(r.gradX, x.shape);
+    const gradGamma = r.gradGamma && wrap(r.gradGamma, [cols]), gradBeta = r.gradBeta && wrap(r.gradBeta, [cols]);
+    return [nx ? gradX : null, ng ? gradGamma : null, nb ? gradBeta : null, null];
   }
 }
 

@@ -47,11 +47,20 @@ export interface PoolStats {
   created: number;
 }
 
-/** Dispatches, submits, compiled pipelines and read-backs since the backend was created. */
+/**
+ * What the backend has done since it was created (differences between two readings count a
+ * training step's work: `npm run bench` reports dispatches and submits per step).
+ */
 export interface GpuCounters {
+  /** Compute dispatches recorded (one per kernel launch; a split-K matmul is two). */
   dispatches: number;
+  /** Command buffers submitted (a batch of up to batchSize dispatches, or what a read-back or an upload had to flush). */
   submits: number;
+  /** Pipelines compiled (one per kernel, entry point and set of override constants). */
   pipelines: number;
+  /** Bind groups created (cached per pipeline and buffers: a repeated step creates none). */
+  bindGroups: number;
+  /** Read-backs to the host. */
   reads: number;
 }
 

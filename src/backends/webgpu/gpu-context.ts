@@ -4,6 +4,9 @@
  * dispatches go into one open compute pass, their uniforms into one host-side arena, and
  * `flush()` writes the arena and submits (every `batchSize` dispatches, before uploads and
  * before read-backs). Queue order keeps every batch's uniforms and buffers consistent.
+ * A dispatch's uniforms are bound at a dynamic offset of the arena, so its bind group depends
+ * only on (pipeline, buffers) and is cached: a training loop, whose pooled buffers come back
+ * step after step, creates almost none after its first steps.
  *
  * Device errors: each batch runs inside a validation/out-of-memory error scope, popped at its
  * submit; an error is reported once, at the next read-back or sync, naming the kernels of the
@@ -77,8 +80,8 @@ export interface Launch {
   /** Workgroup counts [x, y, z]. */
   groups: readonly [number, number, number];
   /**
-   * The most iterations any one loop of the shader runs in one invocation, summed over
-   * re-entries (checked against the adapter's cap: llvmpipe stops every loop at 65535).
+   * The loop budget of one invocation: Σ over every loop instance it runs of (iterations + 1), all
+   * loops together (kernels/gpu.ts); checked against the adapter's cap (llvmpipe: 65535).
    */
   loops?: number;
 }
@@ -96,6 +99,25 @@ export const UsageFlags = {
 /** Workgroups along one grid dimension (maxComputeWorkgroupsPerDimension of every adapter). */
 export const MAX_GROUPS = 65535;
 const ARENA_BYTES = 1 << 18;
+/** Bind groups kept (least recently used dropped first). */
+const BIND_GROUPS = 4096;
+/** GPUShaderStage.COMPUTE. */
+const COMPUTE = 0x4;
+
+/** The buffer binding type of each @group(0) binding a WGSL module declares. */
+function bindingTypes(code: string): Map<number, GPUBufferBindingType> {
+  const types = new Map<number, GPUBufferBindingType>();
+  for (const m of code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<(uniform|storage)(?:,\s*(read_write|read))?>/g)) {
+    types.set(Number(m[1]), m[2] === 'uniform' ? 'uniform' : m[3] === 'read_write' ? 'storage' : 'read-only-storage');
+  }
+  return types;
+}
+
+interface Pipeline {
+  key: string;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
 
 /** Workgroup counts for `groups` workgroups in a line, split over x and y above 65535 (x·y ≥ groups). */
 export function grid(groups: number): [number, number, number] {
@@ -106,8 +128,11 @@ export function grid(groups: number): [number, number, number] {
 }
 
 export class GpuContext {
-  private readonly modules = new Map<string, GPUShaderModule>();
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private readonly modules = new Map<string, { module: GPUShaderModule; bindings: Map<number, GPUBufferBindingType> }>();
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0;
@@ -122,13 +147,13 @@ export class GpuContext {
   private readonly popping = new Set<Promise<void>>();
   /** Errors reported by the device and not yet thrown. */
   private readonly errors: string[] = [];
-  /** Dispatches, submits, compiled pipelines and read-backs since creation (for tests and benchmarks). */
-  readonly counters = { dispatches: 0, submits: 0, pipelines: 0, reads: 0 };
+  /** Dispatches, submits, compiled pipelines, bind groups created and read-backs since creation (for tests and benchmarks). */
+  readonly counters = { dispatches: 0, submits: 0, pipelines: 0, bindGroups: 0, reads: 0 };
 
   /**
    * gpu and adapter are held only to keep them alive: Dawn crashes (abort or segfault) when the
    * GPU instance is garbage-collected while its device is still in use. maxLoopIterations is
-   * the adapter's cap on one shader loop per invocation (Infinity unless the driver has one).
+   * the adapter's cap on the loop iterations of one invocation (Infinity unless the driver has one).
    */
   constructor(
     readonly gpu: GPU,
@@ -157,24 +182,66 @@ export class GpuContext {
     fail('webgpu', `the device reported an error${others} ${first}`);
   }
 
-  pipeline(shader: string, entry: string, constants: Constants): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  /**
+   * The pipeline of (shader, entry point, override constants) whose layout holds the uniform block at
+   * binding 0 (dynamic offset) and a storage binding for each of `bound` (the launch's bindings, in
+   * the access mode the module declares).
+   */
+  pipeline(shader: string, entry: string, constants: Constants, bound: readonly number[]): Pipeline {
     const keys = Object.keys(constants).sort();
-    const key = `${shader}:${entry}:${keys.map((k) => `${k}=${Number(constants[k])}`).join(',')}`;
+    const key = `${shader}:${entry}:${keys.map((k) => `${k}=${Number(constants[k])}`).join(',')}:${bound.join(',')}`;
     let hit = this.pipelines.get(key);
     if (!hit) {
-      let module = this.modules.get(shader);
-      if (!module) {
-        module = this.device.createShaderModule({ label: shader, code: shaderSource(shader) });
-        this.modules.set(shader, module);
+      let mod = this.modules.get(shader);
+      if (!mod) {
+        const code = shaderSource(shader);
+        mod = { module: this.device.createShaderModule({ label: shader, code }), bindings: bindingTypes(code) };
+        this.modules.set(shader, mod);
       }
+      const entries: GPUBindGroupLayoutEntry[] = [0, ...bound].map((binding) => ({
+        binding, visibility: COMPUTE, buffer: binding === 0 ? { type: 'uniform', hasDynamicOffset: true } : { type: mod.bindings.get(binding) ?? 'storage' },
+      }));
+      const layout = this.device.createBindGroupLayout({ label: key, entries });
       const values: Record<string, number> = {};
       for (const k of keys) values[k] = Number(constants[k]);
-      const pipeline = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: entry, constants: values } });
-      hit = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      const pipeline = this.device.createComputePipeline({
+        label: key, layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module: mod.module, entryPoint: entry, constants: values },
+      });
+      hit = { key, pipeline, layout };
       this.pipelines.set(key, hit);
       this.counters.pipelines++;
     }
     return hit;
+  }
+
+  /** The bind group of a pipeline's uniform block (`size` bytes) and buffers, made once and cached (least recently used dropped). */
+  private bindGroup(p: Pipeline, size: number, buffers: readonly (GPUBuffer | null)[]): GPUBindGroup {
+    const ids = buffers.map((b) => (b ? this.bufferId(b) : '-'));
+    const key = `${p.key}|${size}|${ids.join(',')}`;
+    let group = this.bindGroups.get(key);
+    if (group) {
+      this.bindGroups.delete(key); // most recently used last
+    } else {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arenaBuffer, offset: 0, size } }];
+      buffers.forEach((buffer, i) => {
+        if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
+      });
+      group = this.device.createBindGroup({ label: p.key, layout: p.layout, entries });
+      this.counters.bindGroups++;
+      if (this.bindGroups.size >= BIND_GROUPS) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    }
+    this.bindGroups.set(key, group);
+    return group;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
   }
 
   /** Records one dispatch into the open batch (nothing runs until the batch is submitted). */
@@ -182,26 +249,23 @@ export class GpuContext {
     const [x, y, z] = l.groups;
     if (x === 0 || y === 0 || z === 0) return;
     if ((l.loops ?? 0) > this.maxLoopIterations) {
-      fail(l.shader, `this launch needs ${l.loops} iterations of one shader loop, but this adapter stops every loop after ` +
-        `${this.maxLoopIterations} (a limit of Mesa's llvmpipe, which is for testing); use smaller tensors here or a real GPU`);
+      fail(l.shader, `this launch needs ${l.loops} loop iterations per invocation (each loop's iterations + 1, summed over its loops), ` +
+        `but this adapter ends all loops of an invocation after ${this.maxLoopIterations} (a limit of Mesa's llvmpipe, which is for testing); ` +
+        'use smaller tensors here or a real GPU');
     }
     const entry = l.entry ?? 'main';
     const size = l.params.byteLength;
     if (this.arenaUsed + size > ARENA_BYTES) this.flush();
     const name = entry === 'main' ? l.shader : `${l.shader}:${entry}`;
     this.openScope(name);
-    const { pipeline, layout } = this.pipeline(l.shader, entry, l.constants ?? {});
+    const bound = l.buffers.flatMap((b, i) => (b ? [i + 1] : []));
+    const p = this.pipeline(l.shader, entry, l.constants ?? {}, bound);
     const offset = this.arenaUsed;
     l.params.writeTo(this.arena, offset);
     this.arenaUsed = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arenaBuffer, offset, size } }];
-    l.buffers.forEach((buffer, i) => {
-      if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
-    });
-    const bindGroup = this.device.createBindGroup({ label: name, layout, entries });
     const pass = this.openPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, this.bindGroup(p, size, l.buffers), [offset]);
     pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
     if (++this.pending >= this.batchSize) this.flush();

@@ -100,7 +100,7 @@ async function createBackend(options: WebGpuOptions): Promise<WebGpuBackend> {
       // llvmpipe (and lavapipe) end every shader loop after 65535 iterations (gallivm's loop limit)
       const capped = /llvmpipe/i.test(`${info.device} ${info.description}`);
       const ctx = new GpuContext(gpu, adapter, device, options.batchSize ?? 256, capped ? LLVMPIPE_MAX_LOOP : Infinity);
-      const backend = new WebGpuBackend(ctx, report, { maxPooledBytes: options.maxPooledBytes ?? 2 ** 30 }, () => {
+      const backend = new WebGpuBackend(ctx, report, { maxPooledBytes: options.maxPooledBytes ?? 2 ** 30, llvmpipe: capped }, () => {
         current = null;
       });
       registerBackend(backend);

@@ -11,6 +11,7 @@ import type { Gpu } from './kernels/gpu.ts';
 import { layoutKernels } from './kernels/layout.ts';
 import { linalgKernels } from './kernels/linalg.ts';
 import { matmulKernels } from './kernels/matmul.ts';
+import { targetGroups, type PlanOptions } from './kernels/matmul-plan.ts';
 import { nnKernels } from './kernels/nn.ts';
 import { optimKernels } from './kernels/optim.ts';
 import { randomKernels } from './kernels/random.ts';
@@ -26,6 +27,7 @@ export class WebGpuBackend implements WebGpu, Gpu {
   readonly description: string;
   readonly kernels: Kernels;
   readonly placeholder: GPUBuffer;
+  readonly matmulPlan: PlanOptions;
   private readonly pool: BufferPool;
   private readonly allocations = new AllocationTracker();
   /** Buffers handed out again by the pool: recorded commands may still read them. */
@@ -35,13 +37,17 @@ export class WebGpuBackend implements WebGpu, Gpu {
   constructor(
     readonly ctx: GpuContext,
     readonly adapter: AdapterReport,
-    options: { maxPooledBytes: number },
+    options: { maxPooledBytes: number; llvmpipe: boolean },
     private readonly onDispose: () => void = () => {},
   ) {
     const words = [adapter.vendor, adapter.architecture, adapter.device, adapter.description].filter(Boolean);
     this.description = `WebGPU (${adapter.backend}, featureLevel ${adapter.featureLevel}): ${words.join(' · ') || 'unnamed adapter'}`;
     this.pool = new BufferPool(ctx.device, options.maxPooledBytes, () => ctx.flush());
     this.placeholder = this.pool.acquire(16).buffer;
+    // llvmpipe runs a workgroup per CPU thread (hardwareConcurrency is absent on Node 20: assume 2)
+    const kind = options.llvmpipe ? 'llvmpipe' : 'gpu';
+    const threads = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 2;
+    this.matmulPlan = { kind, targetGroups: targetGroups(kind, threads), maxLoop: ctx.maxLoopIterations };
     this.kernels = {
       ...elementwiseKernels(this),
       ...layoutKernels(this),

@@ -113,6 +113,11 @@ export function elementwiseKernels(cpu: Cpu): ElementwiseKernels {
     cast: (x, dtype) => cpu.adopt(cast(elements(x), dtype)),
     unary: (op, x, p) => cpu.adopt(unary(op, floats(x), p)),
     unaryGrad: (op, s, g, p) => cpu.adopt(unaryGrad(op, floats(s), floats(g), p)),
+    binaryScalar: (op, x, value, valueFirst) => {
+      const v = like(floats(x), 1), n = [x.size];
+      v[0] = value;
+      return cpu.adopt(valueFirst ? binary(op, v, [], floats(x), n, n) : binary(op, floats(x), n, v, [], n));
+    },
     binary: (op, a, as, b, bs, os) => cpu.adopt(binary(op, floats(a), as, floats(b), bs, os)),
     where: (c, cs, a, as, b, bs, os) => cpu.adopt(where(elements(c), cs, floats(a), as, floats(b), bs, os)),
   };

@@ -1,4 +1,4 @@
-import type { MatmulKernels, MatmulParams } from '../../backend.ts';
+import type { MatmulEpilogue, MatmulKernels, MatmulParams } from '../../backend.ts';
 import { like, type FloatArray } from '../float-array.ts';
 import { gemmRows, operandStrides, type Gemm } from '../gemm-packed.ts';
 import { floats, type Cpu } from './cpu.ts';
@@ -57,6 +57,14 @@ function gemmDots(g: Gemm, m0: number, m1: number): void {
   }
 }
 
+/** In place: out [batch, m, n] = alpha·out + bias[j] + c (out holds the product; the sum is rounded once to its dtype). */
+function epilogue(out: FloatArray, n: number, epi: MatmulEpilogue): FloatArray {
+  const alpha = epi.alpha ?? 1, bias = epi.bias ? floats(epi.bias) : null, c = epi.c ? floats(epi.c) : null;
+  if (alpha === 1 && !bias && !c) return out;
+  for (let i = 0; i < out.length; i++) out[i] = alpha * out[i]! + (bias ? bias[i % n]! : 0) + (c ? c[i]! : 0);
+  return out;
+}
+
 export function matmulKernels(cpu: Cpu): MatmulKernels {
-  return { matmul: (a, b, p) => cpu.adopt(matmul(floats(a), floats(b), p)) };
+  return { matmul: (a, b, p, epi = {}) => cpu.adopt(epilogue(matmul(floats(a), floats(b), p), p.n, epi)) };
 }

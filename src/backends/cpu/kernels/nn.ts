@@ -61,8 +61,8 @@ export function layerNorm(x: FloatArray, gamma: FloatArray | null, beta: FloatAr
  * With x̂ = (x − μ)·rstd and ĝ = g·γ:
  *   dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)),  dγ = Σ_rows g·x̂,  dβ = Σ_rows g.
  */
-export function layerNormGrad(x: FloatArray, gamma: FloatArray | null, mean: FloatArray, rstd: FloatArray, g: FloatArray, rows: number, cols: number) {
-  const gradX = like(x), gGamma = new Float64Array(cols), gBeta = new Float64Array(cols);
+export function layerNormGrad(x: FloatArray, gamma: FloatArray | null, mean: FloatArray, rstd: FloatArray, g: FloatArray, rows: number, cols: number, affine: boolean) {
+  const gradX = like(x), gGamma = new Float64Array(affine ? cols : 0), gBeta = new Float64Array(affine ? cols : 0);
   for (let r = 0; r < rows; r++) {
     const base = r * cols, mu = mean[r]!, rs = rstd[r]!;
     let sumG = 0, sumGX = 0;
@@ -71,8 +71,10 @@ export function layerNormGrad(x: FloatArray, gamma: FloatArray | null, mean: Flo
       const gh = g[base + c]! * (gamma ? gamma[c]! : 1);
       sumG += gh;
       sumGX += gh * xhat;
-      gGamma[c]! += g[base + c]! * xhat;
-      gBeta[c]! += g[base + c]!;
+      if (affine) {
+        gGamma[c]! += g[base + c]! * xhat;
+        gBeta[c]! += g[base + c]!;
+      }
     }
     for (let c = 0; c < cols; c++) {
       const xhat = (x[base + c]! - mu) * rs;
@@ -80,6 +82,7 @@ export function layerNormGrad(x: FloatArray, gamma: FloatArray | null, mean: Flo
       gradX[base + c] = rs * (gh - sumG / cols - xhat * (sumGX / cols));
     }
   }
+  if (!affine) return { gradX, gradGamma: null, gradBeta: null };
   const gradGamma = like(x, cols), gradBeta = like(x, cols);
   gradGamma.set(gGamma);
   gradBeta.set(gBeta);
@@ -163,9 +166,9 @@ export function nnKernels(cpu: Cpu): NnKernels {
       const r = layerNorm(floats(x), gamma && floats(gamma), beta && floats(beta), rows, cols, eps);
       return { y: cpu.adopt(r.y), mean: cpu.adopt(r.mean), rstd: cpu.adopt(r.rstd) };
     },
-    layerNormGrad: (x, gamma, mean, rstd, g, rows, cols) => {
-      const r = layerNormGrad(floats(x), gamma && floats(gamma), floats(mean), floats(rstd), floats(g), rows, cols);
-      return { gradX: cpu.adopt(r.gradX), gradGamma: cpu.adopt(r.gradGamma), gradBeta: cpu.adopt(r.gradBeta) };
+    layerNormGrad: (x, gamma, mean, rstd, g, rows, cols, affine) => {
+      const r = layerNormGrad(floats(x), gamma && floats(gamma), floats(mean), floats(rstd), floats(g), rows, cols, affine);
+      return { gradX: cpu.adopt(r.gradX), gradGamma: r.gradGamma && cpu.adopt(r.gradGamma), gradBeta: r.gradBeta && cpu.adopt(r.gradBeta) };
     },
     crossEntropy: (logits, t, rows, classes, ignore) => {
       const r = crossEntropy(floats(logits), ints(t), rows, classes, ignore);

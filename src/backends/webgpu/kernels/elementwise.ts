@@ -11,7 +11,7 @@ const UNARY_CODE: Readonly<Record<UnaryOp, number>> = {
   neg: 0, exp: 1, log: 2, sqrt: 3, abs: 4, tanh: 5, sigmoid: 6, relu: 7, gelu: 8, geluErf: 9, silu: 10, pow: 11,
 };
 
-/** The OP override of binary.wgsl. */
+/** The OP override of binary.wgsl and scalar.wgsl. */
 const BINARY_CODE: Readonly<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, eq: 4, gt: 5 };
 
 /** The MODE override of cast.wgsl: 0 copy, 1 float32 → int32, 2 int32 → float32. */
@@ -55,6 +55,14 @@ export function elementwiseKernels(gpu: Gpu): ElementwiseKernels {
       gpu.run({
         shader: 'unary', entry: 'grad', constants: { OP: UNARY_CODE[op] },
         params: new Params().u32(gradOut.size).f32(param), buffers: [buf(saved), buf(out), buf(gradOut)], groups: grid1d(gradOut.size),
+      });
+      return out;
+    },
+    binaryScalar(op, x, value, valueFirst) {
+      const out = gpu.alloc(op, x.dtype, x.size);
+      gpu.run({
+        shader: 'scalar', constants: { OP: BINARY_CODE[op], VALUE_FIRST: valueFirst },
+        params: new Params().u32(x.size).f32(value), buffers: [buf(x), buf(out)], groups: grid1d(x.size),
       });
       return out;
     },

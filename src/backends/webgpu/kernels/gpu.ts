@@ -2,6 +2,7 @@
 import type { Kernels, Storage } from '../../backend.ts';
 import type { DType } from '../../../dtype.ts';
 import { grid, type Launch } from '../gpu-context.ts';
+import type { PlanOptions } from './matmul-plan.ts';
 
 export interface Gpu {
   /** A new storage of `size` elements (contents undefined); `op` names the kernel in errors. */
@@ -15,6 +16,8 @@ export interface Gpu {
   readonly placeholder: GPUBuffer;
   /** All kernels, for kernels built from others (layerNormGrad's column sums use reduce). */
   readonly kernels: Kernels;
+  /** The adapter's kind, workgroup target and loop cap, from which matmul plans its launches. */
+  readonly matmulPlan: PlanOptions;
 }
 
 /** The GPUBuffer behind a storage of this backend. */
@@ -35,7 +38,23 @@ export function rowWorkgroup(cols: number): number {
   return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.max(cols, 1)))));
 }
 
-/** Iterations of each strided loop over a row of `cols` with rowWorkgroup(cols) threads. */
-export function rowLoops(cols: number): number {
-  return Math.ceil(cols / rowWorkgroup(cols));
+/*
+ * Loop budgets (Launch.loops): llvmpipe keeps one counter per invocation, decremented at the end of
+ * every pass through any loop body — the pass that exits included — and ends all loops once it
+ * reaches 0; so what must stay within its cap is Σ over the loop instances an invocation runs of
+ * (iterations + 1), Dawn's zero-init loop of each workgroup array included (⌈size / threads⌉ + 1).
+ */
+
+/** Budget of one tree reduction of common.wgsl (wg_sum, wg_max, wg_sum2) over `wg` threads: its halving loop. */
+export function treeLoops(wg: number): number {
+  return Math.log2(wg) + 1;
+}
+
+/**
+ * Budget of a row kernel (one workgroup of rowWorkgroup(cols) threads per row of `cols`) that makes
+ * `passes` strided passes over the row and `trees` tree reductions; + 2 for zeroing its scratch array.
+ */
+export function rowLoops(cols: number, passes: number, trees: number): number {
+  const wg = rowWorkgroup(cols);
+  return passes * (Math.ceil(cols / wg) + 1) + trees * treeLoops(wg) + 2;
 }

@@ -9,7 +9,8 @@ export function linalgKernels(gpu: Gpu): LinalgKernels {
       const out = gpu.alloc('cholSolve', rhs.dtype, r * cols);
       gpu.run({
         shader: 'chol-solve', constants: { WG: 64 }, params: new Params().u32(r).u32(cols), buffers: [buf(L), buf(rhs), buf(out)], groups: grid1d(cols, 64),
-        loops: (r * (r - 1)) / 2, // the inner substitution loops, over all rows
+        // each substitution: r passes of the outer loop + 1, and i (then r − 1 − i) passes of the inner one + 1 per row
+        loops: (r + 1) * (r + 2),
       }, [out]);
       return out;
     },

@@ -1,48 +1,55 @@
-/** Tiled matmul on WebGPU. */
-import type { MatmulKernels } from '../../backend.ts';
+/**
+ * Matmul on WebGPU: the plan (matmul-plan.ts) picks a generated tiled kernel (matmul-wgsl.ts) and
+ * maybe a split of k; this records its dispatches. The epilogue (alpha, bias, c) runs in the same
+ * pass — or, with split-K, in the ordered reduction that adds the partial products.
+ */
+import type { MatmulEpilogue, MatmulKernels, MatmulParams, Storage } from '../../backend.ts';
 import { fail } from '../../../errors.ts';
 import { MAX_GROUPS, Params } from '../gpu-context.ts';
-import { buf, type Gpu } from './gpu.ts';
+import { buf, grid1d, type Gpu } from './gpu.ts';
+import { chooseMatmul, groupsOf, tiledLoops, type Plan } from './matmul-plan.ts';
 
-/** Each thread of matmul.wgsl computes a MICRO × MICRO block of the output. */
-const MICRO = 4;
-/** matmul.wgsl's TILE_K default. */
-const TILE_K = 16;
-
-/** Threads along one side of the workgroup: small matrices get small tiles (4·threads wide). */
-function sideThreads(size: number): number {
-  return size <= 16 ? 4 : size <= 32 ? 8 : 16;
-}
-
-/**
- * The longest loop of matmul.wgsl per invocation, summed over its re-entries: per k tile the tile
- * loads run ⌈TM·TILE_K / threads⌉ (A) or ⌈TN·TILE_K / threads⌉ (B) times and the kk loop TILE_K;
- * there are ⌈k / TILE_K⌉ tiles per matrix, and an invocation computes ⌈batch / 65535⌉ matrices
- * (the z loop re-enters every inner loop once per matrix above the grid's 65535 layers).
- */
-export function matmulLoops(batch: number, k: number, wgX: number, wgY: number): number {
-  const threads = wgX * wgY;
-  const perTile = Math.max(TILE_K, Math.ceil((MICRO * wgY * TILE_K) / threads), Math.ceil((MICRO * wgX * TILE_K) / threads));
-  return Math.ceil(batch / MAX_GROUPS) * Math.max(1, perTile * Math.ceil(k / TILE_K));
+/** out [batch, m, n] = alpha·op(a)·op(b) (+ bias) (+ c) with the kernel and split of k that `plan` says. */
+export function recordMatmul(gpu: Gpu, a: Storage, b: Storage, p: MatmulParams, epi: MatmulEpilogue, plan: Plan): Storage {
+  const { batch, m, n } = p;
+  const { variant: v, splits, kChunk } = plan;
+  const groups = groupsOf(p, v, splits);
+  if (groups[0] > MAX_GROUPS || groups[1] > MAX_GROUPS) {
+    fail('matmul', `an output of [${m}, ${n}] needs more than ${MAX_GROUPS} tiles of ${v.name} along one side`);
+  }
+  const alpha = epi.alpha ?? 1;
+  const bias = epi.bias ? buf(epi.bias) : null, c = epi.c ? buf(epi.c) : null;
+  const out = gpu.alloc('matmul', a.dtype, batch * m * n);
+  const split = splits > 1;
+  const flags = (bias ? 1 : 0) | (c ? 2 : 0); // the epilogue's terms (a uniform: no pipeline per combination)
+  const part = split ? gpu.alloc('matmul', a.dtype, batch * splits * m * n) : out; // partial products [batch·splits, m, n]
+  const outputs = split ? [out, part] : [out];
+  try {
+    gpu.run({
+      shader: v.name,
+      constants: { TRANS_A: p.transA, TRANS_B: p.transB, ALIGNED: plan.aligned },
+      params: new Params().u32(m).u32(n).u32(p.k).u32(batch * splits).u32(p.aBatchStride).u32(p.bBatchStride).u32(splits).u32(kChunk)
+        .f32(split ? 1 : alpha).u32(split ? 0 : flags),
+      buffers: [buf(a), buf(b), buf(part), bias ?? gpu.placeholder, c ?? gpu.placeholder],
+      groups,
+      loops: tiledLoops(p, v, splits, kChunk),
+    }, outputs);
+    if (split) {
+      const total = batch * m * n;
+      gpu.run({
+        shader: 'matmul-reduce', params: new Params().u32(total).u32(m * n).u32(n).u32(splits).f32(alpha).u32(flags),
+        buffers: [buf(part), buf(out), bias ?? gpu.placeholder, c ?? gpu.placeholder],
+        groups: grid1d(total), loops: splits + 1,
+      }, outputs);
+    }
+  } finally {
+    if (split && !part.freed) part.release();
+  }
+  return out;
 }
 
 export function matmulKernels(gpu: Gpu): MatmulKernels {
   return {
-    matmul(a, b, p) {
-      const { batch, m, n, k } = p;
-      const wgX = sideThreads(n), wgY = sideThreads(m);
-      const gx = Math.ceil(n / (MICRO * wgX)), gy = Math.ceil(m / (MICRO * wgY));
-      if (gx > MAX_GROUPS || gy > MAX_GROUPS) fail('matmul', `an output of [${m}, ${n}] needs more than ${MAX_GROUPS} tiles along one side`);
-      const out = gpu.alloc('matmul', a.dtype, batch * m * n);
-      gpu.run({
-        shader: 'matmul',
-        constants: { TRANS_A: p.transA, TRANS_B: p.transB, WG_X: wgX, WG_Y: wgY },
-        params: new Params().u32(m).u32(n).u32(k).u32(batch).u32(p.aBatchStride).u32(p.bBatchStride),
-        buffers: [buf(a), buf(b), buf(out)],
-        groups: [gx, gy, Math.min(batch, MAX_GROUPS)],
-        loops: matmulLoops(batch, k, wgX, wgY),
-      }, [out]);
-      return out;
-    },
+    matmul: (a, b, p, epi = {}) => recordMatmul(gpu, a, b, p, epi, chooseMatmul(p, gpu.matmulPlan)),
   };
 }
