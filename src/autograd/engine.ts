@@ -41,7 +41,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
       accumulateLeaf(root, seed);
       return;
     }
-    const order = topologicalOrder(root.gradFn);
+    const order = forwardOrder(root.gradFn).reverse(); // each context after all of its consumers
     const grads = new Map<Context, Tensor>([[root.gradFn, seed]]);
     for (const ctx of order) {
       const g = grads.get(ctx);
@@ -90,8 +90,8 @@ function defaultGradient(root: Tensor): Tensor {
   return newTensor(root.backend.kernels.full(root.dtype, 1, 1), root.shape);
 }
 
-/** Contexts reachable from root, each after all of its consumers (iterative DFS, post-order reversed). */
-function topologicalOrder(root: Context): Context[] {
+/** Contexts reachable from root, each after every context that feeds it: forward order (iterative post-order DFS). */
+export function forwardOrder(root: Context): Context[] {
   const visited = new Set<Context>([root]);
   const post: Context[] = [];
   const stack: { ctx: Context; next: number }[] = [{ ctx: root, next: 0 }];
@@ -108,7 +108,7 @@ function topologicalOrder(root: Context): Context[] {
       stack.pop();
     }
   }
-  return post.reverse();
+  return post;
 }
 
 function copyOf(t: Tensor): Tensor {

@@ -3,7 +3,18 @@ import { isTensor, newTensor } from './tensor-class.ts';
 import { describe, fail } from '../errors.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
-import { currentModule, recordSave } from './saved.ts';
+import { currentModule, recordSave, type SavedEntry } from './saved.ts';
+import type { DType } from '../dtype.ts';
+
+/** One tensor a context keeps for backward, as graph.ts reports it. */
+export interface SavedTensorInfo {
+  storageId: number;
+  /** The whole storage's bytes (what measureSaved counts for an activation, once per storage). */
+  storageBytes: number;
+  shape: readonly number[];
+  dtype: DType;
+  kind: SavedEntry['kind'];
+}
 
 /**
  * The autograd node of one op application, as PyTorch's ctx:
@@ -16,7 +27,9 @@ export class Context<M = Record<string, unknown>> {
   meta = {} as M;
   /** Inputs that need a gradient: their gradFn (non-leaf) or the leaf itself; null elsewhere. */
   readonly edges: ({ gradFn: Context } | { leaf: Tensor } | null)[];
-  private saved: { tensor: Tensor | null; version: number }[] = [];
+  private saved: { tensor: Tensor | null; version: number; kind?: SavedEntry['kind'] }[] = [];
+  /** The shape of the op's output (set by apply when the op records; the output's own shape array). */
+  outputShape: readonly number[] = [];
   private releases: (() => void)[] = [];
   private released = false;
   /** Holders of this context: its output tensor and the later contexts that consume that output. */
@@ -42,6 +55,13 @@ export class Context<M = Record<string, unknown>> {
     return this.fn.opName;
   }
 
+  /** What this context holds for backward now, read from the saved aliases (nothing once released). */
+  get savedInfos(): SavedTensorInfo[] {
+    return this.saved.flatMap(({ tensor, kind }) => (tensor && kind
+      ? [{ storageId: tensor.storage.id, storageBytes: tensor.storage.bytes, shape: tensor.shape, dtype: tensor.dtype, kind }]
+      : []));
+  }
+
   get isReleased(): boolean {
     return this.released;
   }
@@ -61,7 +81,7 @@ export class Context<M = Record<string, unknown>> {
       const kind = t.isParameter ? 'parameter' : 'activation';
       this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
       t.storage.retain();
-      this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version });
+      this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version, kind });
     }
   }
 
@@ -172,6 +192,7 @@ export abstract class Function {
       }
     }
     if (ctx.recording) {
+      ctx.outputShape = out.shape;
       out.requiresGrad = true;
       out.gradFn = ctx;
     }

@@ -11,7 +11,8 @@ import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initCpu, type CpuTier } from '../backends/cpu/cpu-backend.ts';
 import { getBackend, useBackend } from '../backends/registry.ts';
-import { evalStarts, loadText, splitTrainVal } from '../data/text.ts';
+import { evalStarts, splitTrainVal } from '../data/text.ts';
+import { loadText } from '../data/load-text.ts';
 import type { Device } from '../dtype.ts';
 import { alignmentChart, lossChart, memoryChart, memoryPerMethodChart, renderSvg } from '../lab/charts.ts';
 import { BASE_CHECKPOINT, loadCheckpoint } from '../lab/checkpoint.ts';
@@ -22,6 +23,8 @@ import { lrGrid, planEntries, seedsFrom, type PlanEntry } from '../lab/plan.ts';
 import { findingLines, findings, firstSeedResults, markdownReport, tableRows, textTable, type LabSettings, type LrSweep, type RunStatus } from '../lab/report.ts';
 import { comparisons, type EntryRuns } from '../lab/summary.ts';
 import { maxAdapterRank } from '../lora/adapters.ts';
+import { savePeftAdapter } from '../io/peft-files.ts';
+import type { GPT } from '../nn/transformer.ts';
 import { evaluate } from '../lab/train.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
 
@@ -120,7 +123,8 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
     const bar = progressBar(`${e.label}${split === 'tune' ? ` lr ${runLr.toPrecision(2)}` : ''} · seed ${runSeed}`, steps);
     return fineTune(() => loadCheckpoint(v.checkpoint, device), text, {
       method: e.method, key: e.key, label: e.label, rank: e.rank, alpha: e.alpha, split, steps, seed: runSeed, batch, seq, device,
-      alignAt: split === 'tune' ? [] : alignAt, veraRank, saveAdapter, lr: runLr,
+      alignAt: split === 'tune' ? [] : alignAt, veraRank, lr: runLr,
+      ...(saveAdapter ? { saveAdapter: { folder: saveAdapter, write: (folder: string, model: GPT) => savePeftAdapter(folder, model, { baseModel: 'lorafa/tiny-gpt' }) } } : {}),
       evalEvery: Math.max(1, Math.floor(steps / 5)), logEvery: v['log-every'],
       onStep: (step, loss) => bar.update(step, loss),
     }).finally(() => bar.stop());

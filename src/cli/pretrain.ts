@@ -4,7 +4,8 @@
  * checkpoints/base.safetensors with its config, vocabulary and this command in the metadata.
  */
 import { fileURLToPath } from 'node:url';
-import { BatchSampler, CharTokenizer, evalStarts, loadText, splitTrainVal } from '../data/text.ts';
+import { BatchSampler, CharTokenizer, evalStarts, splitTrainVal } from '../data/text.ts';
+import { loadText } from '../data/load-text.ts';
 import { BASE_CHECKPOINT, saveCheckpoint } from '../lab/checkpoint.ts';
 import { progressBar } from '../lab/progress.ts';
 import { evaluate, trainStep } from '../lab/train.ts';

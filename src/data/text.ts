@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Device } from '../dtype.ts';
 import { fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
@@ -37,11 +36,6 @@ export class CharTokenizer {
   decode(ids: ArrayLike<number>): string {
     return Array.from(ids, (i) => this.chars[i] ?? '?').join('');
   }
-}
-
-/** The bundled texts (see data/README.md): Brown corpus press reportage and romance fiction. */
-export function loadText(name: 'pretrain' | 'finetune'): string {
-  return readFileSync(new URL(`../../data/${name}.txt`, import.meta.url), 'utf8');
 }
 
 /** The first (1 − valFraction) of the ids for training, the rest for validation (no overlap). */

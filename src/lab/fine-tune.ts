@@ -1,7 +1,6 @@
 import { getBackend } from '../backends/registry.ts';
 import { BatchSampler, evalStarts, splitTrainVal, type Batch, type CharTokenizer } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
-import { savePeftAdapter } from '../io/peft-files.ts';
 import { AdapterLayer } from '../lora/adapter-layer.ts';
 import { applyAdapters, type AdapterOptions } from '../lora/adapters.ts';
 import { fullGradients } from '../lora/lora-ga.ts';
@@ -68,6 +67,8 @@ export interface FineTuneOptions {
   lr: number;
   /** Validation loss every this many steps (and at the end). */
   evalEvery: number;
+  /** Fixed windows the validation and training losses are measured on (default 32). */
+  evalWindows?: number;
   /**
    * Training losses are read back every this many steps (and at step 0, the end, and before
    * every evaluation or alignment probe), all of them at once: in between, the device runs while
@@ -79,9 +80,23 @@ export interface FineTuneOptions {
   device: Device;
   /** VeRA's rank (its shared A and B are cheap, so it usually runs at a larger rank than the others). */
   veraRank: number;
-  /** Where to save the trained adapter in PEFT's format (adapter_model.safetensors + adapter_config.json), if anywhere. */
-  saveAdapter?: string;
-  onStep?: (step: number, loss: number) => void;
+  /**
+   * Where to save the trained adapter in PEFT's format (adapter_model.safetensors + adapter_config.json),
+   * if anywhere, and the writer that does it (the Node side's savePeftAdapter; this file also runs in pages).
+   */
+  saveAdapter?: { folder: string; write: (folder: string, model: GPT) => Promise<void> };
+  /** When a step's loss arrives (step 1-based): the loss and StepInfo. */
+  onStep?: (step: number, loss: number, info: StepInfo) => void;
+  /** After an alignAt step (1-based): its cos(−ΔW, G) means (MethodResult['alignment']). */
+  onAlignment?: (step: number, alignment: { sgd: number; adamw: number }) => void;
+}
+
+/** What a live display gets with each loss. */
+export interface StepInfo {
+  /** Wall time since the previous loss arrived (per step with logEvery 1; probes and evaluations included). */
+  ms: number;
+  /** measureSaved's bytes of a step's forward (measured at step 0; every step saves the same tensors). */
+  savedBytes: number;
 }
 
 export interface MethodResult {
@@ -154,7 +169,8 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     : new AdamW(params, { lr: o.lr, weightDecay: 0.01 });
   const schedule = warmupCosine({ lr: o.lr, warmupSteps: warmupSteps(o.steps), totalSteps: o.steps, minLr: o.lr / 10 });
   const sampler = new BatchSampler(train, o.batch, o.seq, o.seed); // the same batches for every method
-  const valStarts = evalStarts(val, o.seq, 32);
+  const windows = o.evalWindows ?? 32;
+  const valStarts = evalStarts(val, o.seq, windows);
   // LoRA-Pro's factor caches follow A and B, which change every step: on WebGPU they are read back before each forward
   const adapters = model.namedModules().flatMap(([, m]) => (m instanceof AdapterLayer ? [m] : []));
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
@@ -172,10 +188,13 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     }
   };
   const losses = new PendingLosses();
+  let lastReport = performance.now();
   const readLosses = async () => {
     for (const { step, loss } of await losses.read()) {
       curve.push({ step, loss });
-      o.onStep?.(step + 1, loss);
+      const now = performance.now();
+      o.onStep?.(step + 1, loss, { ms: now - lastReport, savedBytes });
+      lastReport = now;
     }
   };
   try {
@@ -193,15 +212,16 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
       opt.lr = schedule(step);
       const r = recordStep(model, opt, batch, { clip: 1, measure: step === 0 });
       losses.add(step, r.loss);
+      if (r.saved) savedBytes = r.saved.bytes;
       const evalNow = (step + 1) % o.evalEvery === 0 && step + 1 < o.steps;
       if (step === 0 || losses.size >= o.logEvery || probe || evalNow || step + 1 === o.steps) await readLosses();
       if (probe) {
         peak = Math.max(peak, backend.memory().peakBytes);
         const applied = await outsideStep(step, () => appliedAlignment(probe));
         alignment.push({ step, sgd: mean(probe.layers.map((l) => l.sgd)), adamw: mean(applied) });
+        o.onAlignment?.(step + 1, alignment[alignment.length - 1]!);
         backend.resetPeak();
       }
-      if (r.saved) savedBytes = r.saved.bytes;
       batch.x.dispose();
       batch.y.dispose();
       if (evalNow) valCurve.push({ step: step + 1, loss: await outsideStep(step, () => evaluate(model, val, valStarts, o.seq, o.batch)) });
@@ -213,10 +233,10 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const peakBytes = Math.max(peak, backend.memory().peakBytes) - baseline;
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });
-  const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, 32), o.seq, o.batch);
+  const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, windows), o.seq, o.batch);
   const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
-  const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter}/${o.key}`) : undefined;
+  const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter.folder}/${o.key}`, o.saveAdapter.write) : undefined;
   opt.dispose();
   model.dispose();
   return {
@@ -247,9 +267,9 @@ async function buildAdapters(model: GPT, adapter: LabMethodSpec['adapter'] & obj
 }
 
 /** Saves the trained adapter in PEFT's format in folder, or says why it cannot be (Full-FT, VeRA). */
-async function saveAdapter(model: GPT, spec: LabMethodSpec, folder: string): Promise<string> {
+async function saveAdapter(model: GPT, spec: LabMethodSpec, folder: string, write: (folder: string, model: GPT) => Promise<void>): Promise<string> {
   if (!spec.adapter) return 'not saved: Full-FT has no adapter';
   if (spec.adapter.method === 'vera') return "not saved: VeRA has no PEFT LoRA format (PEFT's VeRA files are not written)";
-  await savePeftAdapter(folder, model, { baseModel: 'lorafa/tiny-gpt' });
+  await write(folder, model);
   return folder;
 }

@@ -68,11 +68,17 @@ function account(what: string, c: MemoryCase, expected: number, forward: () => T
   };
 }
 
-/** One layer through the ops: x [N, d] needs no gradient; W frozen except for Full-FT. */
-function singleLayer(c: MemoryCase): Outcome {
+/** One layer's sizes, dropout probability p, seed and dtype (what singleLayerForward builds from). */
+export type LayerCase = Omit<MemoryCase, 'o2'>;
+
+/**
+ * One layer through the ops, as a forward to run under measureSaved: x [N, d] needs no gradient;
+ * W [d, o] frozen except for Full-FT; A [d, r], B [r, o] orthonormal (well conditioned in any
+ * dtype, so the frozen one is always accepted); σ = 2, adapter dropout p.
+ */
+export function singleLayerForward(method: MemoryMethod, c: LayerCase): () => Tensor {
   const x = randn([c.N, c.d], { dtype: c.dtype, seed: c.seed });
   const W = randn([c.d, c.o], { dtype: c.dtype, seed: (c.seed ^ 1) >>> 0, parameter: true });
-  // orthonormal factors: well conditioned in any dtype, so the frozen one is always accepted
   const stream = randomStream('memory', c.seed);
   const factor = (rows: number, cols: number, side: 'columns' | 'rows') =>
     tensor(initFactor('memory', 'orthogonal', rows, cols, side, stream), { shape: [rows, cols], dtype: c.dtype, parameter: true });
@@ -85,7 +91,11 @@ function singleLayer(c: MemoryCase): Outcome {
     loraFB: () => loraFB(x, trained(W, false), trained(A, true), trained(B, false), opts),
     loraFA: () => loraFA(x, trained(W, false), trained(A, false), trained(B, true), opts),
   };
-  return worst(...MEMORY_METHODS.map((m) => account(`${m} layer`, c, expectedElements(m, c.N, c.d, c.r), run[m])));
+  return run[method];
+}
+
+function singleLayer(c: MemoryCase): Outcome {
+  return worst(...MEMORY_METHODS.map((m) => account(`${m} layer`, c, expectedElements(m, c.N, c.d, c.r), singleLayerForward(m, c))));
 }
 
 /** Two layers d → o → o₂ built from nn modules (Linear, LoraLinear, LoraFbLinear, LoraFaLinear). */

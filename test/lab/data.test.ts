@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LorafaError } from '../../src/index.ts';
 import { detokenizeBrown, genreFiles } from '../../src/data/brown.ts';
-import { batchAt, BatchSampler, CharTokenizer, evalStarts, loadText, splitTrainVal } from '../../src/data/text.ts';
+import { batchAt, BatchSampler, CharTokenizer, evalStarts, splitTrainVal } from '../../src/data/text.ts';
+import { loadText } from '../../src/data/load-text.ts';
 
 describe('Brown corpus text', () => {
   it('drops tags, re-attaches punctuation and turns `` and \'\' into double quotes', () => {

@@ -4,7 +4,7 @@
  * fall from one per step to one per k steps (plus step 0 and the last), exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { loadText } from '../../src/data/text.ts';
+import { loadText } from '../../src/data/load-text.ts';
 import { BASE_CHECKPOINT, loadCheckpoint } from '../../src/lab/checkpoint.ts';
 import { fineTune, type FineTuneOptions } from '../../src/lab/fine-tune.ts';
 import { PendingLosses } from '../../src/lab/train.ts';

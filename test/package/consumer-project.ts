@@ -41,7 +41,7 @@ export async function bundle(dir: string, entry: string, outfile: string, minify
   return (await readFile(join(dir, outfile))).length;
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript' };
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.txt': 'text/plain; charset=utf-8' };
 
 /**
  * Serves dir's files on 127.0.0.1 (a secure context: WebGPU is available there); crossOriginIsolated

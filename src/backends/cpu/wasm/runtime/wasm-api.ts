@@ -25,4 +25,4 @@ interface WasmApi {
   Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 
-export const wasm: WasmApi | null = (globalThis as { WebAssembly?: WasmApi }).WebAssembly ?? null;
+export const wasm: WasmApi | null = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly ?? null;
