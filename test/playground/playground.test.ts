@@ -104,7 +104,7 @@ describe.skipIf(!hasChromium)(`the playground in headless Chromium${skip}`, () =
   it('loads with no console error, detects WebGPU (SwiftShader here) and says what runs where', async () => {
     expect(await page.getAttribute('#runtime-gpu', 'data-webgpu')).toBe('true');
     expect(await page.textContent('#runtime-gpu')).toMatch(/^WebGPU: detected \(adapter .+\)/);
-    expect(await page.textContent('#runtime-cpu')).toMatch(/lorafa's CPU \(JavaScript/);
+    expect(await page.textContent('#runtime-cpu')).toMatch(/lorafa's CPU \(WebAssembly SIMD, 1 thread, no shared memory\)/);
     expect(errors).toEqual([]);
   });
 
