@@ -4,11 +4,14 @@
  * (a GPU device per mutant run is too slow on llvmpipe, and the CPU stand-ins cover the same code)
  * and without the deep-graph stress test (three minutes of million-op chains, no LoRA code).
  */
-import { defineConfig, mergeConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 import base from './vitest.config.ts';
 
-export default mergeConfig(base, defineConfig({
+// not mergeConfig: it would append these lists to the base's `test/**/*.test.ts`
+export default defineConfig({
+  ...base,
   test: {
+    ...base.test,
     include: [
       'test/core/**/*.test.ts', 'test/nn/**/*.test.ts', 'test/lora/**/*.test.ts', 'test/memory/**/*.test.ts',
       'test/verify/**/*.test.ts', 'test/lab/accounting.test.ts', 'test/bench/memory.test.ts', 'test/io/peft.test.ts',
@@ -16,4 +19,4 @@ export default mergeConfig(base, defineConfig({
     ],
     exclude: ['test/core/deep-graph.test.ts', 'test/lora/webgpu*.test.ts', '**/node_modules/**'],
   },
-}));
+});
