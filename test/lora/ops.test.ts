@@ -10,19 +10,21 @@ import { loraFactorStats } from '../../src/lora/factor-cache.ts';
 import { dim, seed } from '../helpers/arbitraries.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { expectError } from '../helpers/errors.ts';
+import { gaussJordan } from '../helpers/reference.ts';
+import { scaleArb } from '../../src/verify/cases.ts';
 
 const f64 = { dtype: 'float64' as const };
 const param = (shape: number[], s: number, requiresGrad = false) => randn(shape, { ...f64, seed: s, parameter: true, requiresGrad });
 
 describe('gradients against central differences (float64)', () => {
   const opts = { scale: 0.7 };
-  it('linear, lora (with and without dropout), and the uncorrected loraFA / loraFB are true gradients', () => {
-    fc.assert(fc.property(dim(5), dim(5), dim(5), seed, fc.constantFrom(0, 0.4), (N, d, o, s, p) => {
+  it('linear, lora (with and without dropout), and the uncorrected loraFA / loraFB are true gradients, for σ of either sign and tiny', () => {
+    fc.assert(fc.property(dim(5), dim(5), dim(5), seed, fc.constantFrom(0, 0.4), scaleArb, (N, d, o, s, p, scale) => {
       const r = Math.min(d, o);
       const x = randn([2, N, d], { ...f64, seed: s, requiresGrad: true }); // a batch axis: [2, N, d] is used as [2N, d]
       const W = param([d, o], s + 1, true), A = param([d, r], s + 2, true), B = param([r, o], s + 3, true);
       const b = randn([o], { ...f64, seed: s + 4, requiresGrad: true });
-      const drop = { ...opts, dropout: p, seed: 11 };
+      const drop = { scale, dropout: p, seed: 11 };
       expect(gradcheck((x, W, b) => ops.linear(x, W, b), [x, W, b]).ok).toBe(true);
       expect(gradcheck((x, W, A, B) => ops.lora(x, W, A, B, drop), [x, W, A, B]).ok).toBe(true);
       W.requiresGrad = false;
@@ -66,23 +68,11 @@ describe('gradients against central differences (float64)', () => {
   });
 });
 
-/** X with M·X = b for a small symmetric positive definite M, by Gauss–Jordan (independent of the engine's Cholesky). */
+/** X with M·X = b for a small symmetric positive definite M (Gauss–Jordan, independent of the engine's Cholesky). */
 function solve(M: Tensor, b: Tensor): Tensor {
   const [n] = M.shape as [number];
   const k = b.shape[1]!;
-  const m = Array.from(M.dataSync()), x = Array.from(b.dataSync());
-  for (let c = 0; c < n; c++) {
-    const piv = m[c * n + c]!;
-    for (let j = 0; j < n; j++) m[c * n + j]! /= piv;
-    for (let j = 0; j < k; j++) x[c * k + j]! /= piv;
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = m[r * n + c]!;
-      for (let j = 0; j < n; j++) m[r * n + j]! -= f * m[c * n + j]!;
-      for (let j = 0; j < k; j++) x[r * k + j]! -= f * x[c * k + j]!;
-    }
-  }
-  return tensor(x, { shape: [n, k], ...f64 });
+  return tensor(gaussJordan(Array.from(M.dataSync()), n, Array.from(b.dataSync()), k), { shape: [n, k], ...f64 });
 }
 
 describe('what each op saves', () => {
