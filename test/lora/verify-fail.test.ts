@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Claim } from '../../src/verify/claim.ts';
+import { run } from '../../src/cli/verify.ts'; // sees the mocked claims: vi.mock is hoisted above the imports
 
 vi.mock('../../src/verify/claims.ts', () => {
   const holds: Claim<number> = {
@@ -23,7 +24,6 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('lorafa verify with a failing claim', () => {
   it('prints NO and the shrunk counterexample, and exits 1; exits 0 when only the holding claim runs', async () => {
-    const { run } = await import('../../src/cli/verify.ts');
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     expect(await run(['--runs', '50', '--only', 'fixture'])).toBe(1);
     const out = log.mock.calls.map((c) => c.join(' ')).join('\n');
@@ -36,7 +36,6 @@ describe('lorafa verify with a failing claim', () => {
   });
 
   it('under --inject-fault, names a claim that should have detected the fault and did not', async () => {
-    const { run } = await import('../../src/cli/verify.ts');
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     expect(await run(['--runs', '5', '--only', 'holds', '--inject-fault', 'model:2'])).toBe(0);
     expect(log.mock.calls.map((c) => c.join(' ')).join('\n')).toContain('Self-test model:2: 0 of the 1 claims that detect it failed; MISSED by fixture holds.');
