@@ -8,12 +8,12 @@
 import fc from 'fast-check';
 import { loraFA } from '../ops.ts';
 import { loraFactorStats } from '../lora/factor-cache.ts';
+import { randomStream } from '../lora/init.ts';
 import type { Tensor } from '../tensor.ts';
 import { worst, type Claim, type Outcome } from './claim.ts';
 import { gaussian, leaf, loraCase, makeData, naturalScales, type LoraCase } from './cases.ts';
 import { combine, fromTensor, norm, sub, type Mat } from './dense.ts';
 import { faultSize, perturb } from './fault.ts';
-import { randomStream } from '../lora/init.ts';
 
 interface CacheCase {
   c: LoraCase;

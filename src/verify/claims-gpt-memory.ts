@@ -23,7 +23,7 @@ import { worst, type Claim, type Outcome } from './claim.ts';
 import { leak, modelled } from './fault.ts';
 
 /** The lab's GPT architecture (checkpoints/README.md) at width 128. */
-export const LAB_GPT: GptConfig = { vocab: 77, dim: 128, heads: 4, layers: 2, context: 64 };
+const LAB_GPT: GptConfig = { vocab: 77, dim: 128, heads: 4, layers: 2, context: 64 };
 
 interface StepCase {
   cfg: GptConfig;
@@ -61,7 +61,7 @@ function model(c: StepCase): number {
 }
 
 /** Claim 14's closed form (docs/math.md, Appendix E.2), independent of src/memory. */
-export function loraFaStepBytes(cfg: GptConfig, batch: number, seq: number, rank: number, t: number): number {
+function loraFaStepBytes(cfg: GptConfig, batch: number, seq: number, rank: number, t: number): number {
   if (t === 0) return 0;
   const N = batch * seq, d = cfg.dim, L = cfg.layers;
   return 4 * (L * (9 * N * d + cfg.heads * batch * seq * seq + 4 * N) + N * cfg.vocab + 2 * N + 1 - (t === 1 ? N * d : 0) + t * L * N * rank);
@@ -81,11 +81,11 @@ const e2Case: fc.Arbitrary<StepCase> = fc.record({
 function e2(c: StepCase): Outcome {
   const measured = measure(c);
   const t = c.targets.length;
-  const closed = loraFaStepBytes(c.cfg, c.batch, c.seq, c.rank, t);
+  const closed = loraFaStepBytes(c.cfg, c.batch, c.seq, c.rank, t), analytic = model(c);
   const where = `t = ${t} (${t * c.cfg.layers} adapted linears), r = ${c.rank}, b = ${c.batch}, s = ${c.seq}: measured ${measured} B`;
   return worst(
     { error: Math.abs(measured - closed), tolerance: 0, note: `${where}, closed form ${closed} B` },
-    { error: Math.abs(measured - model(c)), tolerance: 0, note: `${where}, src/memory ${model(c)} B` },
+    { error: Math.abs(measured - analytic), tolerance: 0, note: `${where}, src/memory ${analytic} B` },
   );
 }
 

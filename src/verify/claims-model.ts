@@ -38,7 +38,7 @@ function linears(c: TransformerConfig): Linear[] {
 }
 
 /** The closed form of docs/math.md for one (config, kind, run). */
-export function memoryFormula({ cfg, kind, run }: TotalsCase) {
+function memoryFormula({ cfg, kind, run }: TotalsCase) {
   const { layers: L, hidden: d, heads: h, vocab: V } = cfg, kv = cfg.kvHidden ?? d, f = cfg.ffn, r = run.rank, e = run.bytes;
   const N = run.batch * run.seq, P = h * run.batch * run.seq * run.seq;
   const all = linears(cfg);
@@ -94,7 +94,7 @@ const totalsCase: fc.Arbitrary<TotalsCase> = fc.record({
 }).filter((c) => !c.run.targets || c.kind === 'full' || linears(c.cfg).some((l) => c.run.targets!.includes(l.name))); // at least one adapted linear
 
 /** Table 7 as the audit must find it: what disagrees, with its numbers (docs/math.md, "The paper's activation arithmetic"). */
-export const TABLE7_FINDINGS: Record<Precision, { wrongCells: [string, string, string][]; columnsSum: string; sumAgrees: boolean; recomputed: string }> = {
+const TABLE7_FINDINGS: Record<Precision, { wrongCells: [string, string, string][]; columnsSum: string; sumAgrees: boolean; recomputed: string }> = {
   fp32: { wrongCells: [['GELU input', '64bsd', '16bsd']], columnsSum: '114bsd+9bhss', sumAgrees: true, recomputed: '66bsd+9bhss' },
   fp16: { wrongCells: [], columnsSum: '34bsd+5bhss', sumAgrees: false, recomputed: '34bsd+5bhss' },
   'bf16-autocast': { wrongCells: [['GELU input', '5sd', '8bsd']], columnsSum: '30bsd+7bhss (+ GELU input = 5sd, unit lost)', sumAgrees: false, recomputed: '38bsd+7bhss' },
@@ -125,7 +125,7 @@ interface AppendixCCase {
 }
 
 /** The recorded finding for the paper's case (Llama2-7B, b = 8, s = 1024, 2 bytes). */
-export const APPENDIX_C = { ownCopies: 18_656_264_192, sharedInputs: 12_213_813_248, claim: 18e9 } as const;
+const APPENDIX_C = { ownCopies: 18_656_264_192, sharedInputs: 12_213_813_248, claim: 18e9 } as const;
 
 function appendix({ cfg, batch, seq, bytes }: AppendixCCase): Outcome {
   const got = appendixC(cfg, batch, seq, bytes);
