@@ -5,7 +5,7 @@
  *   lorafa calc --model llama2-7b --batch 8 --seq 1024 --dtype bf16
  *   lorafa calc --model custom --layers 2 --hidden 64 --heads 4 --ffn 256 --vocab 77 --mlp gelu --dtype fp32
  */
-import { appendixC, auditTable7, BYTES, korthikantiBytes, layerLinears, methodMemory, METHODS, MODELS, type Method, type TransformerConfig } from '../memory/index.ts';
+import { appendixC, auditTable7, BYTES, korthikantiBytes, layerLinears, methodMemory, MODELS, PEFT_METHODS, type TransformerConfig } from '../memory/index.ts';
 import { fmtBytes } from '../memory/format.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
 
@@ -39,7 +39,6 @@ do it: the mask is regenerated from a seed in backward, so dropout adds no saved
   lorafa calc --model custom --layers 2 --hidden 64 --heads 4 --ffn 256 --vocab 77 --mlp gelu --dtype fp32`,
 } as const;
 
-const LABELS: Record<Method, string> = { full: 'Full-FT', lora: 'LoRA', lorafa: 'LoRA-FA', lorafb: 'LoRA-FB' };
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
 
 function modelConfig(v: Values<typeof CALC.options>): TransformerConfig {
@@ -75,20 +74,21 @@ async function calc(v: Values<typeof CALC.options>): Promise<number> {
   console.log(`${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, h = ${cfg.heads}, MLP ${cfg.mlp} of width ${cfg.ffn}, vocabulary ${cfg.vocab}` +
     `${cfg.kvHidden ? `, k/v width ${cfg.kvHidden}` : ''}; b = ${batch}, s = ${seq}, ${v.dtype} (${bytes} bytes per element), rank ${rank}, adapters on ${targets.join(', ')}` +
     `${v['peft-dropout'] ? "; LoRA with PEFT's adapter dropout (own dropped copy of X and a 1-byte mask per adapted linear)" : ''}\n`);
-  const rows = [['method', 'trainable', 'weights', 'gradients', 'AdamW state', 'activations', 'total']];
-  const mem = METHODS.map((m) => methodMemory(cfg, m, run));
-  for (const m of mem) {
-    rows.push([LABELS[m.method], `${(m.trainableParams / 1e6).toFixed(2)} M`, fmtBytes(m.weights), fmtBytes(m.gradients), fmtBytes(m.optimizer), fmtBytes(m.activations), fmtBytes(m.total)]);
+  const rows = [['method', 'trainable', 'weights', 'gradients', 'AdamW state', 'activations', 'total', 'what it changes']];
+  const mem = new Map(PEFT_METHODS.map((p) => [p.key, methodMemory(cfg, p.kind, run)]));
+  for (const p of PEFT_METHODS) {
+    const m = mem.get(p.key)!;
+    rows.push([p.label, `${(m.trainableParams / 1e6).toFixed(2)} M`, fmtBytes(m.weights), fmtBytes(m.gradients), fmtBytes(m.optimizer), fmtBytes(m.activations), fmtBytes(m.total), p.note]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) console.log(r.map((x, c) => (c ? x.padStart(widths[c]!) : x.padEnd(widths[c]!))).join('  '));
+  for (const r of rows) console.log(r.map((x, c) => (c === 0 || c === r.length - 1 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  ').trimEnd());
   console.log('\nweights: every parameter (A and B included) at the dtype; gradients: trainable parameters at the dtype; AdamW: two fp32 moments per trainable parameter;');
   console.log('activations: what autograd keeps for backward in all layers (Korthikanti et al.\'s tensors plus each method\'s linear inputs and XA), no output head;');
   console.log(v['peft-dropout']
     ? 'LoRA as PEFT keeps it with lora_dropout > 0; LoRA-FA and LoRA-FB as lorafa\'s ops keep them (dropout masks regenerated in backward: no extra bytes).\n'
     : 'any adapter dropout as lorafa\'s ops do it (masks regenerated in backward: no extra bytes); --peft-dropout models PEFT\'s LoRA instead.\n');
 
-  const [lora, fa] = [mem[METHODS.indexOf('lora')]!, mem[METHODS.indexOf('lorafa')]!];
+  const [lora, fa] = [mem.get('lora')!, mem.get('lorafa')!];
   console.log(`LoRA-FA saves ${gb(lora.activations - fa.activations)} (${fmtBytes(lora.activations - fa.activations)}) of activations versus LoRA with these settings.\n`);
 
   const c = appendixC(cfg, batch, seq, bytes);

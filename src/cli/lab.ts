@@ -1,7 +1,9 @@
 /**
  * `lorafa lab` (npm start): fine-tunes the committed base GPT on the fine-tuning genre with
- * Full-FT, LoRA, LoRA-FA (closed form), LoRA-FA (no correction) and LoRA-FB — same seed, same
- * batches, same step budget — and writes runs/<timestamp>/report.md with loss.svg and memory.svg.
+ * Full-FT, LoRA, LoRA-FA (closed form), LoRA-FA (no correction) and LoRA-FB (or the methods
+ * asked for), each on the same K seeds — a seed fixes the batches and the adapters' initial
+ * values — and writes runs/<timestamp>/report.md (mean ± sd, paired 95% intervals), its charts
+ * and results.json with every seed's raw numbers.
  */
 import { fileURLToPath } from 'node:url';
 import { constants } from 'node:fs';
@@ -10,28 +12,35 @@ import { join } from 'node:path';
 import { getBackend, useBackend } from '../backends/registry.ts';
 import { evalStarts, loadText, splitTrainVal } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
-import { lossChart, memoryChart, renderSvg } from '../lab/charts.ts';
+import { alignmentChart, lossChart, memoryChart, memoryPerMethodChart, renderSvg } from '../lab/charts.ts';
 import { BASE_CHECKPOINT, loadCheckpoint } from '../lab/checkpoint.ts';
-import { fineTune, LAB_METHODS, type LabMethod, type MethodResult } from '../lab/fine-tune.ts';
+import { DEFAULT_LAB_METHODS, fineTune, LAB_METHODS, type LabMethod, type MethodResult } from '../lab/fine-tune.ts';
 import { progressBar } from '../lab/progress.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
-import { findings, markdownReport, tableRows, textTable, type LabSettings, type RunStatus } from '../lab/report.ts';
+import { lrGrid, planEntries, seedsFrom, type PlanEntry } from '../lab/plan.ts';
+import { findingLines, findings, firstSeedResults, markdownReport, tableRows, textTable, type LabSettings, type LrSweep, type RunStatus } from '../lab/report.ts';
+import { comparisons, type EntryRuns } from '../lab/summary.ts';
 import { maxAdapterRank } from '../lora/adapters.ts';
 import { evaluate } from '../lab/train.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
 
-const METHOD_NAMES = Object.keys(LAB_METHODS);
+const METHOD_NAMES = Object.keys(LAB_METHODS) as LabMethod[];
 
 export const LAB = {
   name: 'lab',
-  summary: 'Fine-tunes the committed base GPT on a new genre with each method (same seed, batches and steps) and writes a report.',
+  summary: 'Fine-tunes the committed base GPT on a new genre with each method on the same seeds (batches, inits and steps) and writes a report with paired intervals.',
   options: {
     steps: { kind: 'int', default: 100, min: 1, help: 'AdamW steps per method' },
     rank: { kind: 'int', default: 8, min: 1, help: 'adapter rank r (at most the width of every adapted linear)' },
     alpha: { kind: 'number', default: 16, min: 0, exclusiveMin: true, help: 'LoRA alpha: the adapters are scaled by σ = α/r' },
-    methods: { kind: 'list', default: METHOD_NAMES, choices: METHOD_NAMES, meta: 'm1,m2,...', help: 'which methods to run' },
+    methods: { kind: 'list', default: DEFAULT_LAB_METHODS, choices: [...METHOD_NAMES, 'all'], meta: 'm1,m2,...', help: "which methods to run ('all': every one, about 3½ minutes per seed)" },
+    'vera-rank': { kind: 'int', default: 64, min: 1, help: "VeRA's rank (its A and B are shared and frozen; PEFT's default is 256)" },
+    'save-adapter': { kind: 'string', meta: 'DIR', help: "save each trained adapter in PEFT's format under DIR/<method>" },
     backend: { kind: 'string', default: 'cpu', choices: ['cpu', 'webgpu'], help: 'device to train on' },
-    seed: { kind: 'seed', default: 42, help: 'seed of the batches, adapter inits and dropout' },
+    seed: { kind: 'seed', default: 42, help: 'the first seed (of the batches and adapter inits); the others follow it' },
+    seeds: { kind: 'int', default: 3, min: 1, max: 100, meta: 'K', help: 'seeds per method: every method runs on the same K seeds; the report gives mean ± sd and paired 95% intervals' },
+    'match-params': { kind: 'flag', help: "also run LoRA-FA and LoRA-FB at twice the rank (and α): as many trained parameters as LoRA's" },
+    'lr-sweep': { kind: 'flag', help: 'choose each method\'s learning rate from ⅓×, 1×, 3× the given one, by the loss on a held-out tenth of the training text' },
     batch: { kind: 'int', default: 4, min: 1, help: 'sequences per batch' },
     seq: { kind: 'int', default: 64, min: 1, help: "characters per sequence (at most the model's context)" },
     lr: { kind: 'number', default: 0.01, min: 0, exclusiveMin: true, help: 'peak learning rate of the adapters' },
@@ -46,30 +55,36 @@ export function run(args: string[]): Promise<number> {
 }
 
 /**
- * The folder the report goes to (default runs/<timestamp>), created now: a path that exists as a
- * file, or cannot be made, is refused before any training.
+ * A folder the run writes to (default runs/<timestamp>), created now: a path that exists as a
+ * file, or cannot be made, is refused before any training. `option` names it in the error.
  */
-async function outputFolder(out: string | undefined): Promise<string> {
-  const dir = out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
+async function outputFolder(given: string | undefined, option: string): Promise<string> {
+  const dir = given ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
   const existing = await stat(dir).catch(() => null);
-  if (existing && !existing.isDirectory()) throw new UsageError(`--out ${dir} exists and is not a folder; expected a folder (new or existing) for the report`);
+  if (existing && !existing.isDirectory()) throw new UsageError(`--${option} ${dir} exists and is not a folder; expected a folder (new or existing)`);
   try {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
   } catch (e) {
-    throw new UsageError(`--out ${dir} cannot be written: ${(e as Error).message}`);
+    throw new UsageError(`--${option} ${dir} cannot be written: ${(e as Error).message}`);
   }
   return dir;
 }
 
 async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<number> {
   const { steps, rank, alpha, seed, batch, seq, lr, 'full-lr': fullLr } = v;
-  const methods = v.methods as LabMethod[];
+  const methods = v.methods.includes('all') ? METHOD_NAMES : [...new Set(v.methods as LabMethod[])];
+  const veraRank = v['vera-rank'];
   const device = v.backend as Device;
   const t0 = performance.now();
 
   // every option is checked before anything trains: a bad one costs seconds, not a finished run
-  const outDir = await outputFolder(v.out);
+  const outDir = await outputFolder(v.out, 'out');
+  const adapterDir = v['save-adapter'] === undefined ? undefined : await outputFolder(v['save-adapter'], 'save-adapter');
+  const cpuOnly = methods.filter((m) => 'cpuOnly' in LAB_METHODS[m]);
+  if (device === 'webgpu' && cpuOnly.length) {
+    throw new UsageError(`--methods ${cpuOnly.join(',')} need the CPU (their SVD init reads W on the host); expected --backend cpu, or methods without them`);
+  }
   if (device === 'webgpu') {
     const { initWebGpu } = await import('../backends/webgpu/index.ts');
     await initWebGpu();
@@ -80,8 +95,11 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const { context } = base.model.config;
   const maxRank = maxAdapterRank(base.model);
   if (seq > context) throw new UsageError(`--seq ${seq} exceeds the model's context of ${context}; expected an integer ≤ ${context}`);
-  if (methods.some((m) => 'adapter' in LAB_METHODS[m])) {
+  if (methods.includes('vera') && veraRank > maxRank) throw new UsageError(`--vera-rank ${veraRank} exceeds min(d, o) = ${maxRank} of the adapted linears of this model; expected an integer ≤ ${maxRank}`);
+  if (methods.some((m) => 'adapter' in LAB_METHODS[m] && m !== 'vera')) {
     if (rank > maxRank) throw new UsageError(`--rank ${rank} exceeds min(d, o) = ${maxRank} of the adapted linears of this model; expected an integer ≤ ${maxRank}`);
+    const doubled = v['match-params'] && methods.some((m) => m === 'lorafa' || m === 'lorafb');
+    if (doubled && 2 * rank > maxRank) throw new UsageError(`--match-params runs LoRA-FA and LoRA-FB at rank 2 × ${rank} = ${2 * rank}, above min(d, o) = ${maxRank} of the adapted linears of this model; expected --rank ≤ ${Math.floor(maxRank / 2)}`);
     if (alpha / rank === 0) throw new UsageError(`--alpha ${alpha} gives σ = α/r = 0 at rank ${rank} (it underflows); expected a larger alpha`);
   }
   const { val } = splitTrainVal(base.tokenizer.encode(text));
@@ -90,43 +108,71 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   base.model.dispose();
 
   const alignAt = [0, 1, 2, 3].map((k) => Math.floor((k * steps) / 4));
+  const seeds = seedsFrom(seed, v.seeds);
+  const plan = planEntries(methods, rank, alpha, v['match-params']);
+  const baseLr = (m: LabMethod) => (m === 'full' ? fullLr : lr);
+  const run = (e: PlanEntry, runSeed: number, runLr: number, split: 'validation' | 'tune', saveAdapter?: string) => {
+    const bar = progressBar(`${e.label}${split === 'tune' ? ` lr ${runLr.toPrecision(2)}` : ''} · seed ${runSeed}`, steps);
+    return fineTune(() => loadCheckpoint(v.checkpoint, device), text, {
+      method: e.method, key: e.key, label: e.label, rank: e.rank, alpha: e.alpha, split, steps, seed: runSeed, batch, seq, device,
+      alignAt: split === 'tune' ? [] : alignAt, veraRank, saveAdapter, lr: runLr,
+      evalEvery: Math.max(1, Math.floor(steps / 5)),
+      onStep: (step, loss) => bar.update(step, loss),
+    }).finally(() => bar.stop());
+  };
+
+  // --lr-sweep: each entry's learning rate is the grid point with the lowest loss on the tune split (first seed)
+  const sweep: LrSweep[] = [];
+  if (v['lr-sweep']) {
+    for (const e of plan) {
+      const tried: { lr: number; loss: number }[] = [];
+      for (const candidate of lrGrid(baseLr(e.method))) tried.push({ lr: candidate, loss: (await run(e, seeds[0]!, candidate, 'tune')).valLoss });
+      const best = tried.reduce((a, b) => (b.loss < a.loss ? b : a));
+      sweep.push({ key: e.key, label: e.label, tried, chosen: best.lr });
+    }
+  }
+  const lrOf = (e: PlanEntry) => sweep.find((s) => s.key === e.key)?.chosen ?? baseLr(e.method);
+
   const settings = (): LabSettings => ({
-    steps, rank, alpha, seed, batch, seq, lr: { 'Full-FT': fullLr, adapters: lr }, backend: getBackend(device).description,
+    steps, rank, alpha, seeds, batch, seq, veraRank, lr: { 'Full-FT': fullLr, adapters: lr }, lrSweep: sweep, backend: getBackend(device).description,
     command: `lorafa lab ${args.join(' ')}`.trim(), checkpoint: base.metadata, baseValLoss, seconds: (performance.now() - t0) / 1000,
   });
-  const results: MethodResult[] = [];
-  // the report is rewritten after each method, so a later failure leaves the finished ones on disk
-  for (const [i, method] of methods.entries()) {
-    const bar = progressBar(LAB_METHODS[method].label, steps);
-    let r: MethodResult;
+  const entries: EntryRuns[] = [];
+  // the report is rewritten after each entry, so a later failure leaves the finished ones on disk
+  for (const [i, e] of plan.entries()) {
+    const runs: MethodResult[] = [];
     try {
-      r = await fineTune(() => loadCheckpoint(v.checkpoint, device), text, {
-        method, steps, rank, alpha, seed, batch, seq, device, alignAt,
-        lr: method === 'full' ? fullLr : lr,
-        evalEvery: Math.max(1, Math.floor(steps / 5)),
-        onStep: (step, loss) => bar.update(step, loss),
-      });
-    } catch (e) {
-      bar.stop();
-      const status = { failed: { label: LAB_METHODS[method].label, message: (e as Error).message }, pending: methods.slice(i + 1).map((m) => LAB_METHODS[m].label) };
-      await writeReport(outDir, results, settings(), status);
-      console.error(`lab: ${status.failed.label} failed; the report in ${outDir} has the ${results.length} finished method(s)`);
-      throw e;
+      for (const runSeed of seeds) {
+        const adapter = runSeed === seeds[0] ? adapterDir : undefined; // fineTune saves under <dir>/<key>
+        const r = await run(e, runSeed, lrOf(e), 'validation', adapter);
+        console.log(`${r.label}, seed ${runSeed}: val loss ${r.valLoss.toFixed(4)}, ${r.msPerStep.toFixed(0)} ms/step, saved ${r.savedBytes} bytes/step`);
+        runs.push(r);
+      }
+    } catch (err) {
+      const status = { failed: { label: e.label, message: (err as Error).message }, pending: plan.slice(i + 1).map((p) => p.label) };
+      await writeReport(outDir, entries, settings(), status);
+      console.error(`lab: ${status.failed.label} failed; the report in ${outDir} has the ${entries.length} finished method(s)`);
+      throw err;
     }
-    bar.stop();
-    console.log(`${r.label}: val loss ${r.valLoss.toFixed(4)}, ${r.msPerStep.toFixed(0)} ms/step, saved ${r.savedBytes} bytes/step`);
-    results.push(r);
-    await writeReport(outDir, results, settings(), { pending: methods.slice(i + 1).map((m) => LAB_METHODS[m].label) });
+    entries.push({ ...e, lr: lrOf(e), runs });
+    await writeReport(outDir, entries, settings(), { pending: plan.slice(i + 1).map((p) => p.label) });
   }
   const { seconds } = settings();
-  console.log(`\n${textTable(tableRows(results))}\n\n${findings(results, baseValLoss).map((f) => `- ${f}`).join('\n')}\n\nwrote ${join(outDir, 'report.md')}, loss.svg, memory.svg, results.json (${seconds.toFixed(0)} s)`);
+  console.log(`\n${textTable(tableRows(entries))}\n\n${findingLines(findings(entries, baseValLoss)).join('\n')}\n\nwrote ${join(outDir, 'report.md')}, loss.svg, alignment.svg, memory.svg, memory-per-method.svg, results.json (${seconds.toFixed(0)} s)`);
   return 0;
 }
 
-/** report.md, the two charts and results.json, each written atomically. */
-async function writeReport(outDir: string, results: MethodResult[], settings: LabSettings, status: RunStatus): Promise<void> {
-  await writeFileAtomic(join(outDir, 'report.md'), markdownReport(results, settings, status));
-  await writeFileAtomic(join(outDir, 'loss.svg'), await renderSvg(lossChart(results, settings.baseValLoss)));
-  await writeFileAtomic(join(outDir, 'memory.svg'), await renderSvg(memoryChart(results)));
-  await writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ settings, status, results }, null, 2));
+/**
+ * report.md, the four charts and results.json (every seed's raw numbers in `results`, the
+ * paired comparisons in `comparisons`), each written atomically.
+ */
+async function writeReport(outDir: string, entries: EntryRuns[], settings: LabSettings, status: RunStatus): Promise<void> {
+  const firstSeed = firstSeedResults(entries);
+  await writeFileAtomic(join(outDir, 'report.md'), markdownReport(entries, settings, status));
+  await writeFileAtomic(join(outDir, 'loss.svg'), await renderSvg(lossChart(entries, settings.baseValLoss)));
+  await writeFileAtomic(join(outDir, 'alignment.svg'), await renderSvg(alignmentChart(entries)));
+  await writeFileAtomic(join(outDir, 'memory.svg'), await renderSvg(memoryChart(firstSeed)));
+  await writeFileAtomic(join(outDir, 'memory-per-method.svg'), await renderSvg(memoryPerMethodChart(firstSeed)));
+  const results = entries.flatMap((e) => e.runs);
+  await writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ settings, status, results, comparisons: comparisons(entries) }, null, 2));
 }

@@ -1,4 +1,4 @@
-import { add, mul } from '../autograd/ops/elementwise.ts';
+import { add } from '../autograd/ops/elementwise.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
 import { reshape } from '../autograd/ops/shape.ts';
 import { noGrad } from '../autograd/grad-mode.ts';
@@ -7,7 +7,7 @@ import type { Batch } from '../data/text.ts';
 import { fail } from '../errors.ts';
 import { DEFAULT_TARGETS } from '../lora/adapters.ts';
 import { Linear } from '../nn/linear.ts';
-import { LoraAdapterLinear, LoraFaLinear, LoraFbLinear } from '../lora/layers.ts';
+import { AdapterLayer } from '../lora/adapter-layer.ts';
 import type { GPT } from '../nn/transformer.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -34,12 +34,12 @@ export interface AlignmentProbe {
   layers: { path: string; layer: AlignedLayer; G: Float64Array; before: Float64Array; sgd: number }[];
 }
 
-type AlignedLayer = Linear | LoraAdapterLinear;
+type AlignedLayer = Linear | AdapterLayer;
 
 /** The adapters of the model; without any (Full-FT), its Linear layers named q, k, v, o, up, down. */
 export function alignedLayers(model: GPT): [string, AlignedLayer][] {
   const modules = model.namedModules();
-  const adapters = modules.filter((e): e is [string, LoraAdapterLinear] => e[1] instanceof LoraAdapterLinear);
+  const adapters = modules.filter((e): e is [string, AdapterLayer] => e[1] instanceof AdapterLayer);
   if (adapters.length) return adapters;
   const targets: readonly string[] = DEFAULT_TARGETS;
   return modules.filter((e): e is [string, Linear] => e[1] instanceof Linear && targets.includes(e[0].split('.').pop()!));
@@ -105,33 +105,18 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : NaN;
 }
 
-function weightOf(layer: AlignedLayer): Tensor {
-  return layer instanceof LoraAdapterLinear ? layer.base.weight : layer.weight;
-}
-
-/** −ΔW_SGD per unit learning rate [d, o], from the gradients the last backward left. */
+/** −ΔW_SGD per unit learning rate [d, o], from the gradients the last backward left (Full-FT: G itself). */
 function sgdDirection(layer: AlignedLayer): Tensor {
-  if (layer instanceof Linear) return add(layer.weight.grad!, 0);
-  const { A, B } = layer;
-  const D = layer instanceof LoraFaLinear ? matmul(A, B.grad!)
-    : layer instanceof LoraFbLinear ? matmul(A.grad!, B)
-    : add(matmul(A.grad!, B), matmul(A, B.grad!));
-  return mul(D, layer.scale);
+  return layer instanceof Linear ? add(layer.weight.grad!, 0) : layer.sgdDirection();
 }
 
-/** W_eff = W (+ σ·A·B) [d, o] on the host, in float64 from the stored values. */
+/** W_eff [d, o] (W for a plain Linear; W + σ·A·B and the like for an adapter) on the host, in float64. */
 async function effectiveWeight(layer: AlignedLayer): Promise<Float64Array> {
-  const W = Float64Array.from(await weightOf(layer).data());
-  if (layer instanceof Linear) return W;
-  const [A, B] = [await layer.A.data(), await layer.B.data()];
-  const [d, r] = layer.A.shape as [number, number];
-  const o = layer.B.shape[1]!;
-  for (let i = 0; i < d; i++) {
-    for (let k = 0; k < r; k++) {
-      const a = layer.scale * A[i * r + k]!;
-      if (a === 0) continue;
-      for (let j = 0; j < o; j++) W[i * o + j]! += a * B[k * o + j]!;
-    }
+  if (layer instanceof Linear) return Float64Array.from(await layer.weight.data());
+  const W = noGrad(() => scope(() => layer.effectiveWeight())); // the scope frees σ·A·B and the like at once
+  try {
+    return Float64Array.from(await W.data());
+  } finally {
+    W.dispose();
   }
-  return W;
 }

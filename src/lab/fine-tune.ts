@@ -1,7 +1,12 @@
 import { getBackend } from '../backends/registry.ts';
 import { BatchSampler, evalStarts, splitTrainVal, type Batch, type CharTokenizer } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
-import { applyAdapters, type AdapterMethod } from '../lora/adapters.ts';
+import { savePeftAdapter } from '../io/peft-files.ts';
+import { AdapterLayer } from '../lora/adapter-layer.ts';
+import { applyAdapters, type AdapterOptions } from '../lora/adapters.ts';
+import { fullGradients } from '../lora/lora-ga.ts';
+import { loraPlusGroups } from '../lora/loraplus.ts';
+import type { AdapterKind } from '../memory/adapters.ts';
 import type { GPT } from '../nn/transformer.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
@@ -9,19 +14,50 @@ import { savedBreakdown, type Correction } from './accounting.ts';
 import { appliedAlignment, probeAlignment, type AlignmentProbe } from './alignment.ts';
 import { evaluate, trainStep } from './train.ts';
 
-/** The five runs of the lab: key → how to build it. */
+/** One run of the lab: what it is called, whose memory it has, and how it is built (no adapter: Full-FT). */
+interface LabMethodSpec {
+  label: string;
+  /** The memory kind (src/memory/adapters.ts) its saved bytes follow. */
+  kind: AdapterKind;
+  /** applyAdapters' options beyond rank, alpha and seed. */
+  adapter?: Omit<AdapterOptions, 'rank' | 'alpha' | 'seed' | 'gradients'>;
+  /** LoRA+: B's learning rate is this many times A's (optimizer parameter groups). */
+  loraPlusRatio?: number;
+  /** An SVD init reads W on the host: CPU only. */
+  cpuOnly?: boolean;
+}
+
+/** Every run the lab knows: key → how to build it. The five of DEFAULT_LAB_METHODS run by default. */
 export const LAB_METHODS = {
-  full: { label: 'Full-FT' },
-  lora: { label: 'LoRA', adapter: 'lora' },
-  lorafa: { label: 'LoRA-FA', adapter: 'lorafa', correction: 'closed-form' },
-  'lorafa-nc': { label: 'LoRA-FA (no correction)', adapter: 'lorafa', correction: 'none' },
-  lorafb: { label: 'LoRA-FB', adapter: 'lorafb', correction: 'closed-form' },
-} as const satisfies Record<string, { label: string; adapter?: AdapterMethod; correction?: 'closed-form' | 'none' }>;
+  full: { label: 'Full-FT', kind: 'full' },
+  lora: { label: 'LoRA', kind: 'lora', adapter: { method: 'lora' } },
+  lorafa: { label: 'LoRA-FA', kind: 'lorafa', adapter: { method: 'lorafa', correction: 'closed-form' } },
+  'lorafa-nc': { label: 'LoRA-FA (no correction)', kind: 'lorafa', adapter: { method: 'lorafa', correction: 'none' } },
+  lorafb: { label: 'LoRA-FB', kind: 'lorafb', adapter: { method: 'lorafb', correction: 'closed-form' } },
+  rslora: { label: 'rsLoRA', kind: 'lora', adapter: { method: 'lora', rslora: true } },
+  loraplus: { label: 'LoRA+ (λ = 16)', kind: 'lora', adapter: { method: 'lora' }, loraPlusRatio: 16 },
+  pissa: { label: 'PiSSA', kind: 'lora', adapter: { method: 'lora', init: 'pissa' }, cpuOnly: true },
+  'lora-ga': { label: 'LoRA-GA', kind: 'lora', adapter: { method: 'lora', init: 'lora-ga' }, cpuOnly: true },
+  lorapro: { label: 'LoRA-Pro', kind: 'lorapro', adapter: { method: 'lorapro' } },
+  dora: { label: 'DoRA', kind: 'dora', adapter: { method: 'dora' } },
+  vera: { label: 'VeRA', kind: 'vera', adapter: { method: 'vera' } },
+  'lorafa-pissa': { label: 'LoRA-FA (PiSSA A)', kind: 'lorafa', adapter: { method: 'lorafa', init: 'pissa' }, cpuOnly: true },
+} as const satisfies Record<string, LabMethodSpec>;
 
 export type LabMethod = keyof typeof LAB_METHODS;
+export const DEFAULT_LAB_METHODS: readonly LabMethod[] = ['full', 'lora', 'lorafa', 'lorafa-nc', 'lorafb'];
 
 export interface FineTuneOptions {
   method: LabMethod;
+  /** The run's plan entry (the method key, or '<method>@<rank>' for a matched-parameter run), and its label. */
+  key: string;
+  label: string;
+  /**
+   * What the losses are measured on: 'validation', the held-out last tenth of the text (what the
+   * report gives); 'tune', the last tenth of the training part, held out from training (what
+   * --lr-sweep chooses on, so the reported validation text never picks anything).
+   */
+  split: 'validation' | 'tune';
   steps: number;
   rank: number;
   alpha: number;
@@ -35,12 +71,21 @@ export interface FineTuneOptions {
   /** Steps at which the update/gradient alignment is measured (G before that step's update, the update it makes). */
   alignAt: readonly number[];
   device: Device;
+  /** VeRA's rank (its shared A and B are cheap, so it usually runs at a larger rank than the others). */
+  veraRank: number;
+  /** Where to save the trained adapter in PEFT's format (adapter_model.safetensors + adapter_config.json), if anywhere. */
+  saveAdapter?: string;
   onStep?: (step: number, loss: number) => void;
 }
 
 export interface MethodResult {
   method: LabMethod;
+  key: string;
   label: string;
+  seed: number;
+  lr: number;
+  /** The adapters' rank (VeRA's own rank for VeRA; 0 for Full-FT). */
+  rank: number;
   trainable: number;
   total: number;
   adapted: number;
@@ -57,6 +102,8 @@ export interface MethodResult {
   /** backend.memory().peakBytes over the run (weights, gradients, optimizer state, activations, temporaries). */
   peakBytes: number;
   msPerStep: number;
+  /** Where the adapter was saved in PEFT's format, or why it was not (only with saveAdapter). */
+  adapterSaved?: string;
   /**
    * Per measurement step, means over the targeted layers (src/lab/alignment.ts): sgd =
    * cos(−ΔW_SGD, G), the direction of the method's gradient in weight space (σ·A·g̃_B for
@@ -85,26 +132,31 @@ const mean = (xs: number[]): number => {
  * and temporaries (not the file being parsed, nor the alignment diagnostic).
  */
 export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: CharTokenizer }>, text: string, o: FineTuneOptions): Promise<MethodResult> {
-  const spec = LAB_METHODS[o.method];
+  const spec: LabMethodSpec = LAB_METHODS[o.method];
   const backend = getBackend(o.device);
   const baseline = backend.memory().liveBytes;
   const { model, tokenizer } = await load();
-  const { train, val } = splitTrainVal(tokenizer.encode(text));
+  const parts = splitTrainVal(tokenizer.encode(text));
+  const { train, val } = o.split === 'validation' ? parts : splitTrainVal(parts.train);
+  const rank = spec.adapter?.method === 'vera' ? o.veraRank : o.rank;
   let adapted = 0;
-  if ('adapter' in spec) {
-    const correction = 'correction' in spec ? spec.correction : undefined;
-    adapted = applyAdapters(model, { method: spec.adapter, rank: o.rank, alpha: o.alpha, seed: o.seed, correction }).replaced.length;
-  } else model.unfreeze();
+  if (spec.adapter) adapted = (await buildAdapters(model, spec.adapter, train, o, rank)).replaced.length;
+  else model.unfreeze();
   const params = model.trainableParameters();
-  const opt = new AdamW(params, { lr: o.lr, weightDecay: 0.01 });
+  const opt = spec.loraPlusRatio
+    ? new AdamW(loraPlusGroups(model, { lr: o.lr, ratio: spec.loraPlusRatio }), { lr: o.lr, weightDecay: 0.01 })
+    : new AdamW(params, { lr: o.lr, weightDecay: 0.01 });
   const schedule = warmupCosine({ lr: o.lr, warmupSteps: warmupSteps(o.steps), totalSteps: o.steps, minLr: o.lr / 10 });
   const sampler = new BatchSampler(train, o.batch, o.seq, o.seed); // the same batches for every method
   const valStarts = evalStarts(val, o.seq, 32);
+  // LoRA-Pro's factor caches follow A and B, which change every step: on WebGPU they are read back before each forward
+  const adapters = model.namedModules().flatMap(([, m]) => (m instanceof AdapterLayer ? [m] : []));
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
   const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], alignment: MethodResult['alignment'] = [];
   let savedBytes = 0, stepMs = 0, peak = 0;
   for (let step = 0; step < o.steps; step++) {
     const batch: Batch = sampler.next(o.device);
+    for (const layer of adapters) await layer.prepare();
     let probe: AlignmentProbe | null = null;
     if (o.alignAt.includes(step)) {
       peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
@@ -132,13 +184,13 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });
   const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, 32), o.seq, o.batch);
-  const memoryMethod = 'adapter' in spec ? spec.adapter : 'full';
-  const breakdown = savedBreakdown(model.config, memoryMethod, { batch: o.batch, seq: o.seq, rank: o.rank });
+  const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
+  const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter}/${o.key}`) : undefined;
   opt.dispose();
   model.dispose();
   return {
-    method: o.method, label: spec.label, trainable, total, adapted,
+    method: o.method, key: o.key, label: o.label, seed: o.seed, lr: o.lr, rank: spec.adapter ? rank : 0, trainable, total, adapted, adapterSaved,
     trainLoss, valLoss, curve, valCurve, savedBytes,
     analyticBytes: breakdown.analytic, expectedBytes: breakdown.expected, corrections: breakdown.corrections,
     peakBytes, msPerStep: stepMs / Math.max(1, o.steps - 1),
@@ -146,4 +198,28 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     cosSgd: alignment.length ? mean(alignment.map((a) => a.sgd)) : null,
     cosAdamw: alignment.length ? mean(alignment.map((a) => a.adamw)) : null,
   };
+}
+
+/**
+ * Injects the method's adapters. LoRA-GA's init needs the full gradient of a first batch: drawn
+ * by a sampler of its own with the run's seed, it is the same first batch the training sampler
+ * yields, so every method still trains on the same batches.
+ */
+async function buildAdapters(model: GPT, adapter: LabMethodSpec['adapter'] & object, train: Int32Array, o: FineTuneOptions, rank: number) {
+  const options: AdapterOptions = { ...adapter, rank, seed: o.seed, ...(adapter.method === 'vera' ? {} : { alpha: o.alpha }) };
+  if (adapter.init === 'lora-ga') {
+    const first = new BatchSampler(train, o.batch, o.seq, o.seed).next(o.device);
+    options.gradients = await fullGradients(model, () => model.loss(first.x, first.y));
+    first.x.dispose();
+    first.y.dispose();
+  }
+  return applyAdapters(model, options);
+}
+
+/** Saves the trained adapter in PEFT's format in folder, or says why it cannot be (Full-FT, VeRA). */
+async function saveAdapter(model: GPT, spec: LabMethodSpec, folder: string): Promise<string> {
+  if (!spec.adapter) return 'not saved: Full-FT has no adapter';
+  if (spec.adapter.method === 'vera') return "not saved: VeRA has no PEFT LoRA format (PEFT's VeRA files are not written)";
+  await savePeftAdapter(folder, model, { baseModel: 'lorafa/tiny-gpt' });
+  return folder;
 }

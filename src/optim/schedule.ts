@@ -21,7 +21,7 @@ export function warmupCosine(options: WarmupCosineOptions): (step: number) => nu
   if (!(Number.isInteger(W) && Number.isInteger(T) && W >= 0 && T > W)) {
     fail('warmupCosine', `warmupSteps ${W} and totalSteps ${T} do not fit; expected integers with 0 ≤ warmupSteps < totalSteps`);
   }
-  if (!(lr >= minLr && minLr >= 0)) fail('warmupCosine', `lr ${lr} and minLr ${minLr}; expected lr ≥ minLr ≥ 0`);
+  if (!(Number.isFinite(lr) && lr >= minLr && minLr >= 0)) fail('warmupCosine', `lr ${lr} and minLr ${minLr}; expected finite lr ≥ minLr ≥ 0`);
   return (t: number): number => {
     if (t < W) return (lr * (t + 1)) / W;
     if (t >= T) return minLr;

@@ -27,7 +27,7 @@ describe('a lab run that fails part-way', () => {
     const out = mkdtempSync(join(tmpdir(), 'lorafa-partial-'));
     const error = vi.spyOn(console, 'error').mockImplementation(() => {});
     vi.spyOn(console, 'log').mockImplementation(() => {});
-    const code = await lab(['--steps', '2', '--batch', '2', '--seq', '8', '--methods', 'lorafa,lorafb,lora', '--out', out]);
+    const code = await lab(['--steps', '2', '--batch', '2', '--seq', '8', '--methods', 'lorafa,lorafb,lora', '--seeds', '1', '--out', out]);
     expect(code).toBe(1);
     expect(error.mock.calls.map((c) => c.join(' '))).toContain('lorafa lab: loraFB: an injected failure');
     const report = readFileSync(join(out, 'report.md'), 'utf8');

@@ -11,7 +11,7 @@ interface Result { method: string; valLoss: number; trainLoss: number; savedByte
 async function runLab(backend: string): Promise<Result[]> {
   const out = mkdtempSync(join(tmpdir(), `lorafa-lab-${backend}-`));
   vi.spyOn(console, 'log').mockImplementation(() => {});
-  expect(await lab(['--backend', backend, '--methods', 'full,lorafa,lorafb', '--steps', '2', '--batch', '2', '--seq', '16', '--out', out])).toBe(0);
+  expect(await lab(['--backend', backend, '--methods', 'full,lorafa,lorafb', '--steps', '2', '--batch', '2', '--seq', '16', '--seeds', '1', '--out', out])).toBe(0);
   vi.restoreAllMocks();
   return (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Result[] }).results;
 }

@@ -6,7 +6,8 @@ import { run as calc } from '../../src/cli/calc.ts';
 import { run as lab } from '../../src/cli/lab.ts';
 import { run as pretrain } from '../../src/cli/pretrain.ts';
 import { BASE_CHECKPOINT, loadCheckpoint, saveCheckpoint } from '../../src/lab/checkpoint.ts';
-import { CharTokenizer } from '../../src/data/text.ts';
+import { CharTokenizer, loadText } from '../../src/data/text.ts';
+import { fineTune } from '../../src/lab/fine-tune.ts';
 import { buildModule } from '../../src/nn/module.ts';
 import { GPT } from '../../src/nn/transformer.ts';
 import { serializeSafetensors } from '../../src/io/safetensors.ts';
@@ -84,44 +85,106 @@ describe('checkpoint', () => {
 });
 
 describe('lorafa lab', () => {
-  it('fine-tunes with all five methods and writes the report, both charts and the results', async () => {
+  it('fine-tunes all five methods on two seeds and writes the report (mean ± sd, paired intervals, no unsupported ordering), the charts and every seed\'s results', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lorafa-lab-'));
-    const { code, out: printed } = await quiet(() => lab(['--steps', '4', '--batch', '2', '--seq', '16', '--out', out]));
+    const { code, out: printed } = await quiet(() => lab(['--steps', '4', '--batch', '2', '--seq', '16', '--seeds', '2', '--out', out]));
     expect(code).toBe(0);
     for (const label of ['Full-FT', 'LoRA', 'LoRA-FA', 'LoRA-FA (no correction)', 'LoRA-FB']) expect(printed).toContain(label);
     const report = readFileSync(join(out, 'report.md'), 'utf8');
-    expect(report).toContain('| LoRA-FA (no correction) |');
+    expect(report).toMatch(/\| LoRA-FA \(no correction\) \| 8 \(16\) \| 9,216 \| 0\.01 \| \d\.\d{4} ± \d\.\d{4} \| \d\.\d{4} ± \d\.\d{4} \|/);
     expect(report.match(/holds exactly\./g)?.length).toBe(5);
-    for (const svg of ['loss.svg', 'memory.svg']) expect(readFileSync(join(out, svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    for (const svg of ['loss.svg', 'alignment.svg', 'memory.svg', 'memory-per-method.svg']) expect(readFileSync(join(out, svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
     expect(report).toContain('| cos(−ΔW_SGD, G) | cos(−ΔW_AdamW, G) |');
-    expect(report).not.toMatch(/undoes most of the correction/); // no finding that is not measured
-    expect(report).toMatch(/Applied AdamW update, cos\(−ΔW_AdamW, G\): -?\d\.\d{3} with the closed form against -?\d\.\d{3} without/);
-    type Row = { method: string; savedBytes: number; expectedBytes: number; trainable: number; curve: unknown[]; alignment: { step: number; sgd: number; adamw: number }[]; cosSgd: number; cosAdamw: number };
-    const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Row[] };
-    expect(results.map((r) => r.method)).toEqual(['full', 'lora', 'lorafa', 'lorafa-nc', 'lorafb']);
+    expect(report).not.toMatch(/\d < [A-Z]/); // no bare ordering: only paired differences with their interval
+    expect(report).toMatch(/validation loss, LoRA-FA − LoRA: [+−]\d\.\d{4}, 95% interval \[[+−]\d\.\d{4}, [+−]\d\.\d{4}\] over 2 seeds: (no detectable difference|LoRA-FA (higher \(worse\)|lower \(better\)))\./);
+    expect(report).toMatch(/cos\(−ΔW_SGD, G\) of LoRA-FA's closed form was at least that of the uncorrected run at \d+ of 8 \(seed, step\) pairs/);
+    type Row = { method: string; key: string; seed: number; savedBytes: number; expectedBytes: number; trainable: number; curve: { loss: number }[]; alignment: { step: number; sgd: number; adamw: number }[]; cosSgd: number; cosAdamw: number };
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { settings: { seeds: number[] }; results: Row[]; comparisons: { a: string; b: string; metric: string; difference: { mean: number; interval: [number, number] } }[] };
+    const { results } = json;
+    expect(json.settings.seeds).toEqual([42, 43]);
+    expect(results.map((r) => `${r.key}@${r.seed}`)).toEqual(['full', 'lora', 'lorafa', 'lorafa-nc', 'lorafb'].flatMap((m) => [`${m}@42`, `${m}@43`]));
     for (const r of results) {
       expect(r.savedBytes, r.method).toBe(r.expectedBytes);
       expect(r.curve.length).toBe(4);
     }
-    const by = Object.fromEntries(results.map((r) => [r.method, r]));
-    expect(by.lorafa!.savedBytes).toBeLessThan(by.lora!.savedBytes);
-    expect(by.lorafa!.trainable).toBe(by['lorafa-nc']!.trainable);
-    // step 0: same base, same A, same batch — the closed form is the better-aligned gradient direction
-    expect(by.lorafa!.alignment[0]!.sgd).toBeGreaterThanOrEqual(by['lorafa-nc']!.alignment[0]!.sgd - 1e-6);
-    expect(by.full!.cosSgd).toBeCloseTo(1, 5); // Full-FT's SGD direction is G itself
+    // results.json is enough to redo the statistics: the paired interval of LoRA-FA − LoRA from the raw per-seed numbers
+    const val = (key: string) => results.filter((r) => r.key === key).map((r) => (r as unknown as { valLoss: number }).valLoss);
+    const d = val('lorafa').map((x, i) => x - val('lora')[i]!), half = (12.706 * Math.abs(d[0]! - d[1]!) / Math.SQRT2) / Math.SQRT2;
+    const c = json.comparisons.find((x) => x.a === 'LoRA-FA' && x.b === 'LoRA' && x.metric === 'valLoss')!;
+    expect(c.difference.mean).toBeCloseTo((d[0]! + d[1]!) / 2, 12);
+    expect(c.difference.interval[1] - c.difference.interval[0]).toBeCloseTo(2 * half, 9);
+    const by = (key: string, seed: number) => results.find((r) => r.key === key && r.seed === seed)!;
+    for (const seed of [42, 43]) {
+      expect(by('lorafa', seed).savedBytes).toBeLessThan(by('lora', seed).savedBytes);
+      expect(by('lorafa', seed).trainable).toBe(by('lorafa-nc', seed).trainable);
+      // step 0: same base, same A, same batch — the closed form is the better-aligned gradient direction
+      expect(by('lorafa', seed).alignment[0]!.sgd).toBeGreaterThanOrEqual(by('lorafa-nc', seed).alignment[0]!.sgd - 1e-6);
+      expect(by('full', seed).cosSgd).toBeCloseTo(1, 5); // Full-FT's SGD direction is G itself
+    }
     for (const r of results) {
       expect(r.alignment.map((a) => a.step)).toEqual([0, 1, 2, 3]);
       for (const a of r.alignment) expect(Math.abs(a.adamw)).toBeLessThanOrEqual(1 + 1e-9);
     }
   });
 
+  it('leaves the peak allocated bytes as they are when the alignment diagnostic runs (it keeps nothing on the device)', async () => {
+    const text = loadText('finetune');
+    const peak = async (alignAt: number[]) => (await fineTune(() => loadCheckpoint(BASE_CHECKPOINT), text, {
+      method: 'lora', key: 'lora', label: 'LoRA', split: 'validation', steps: 2, rank: 8, alpha: 16, seed: 1, batch: 2, seq: 8, device: 'cpu', alignAt, veraRank: 64, lr: 0.01, evalEvery: 10,
+    })).peakBytes;
+    expect(await peak([0, 1])).toBe(await peak([]));
+  });
+
+  it('gives every method the same batches and the same initial adapters on a seed, and other ones on another seed', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lorafa-same-'));
+    expect((await quiet(() => lab(['--steps', '1', '--batch', '2', '--seq', '16', '--seeds', '2', '--out', out]))).code).toBe(0);
+    type Row = { key: string; seed: number; curve: { loss: number }[]; alignment: { sgd: number }[] };
+    const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Row[] };
+    const at = (key: string, seed: number) => results.find((r) => r.key === key && r.seed === seed)!;
+    for (const seed of [42, 43]) {
+      // every method starts at the base model (B = 0, or A = 0 for LoRA-FB): the first loss is the base's loss on that seed's first batch
+      const first = results.filter((r) => r.seed === seed).map((r) => r.curve[0]!.loss);
+      for (const loss of first) expect(loss).toBeCloseTo(first[0]!, 6);
+      // at B = 0, LoRA's first-order direction σ(g_A·B + A·g_B) is σ·A·g_B, LoRA-FA-without-correction's: equal cosines iff the same A and batch
+      expect(at('lora', seed).alignment[0]!.sgd).toBeCloseTo(at('lorafa-nc', seed).alignment[0]!.sgd, 9);
+    }
+    expect(at('lora', 42).curve[0]!.loss).not.toBeCloseTo(at('lora', 43).curve[0]!.loss, 6);
+    expect(at('lora', 42).alignment[0]!.sgd).not.toBeCloseTo(at('lora', 43).alignment[0]!.sgd, 6);
+  });
+
+  it('--match-params runs LoRA-FA and LoRA-FB at twice the rank with LoRA\'s parameter count; --lr-sweep picks each rate on the tune split and says so', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lorafa-match-'));
+    const { code } = await quiet(() => lab(['--steps', '2', '--batch', '2', '--seq', '8', '--seeds', '2', '--methods', 'lora,lorafa', '--match-params', '--lr-sweep', '--out', out]));
+    expect(code).toBe(0);
+    type Row = { key: string; label: string; rank: number; lr: number; trainable: number; valLoss: number };
+    const { results, settings } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Row[]; settings: { lrSweep: { key: string; tried: { lr: number; loss: number }[]; chosen: number }[] } };
+    expect([...new Set(results.map((r) => r.key))]).toEqual(['lora', 'lorafa', 'lorafa@16']);
+    const of = (key: string) => results.find((r) => r.key === key)!;
+    expect(of('lorafa@16')).toMatchObject({ label: 'LoRA-FA (r = 16)', rank: 16, trainable: of('lora').trainable });
+    expect(of('lorafa').trainable * 2).toBe(of('lora').trainable);
+    expect(settings.lrSweep.map((s) => s.key)).toEqual(['lora', 'lorafa', 'lorafa@16']);
+    for (const s of settings.lrSweep) {
+      expect(s.tried.map((t) => t.lr)).toEqual([0.01 / 3, 0.01, 0.03]);
+      expect(s.chosen).toBe(s.tried.reduce((a, b) => (b.loss < a.loss ? b : a)).lr);
+      for (const r of results.filter((x) => x.key === s.key)) expect(r.lr).toBe(s.chosen);
+      // the sweep's losses are on the tune split (held out of the training part), not the reported validation text
+      expect(s.tried.find((t) => t.lr === s.chosen)!.loss).not.toBeCloseTo(results.find((x) => x.key === s.key)!.valLoss, 6);
+    }
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('Learning rates chosen by `--lr-sweep`');
+    expect(report).toContain('| LoRA-FA (r = 16) | 16 (32) | 18,432 |');
+    expect(report).toMatch(/validation loss, LoRA-FA \(r = 16\) − LoRA: /);
+  });
+
   it('runs a single step (no warm-up) and evaluates in eval mode without leaving it', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lorafa-lab1-'));
-    const { code } = await quiet(() => lab(['--steps', '1', '--methods', 'lorafa', '--batch', '2', '--seq', '8', '--out', out]));
+    const { code } = await quiet(() => lab(['--steps', '1', '--methods', 'lorafa', '--batch', '2', '--seq', '8', '--seeds', '1', '--out', out]));
     expect(code).toBe(0);
     const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: { curve: unknown[]; alignment: unknown[] }[] };
     expect([results[0]!.curve.length, results[0]!.alignment.length]).toEqual([1, 1]);
-    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('1 AdamW steps (warm-up 0 steps');
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('1 AdamW steps (warm-up 0 steps');
+    expect(report).toMatch(/\| LoRA-FA \| 8 \(16\) \| 9,216 \| 0\.01 \| \d\.\d{4} \| \d\.\d{4} \|/); // one seed: no ± sd
   });
 
   it('prints an engine error (a bad checkpoint) as one line with exit code 1, no stack trace', async () => {
@@ -133,7 +196,7 @@ describe('lorafa lab', () => {
   });
 
   it('rejects bad options with a usage message and exit code 2', async () => {
-    for (const args of [['--steps', '0'], ['--methods', 'full,dora'], ['--backend', 'tpu'], ['--seq', '65'], ['--frobnicate']]) {
+    for (const args of [['--steps', '0'], ['--methods', 'full,adalora'], ['--backend', 'tpu'], ['--seq', '65'], ['--seeds', '0'], ['--seeds', '2.5'], ['--frobnicate']]) {
       const { code, err } = await quiet(() => lab(args));
       expect(code, args.join(' ')).toBe(2);
       expect(err).toMatch(/^lorafa lab: .*\nusage: lorafa lab/);
@@ -199,6 +262,9 @@ describe('options are checked before any work', () => {
     const rank = await quiet(() => lab(['--steps', '50', '--methods', 'full,lorafa', '--rank', '65', '--out', join(dir, 'a')]));
     expect(rank.code).toBe(2);
     expect(rank.err).toMatch(/^lorafa lab: --rank 65 exceeds min\(d, o\) = 64 of the adapted linears of this model; expected an integer ≤ 64\n/);
+    const doubled = await quiet(() => lab(['--steps', '50', '--methods', 'lora,lorafa', '--rank', '33', '--match-params', '--out', join(dir, 'b')]));
+    expect(doubled.code).toBe(2);
+    expect(doubled.err).toMatch(/^lorafa lab: --match-params runs LoRA-FA and LoRA-FB at rank 2 × 33 = 66, above min\(d, o\) = 64 of the adapted linears of this model; expected --rank ≤ 32\n/);
     const out = await quiet(() => lab(['--steps', '50', '--out', file]));
     expect(out.code).toBe(2);
     expect(out.err).toMatch(/^lorafa lab: --out .*taken exists and is not a folder/);
@@ -211,5 +277,33 @@ describe('options are checked before any work', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--rank 65 exceeds min\(d, o\) = 64 of the adapted linears/);
     expect((await quiet(() => calc(['--model', 'custom', '--layers', '1', '--hidden', '64', '--heads', '4', '--ffn', '256', '--vocab', '77', '--rank', '64']))).code).toBe(0);
+  });
+});
+
+describe('lorafa lab --methods all', () => {
+  it('runs every method, measures saved bytes equal to the analytic model plus corrections, and saves PEFT adapters that load back', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lorafa-all-'));
+    const { code } = await quiet(() => lab(['--steps', '2', '--batch', '2', '--seq', '8', '--methods', 'all', '--vera-rank', '16', '--seeds', '1', '--out', out, '--save-adapter', join(out, 'adapters')]));
+    expect(code).toBe(0);
+    type Row = { method: string; savedBytes: number; expectedBytes: number; adapterSaved?: string; rank: number };
+    const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Row[] };
+    expect(results.map((r) => r.method)).toEqual(['full', 'lora', 'lorafa', 'lorafa-nc', 'lorafb', 'rslora', 'loraplus', 'pissa', 'lora-ga', 'lorapro', 'dora', 'vera', 'lorafa-pissa']);
+    for (const r of results) expect(r.savedBytes, r.method).toBe(r.expectedBytes);
+    expect(results.find((r) => r.method === 'vera')!.rank).toBe(16);
+    expect(results.find((r) => r.method === 'full')!.adapterSaved).toBe('not saved: Full-FT has no adapter');
+    const { loadPeftAdapter } = await import('../../src/node.ts');
+    const { model } = await loadCheckpoint(BASE_CHECKPOINT);
+    const report = await loadPeftAdapter(join(out, 'adapters', 'lorafa'), model, { method: 'lorafa' });
+    expect(report.replaced.length).toBe(12);
+    expect(readFileSync(join(out, 'memory-per-method.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('refuses the CPU-only SVD inits on WebGPU, and a VeRA rank above min(d, o), before any work', async () => {
+    const r = await quiet(() => lab(['--methods', 'lora,pissa', '--backend', 'webgpu', '--out', mkdtempSync(join(tmpdir(), 'lorafa-w-'))]));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^lorafa lab: --methods pissa need the CPU \(their SVD init reads W on the host\)/);
+    const v = await quiet(() => lab(['--methods', 'vera', '--vera-rank', '65', '--out', mkdtempSync(join(tmpdir(), 'lorafa-v-'))]));
+    expect(v.code).toBe(2);
+    expect(v.err).toMatch(/--vera-rank 65 exceeds min\(d, o\) = 64/);
   });
 });

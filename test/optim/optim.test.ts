@@ -139,6 +139,8 @@ describe('warmupCosine', () => {
 
   it('rejects inconsistent step counts and rates', () => {
     expect(() => warmupCosine({ lr: 1, warmupSteps: 5, totalSteps: 5 })).toThrow(/warmupCosine: warmupSteps 5 and totalSteps 5/);
+    expect(() => warmupCosine({ lr: Infinity, warmupSteps: 0, totalSteps: 5 })).toThrow('warmupCosine: lr Infinity and minLr 0; expected finite lr ≥ minLr ≥ 0');
+    expect(() => warmupCosine({ lr: 0.1, warmupSteps: 0, totalSteps: 5, minLr: 0.2 })).toThrow(/expected finite lr ≥ minLr ≥ 0/);
     expect(() => warmupCosine({ lr: 0.1, warmupSteps: 0, totalSteps: 5, minLr: 1 })).toThrow(/warmupCosine: lr 0.1 and minLr 1/);
   });
 });
