@@ -1,6 +1,8 @@
 /** `npm run verify`: the table, the memory audit, the exit codes. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/verify.ts';
+import { allClaims } from '../../src/verify/claims.ts';
+import { FAULT_KINDS } from '../../src/verify/fault.ts';
 
 function capture(): { out: () => string; err: () => string } {
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
@@ -37,6 +39,16 @@ describe('lorafa verify', () => {
     // below every claim's threshold nothing is expected to fail
     expect(await run(['--runs', '3', '--only', '1 closed form · f64', '--inject-fault', 'grad:1e-20'])).toBe(0);
     expect(io.out()).toContain('Self-test grad:1e-20: 0 of the 0 claims that detect it failed.');
+  });
+
+  it('--inject-fault: exits 1 on every kind of fault at the smallest size a claim detects', async () => {
+    const io = capture();
+    for (const kind of FAULT_KINDS) {
+      const claim = allClaims().find((c) => c.detects?.[kind] !== undefined)!;
+      const fault = `${kind}:${claim.detects![kind]}`;
+      expect(await run(['--runs', '5', '--only', claim.id, '--inject-fault', fault]), fault).toBe(1);
+      expect(io.out()).toContain(`Self-test ${fault}: 1 of the 1 claims that detect it failed.`);
+    }
   });
 
   it('rejects bad options with exit code 2', async () => {
