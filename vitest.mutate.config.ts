@@ -4,7 +4,7 @@
  * (a GPU device per mutant run is too slow on llvmpipe, and the CPU stand-ins cover the same code)
  * and without the deep-graph stress test (three minutes of million-op chains, no LoRA code).
  * MUTATE_TESTS (comma-separated globs) narrows the list for a run over one folder, e.g.
- *   MUTATE_TESTS='test/core/**/*.test.ts' npm run mutate -- --mutate 'src/autograd/engine.ts'
+ *   MUTATE_TESTS='test/core/*.test.ts' npm run mutate -- --mutate 'src/autograd/engine.ts'
  */
 import { defineConfig } from 'vitest/config';
 import base from './vitest.config.ts';
