@@ -22,6 +22,8 @@ export default {
   ignorePatterns: ['/dist', '/runs', '/bench/*.md'],
   reporters: ['clear-text', 'progress', 'json', 'html'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  // with --reporters event-recorder, each mutant's result is written as it comes: a run stopped early still has them
+  eventReporter: { baseDir: process.env.MUTATE_EVENTS ?? 'reports/mutation/events' },
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
   timeoutMS: 20000,
