@@ -182,6 +182,12 @@ describe('bad input: a clear LorafaError for each', () => {
     expectError(fa(x, W, A, B, { scale: 1, correction: 'exact' as never }), 'loraFA', "correction = 'exact' is unknown");
     expectError(fa(x, W, A, B, { scale: 1, ridge: -1 }), 'loraFA', 'ridge = -1 is invalid', 'λ ≥ 0');
     expect(fa(x, W, A, B, { scale: 1, dropout: 0.5, seed: -1 })).toThrow(/loraFA: seed must be an integer/);
+    // each bound of each range, and the checks of the op itself, not the factor cache's (no factor with correction 'none')
+    expectError(fa(x, W, A, B, null as never), 'loraFA', 'expected an options object');
+    expectError(fa(x, W, A, B, { scale: 1, dropout: -0.1 }), 'loraFA', 'dropout = -0.1 is out of range', '0 ≤ p < 1');
+    expectError(fa(x, W, A, B, { scale: 1, ridge: -1, correction: 'none' }), 'loraFA', 'ridge = -1 is invalid');
+    expectError(fa(x, W, A, B, { scale: 1, ridge: Infinity, correction: 'none' }), 'loraFA', 'ridge = Infinity is invalid');
+    expectError(fa(x, W, A, B, { scale: 1, ridge: NaN, correction: 'none' }), 'loraFA', 'ridge = NaN is invalid');
   });
 
   it('a rank-deficient A is refused naming the condition estimate, unless a ridge is given', () => {

@@ -1,0 +1,75 @@
+/**
+ * The backward engine's edges, each one a mutant that survived the rest of the suite
+ * (docs/verification.md): the caller's gradient checked before use, gradients computed without
+ * recording a graph, non-finite gradients passed on silently outside anomaly mode, a missing
+ * gradient named, a returned gradient adopted by the leaf without a copy, and every gradient the
+ * engine holds freed. Own file (own process), so live bytes are not disturbed by other files.
+ */
+import { describe, expect, it } from 'vitest';
+import { Context, Function, getBackend, ops, tensor, type Tensor } from '../../src/index.ts';
+
+const cpu = getBackend('cpu');
+const f64 = (v: number[], requiresGrad = true) => tensor(v, { dtype: 'float64', requiresGrad });
+
+/** y = 2·x whose backward hands back what `grad` returns for g. */
+function doubling(grad: (g: Tensor) => (Tensor | null)[]) {
+  return class Doubling extends Function {
+    static override readonly opName = 'doubling';
+    static override forward(_ctx: Context, x: Tensor): Tensor {
+      return ops.mul(x, 2);
+    }
+    static override backward(_ctx: Context, g: Tensor) {
+      return grad(g);
+    }
+  };
+}
+
+describe('backward', () => {
+  it('refuses a disposed gradient, naming backward', () => {
+    const y = ops.mul(f64([1, 2]), 3);
+    const g = f64([1, 1], false);
+    g.dispose();
+    expect(() => y.backward(g)).toThrow(/^backward: input \[2\] \(float64, cpu\) was disposed/);
+  });
+
+  it('computes gradients without recording a graph: x.grad has no gradFn and needs no gradient', () => {
+    const x = f64([1, -2, 3]);
+    ops.sum(ops.mul(x, x)).backward();
+    expect(Array.from(x.grad!.dataSync())).toEqual([2, -4, 6]);
+    expect(x.grad!.requiresGrad).toBe(false);
+    expect(x.grad!.gradFn).toBeNull();
+  });
+
+  it('outside anomaly mode a non-finite gradient is passed on, not refused', () => {
+    const x = f64([0, 4]);
+    ops.sum(ops.sqrt(x)).backward();
+    expect(Array.from(x.grad!.dataSync())).toEqual([Infinity, 0.25]);
+  });
+
+  it('names an op whose backward returns no gradient for an input that needs one', () => {
+    const Op = doubling(() => []);
+    const y = Op.apply(f64([1, 2]));
+    expect(() => ops.sum(y).backward()).toThrow(/^doubling: backward returned no gradient for input 0, which needs one/);
+  });
+
+  it('hands the gradient a backward returns to the leaf as it is: no copy', () => {
+    let returned: Tensor | null = null;
+    const Op = doubling((g) => [(returned = ops.mul(g, 2))]);
+    const x = f64([1, 2]);
+    ops.sum(Op.apply(x)).backward();
+    expect(x.grad).toBe(returned);
+    expect(Array.from(x.grad!.dataSync())).toEqual([2, 2]);
+  });
+
+  it('frees every gradient it held: after disposing outputs and .grad, live bytes are back where they were', () => {
+    const x = f64([1, 2, 3]);
+    const c = f64([4, 5, 6], false);
+    const before = cpu.memory().liveBytes;
+    const m = ops.mul(x, c);
+    const y = ops.sum(m);
+    y.backward();
+    expect(Array.from(x.grad!.dataSync())).toEqual([4, 5, 6]);
+    for (const t of [x.grad!, m, y]) t.dispose();
+    expect(cpu.memory().liveBytes).toBe(before);
+  });
+});
