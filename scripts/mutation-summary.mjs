@@ -6,15 +6,31 @@
  * killed / (killed + survived + not covered); then every survivor and uncovered mutant with its
  * line, the mutator and the replacement.
  *
- *   node scripts/mutation-summary.mjs [reports/mutation/mutation.json ...]
+ *   node scripts/mutation-summary.mjs [reports/mutation/mutation.json | an incremental file | an events folder ...]
  *
  * Several reports (e.g. one per folder) are merged, a later report's file replacing an earlier one's.
+ * An events folder (--reporters event-recorder, stryker.config.mjs) gives the mutants tested so
+ * far by a run that may not have finished.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+/** { file: { source, mutants } } from the onMutantTested events of a folder. */
+function fromEvents(dir) {
+  const out = {};
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('-onMutantTested.json')).sort()) {
+    const m = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+    const file = relative(process.cwd(), m.fileName);
+    (out[file] ??= { source: readFileSync(file, 'utf8'), mutants: [] }).mutants.push(m);
+  }
+  return out;
+}
 
 const paths = process.argv.slice(2);
 const files = {};
-for (const p of paths.length ? paths : ['reports/mutation/mutation.json']) Object.assign(files, JSON.parse(readFileSync(p, 'utf8')).files);
+for (const p of paths.length ? paths : ['reports/mutation/mutation.json']) {
+  Object.assign(files, statSync(p).isDirectory() ? fromEvents(p) : JSON.parse(readFileSync(p, 'utf8')).files);
+}
 
 const KILLED = new Set(['Killed', 'Timeout']);
 const LIVE = new Set(['Survived', 'NoCoverage']);

@@ -4,8 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gradcheck, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
+import { gradcheck, manualSeed, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
 import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
+import { adapterScale } from '../../src/lora/common.ts';
 import { loraFactorStats } from '../../src/lora/factor-cache.ts';
 import { dim, seed } from '../helpers/arbitraries.ts';
 import { expectClose } from '../helpers/allclose.ts';
@@ -129,6 +130,26 @@ describe('what each op saves', () => {
     expect(y(3)).toEqual(y(3));
     expect(y()).not.toEqual(y());
     expect(ops.lora(x(), W, A, B, { scale: 1, dropout: 0 }).dataSync()).toEqual(ops.lora(x(), W, A, B, { scale: 1 }).dataSync());
+  });
+
+  it('dropout 0 draws nothing from the global generator, and its seed is not read', () => {
+    A.requiresGrad = false;
+    const next = (op?: () => unknown) => {
+      manualSeed(7);
+      op?.();
+      return randn([4]).dataSync();
+    };
+    for (const run of [() => ops.loraFA(x(), W, A, B, { scale: 1, dropout: 0 }), () => ops.lora(x(), W, A, B, { scale: 1, dropout: 0, seed: -1 })]) {
+      expect(next(run)).toEqual(next());
+    }
+  });
+});
+
+describe('adapterScale', () => {
+  it('σ = α/r, or α/√r with rsLoRA', () => {
+    expect(adapterScale(16, 8, false)).toBe(2);
+    expect(adapterScale(16, 4, true)).toBe(8);
+    expect(adapterScale(-3, 9, true)).toBe(-1);
   });
 });
 
