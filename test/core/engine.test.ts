@@ -73,3 +73,23 @@ describe('backward', () => {
     expect(cpu.memory().liveBytes).toBe(before);
   });
 });
+
+describe('backward into leaves', () => {
+  it('a leaf that stopped requiring a gradient after forward gets none, and the gradient is freed', () => {
+    const x = f64([1, 2]);
+    const before = cpu.memory().liveBytes;
+    const m = ops.mul(x, 3);
+    const y = ops.sum(m);
+    x.requiresGrad = false;
+    y.backward();
+    expect(x.grad).toBeNull();
+    for (const t of [m, y]) t.dispose();
+    expect(cpu.memory().liveBytes).toBe(before);
+  });
+
+  it('names an op whose backward returns a gradient of the wrong shape for a leaf', () => {
+    const Op = doubling(() => [f64([1, 2, 3], false)]);
+    const y = Op.apply(f64([1, 2]));
+    expect(() => ops.sum(y).backward()).toThrow(/^doubling: backward produced a gradient of shape \[3\] for input 0 of shape \[2\]/);
+  });
+});

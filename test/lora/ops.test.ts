@@ -162,9 +162,12 @@ describe('bad input: a clear LorafaError for each', () => {
     const shapes = 'expected x [..., d], W [d, o], A [d, r], B [r, o]';
     expectError(fa(zeros([3, 3], f64), W, A, B, { scale: 1 }), 'loraFA', 'shapes do not fit', 'x [3, 3] (float64, cpu)', shapes);
     expectError(fa(x, zeros([4], f64), A, B, { scale: 1 }), 'loraFA', 'W [4] (float64, cpu)', shapes);
-    expectError(fa(x, W, zeros([3, 2], f64), B, { scale: 1 }), 'loraFA', 'A [3, 2] (float64, cpu)');
-    expectError(fa(x, W, A, zeros([2, 4], f64), { scale: 1 }), 'loraFA', 'B [2, 4] (float64, cpu)');
-    expectError(() => ops.lora(x, W, A, zeros([3, 5], f64), { scale: 1 }), 'lora', 'A [4, 2] (float64, cpu)', 'B [3, 5] (float64, cpu)');
+    expectError(fa(x, W, zeros([3, 2], f64), B, { scale: 1 }), 'loraFA', 'shapes do not fit', 'A [3, 2] (float64, cpu)', shapes);
+    expectError(fa(x, W, A, zeros([2, 4], f64), { scale: 1 }), 'loraFA', 'shapes do not fit', 'B [2, 4] (float64, cpu)', shapes);
+    expectError(() => ops.lora(x, W, A, zeros([3, 5], f64), { scale: 1 }), 'lora', 'shapes do not fit', 'A [4, 2] (float64, cpu)', 'B [3, 5] (float64, cpu)');
+    // a factor of rank 3 whose first two sizes fit: only the rank check sees it
+    expectError(fa(x, W, zeros([4, 2, 1], f64), B, { scale: 1 }), 'loraFA', 'shapes do not fit', 'A [4, 2, 1] (float64, cpu)', shapes);
+    expectError(fa(x, W, A, zeros([2, 5, 1], f64), { scale: 1 }), 'loraFA', 'shapes do not fit', 'B [2, 5, 1] (float64, cpu)', shapes);
     expectError(() => ops.linear(x, zeros([3, 5], f64)), 'linear', 'expected x [..., d], W [d, o]');
     expectError(() => ops.linear(x, W, zeros([4], f64)), 'linear', 'bias [4] (float64, cpu)', 'expected shape [5]');
   });
