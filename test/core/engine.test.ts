@@ -6,7 +6,7 @@
  * engine holds freed. Own file (own process), so live bytes are not disturbed by other files.
  */
 import { describe, expect, it } from 'vitest';
-import { Context, Function, getBackend, ops, tensor, type Tensor } from '../../src/index.ts';
+import { Context, Function, getBackend, keep, ops, scope, tensor, type Tensor } from '../../src/index.ts';
 
 const cpu = getBackend('cpu');
 const f64 = (v: number[], requiresGrad = true) => tensor(v, { dtype: 'float64', requiresGrad });
@@ -91,5 +91,28 @@ describe('backward into leaves', () => {
     const Op = doubling(() => [f64([1, 2, 3], false)]);
     const y = Op.apply(f64([1, 2]));
     expect(() => ops.sum(y).backward()).toThrow(/^doubling: backward produced a gradient of shape \[3\] for input 0 of shape \[2\]/);
+  });
+});
+
+describe('saveForBackward', () => {
+  it('keeps a null slot null, and a saved tensor outlives the scope the forward ran in', () => {
+    let seen: unknown[] = [];
+    class SaveOp extends Function {
+      static override readonly opName = 'saveOp';
+      static override forward(ctx: Context, x: Tensor): Tensor {
+        ctx.saveForBackward(null, x);
+        return ops.mul(x, 2);
+      }
+      static override backward(ctx: Context, g: Tensor) {
+        const [none, x] = ctx.savedTensors;
+        seen = [none, Array.from(x!.dataSync())];
+        return [ops.mul(g, 2)];
+      }
+    }
+    const x = f64([1, 2]);
+    const y = scope(() => keep(ops.sum(SaveOp.apply(ops.mul(x, 1)))));
+    y.backward();
+    expect(seen).toEqual([null, [1, 2]]);
+    expect(Array.from(x.grad!.dataSync())).toEqual([2, 2]);
   });
 });
