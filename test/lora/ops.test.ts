@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gradcheck, manualSeed, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
+import { getBackend, gradcheck, manualSeed, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
 import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
 import { adapterScale } from '../../src/lora/common.ts';
 import { loraFactorStats } from '../../src/lora/factor-cache.ts';
@@ -141,6 +141,34 @@ describe('what each op saves', () => {
     };
     for (const run of [() => ops.loraFA(x(), W, A, B, { scale: 1, dropout: 0 }), () => ops.lora(x(), W, A, B, { scale: 1, dropout: 0, seed: -1 })]) {
       expect(next(run)).toEqual(next());
+    }
+  });
+});
+
+describe('no copies, no leaks', () => {
+  const N = 6, d = 4, o = 3, r = 2;
+  it('without dropout the adapter reads x itself: x saved by linear and lora is counted once', () => {
+    const x = randn([N, d], { ...f64, seed: 1 });
+    const Wt = param([d, o], 2, true), W = param([d, o], 3), A = param([d, r], 4, true), B = param([r, o], 5, true);
+    const rep = measureSaved(() => ops.add(ops.linear(x, Wt), ops.lora(x, W, A, B, { scale: 1, dropout: 0 })));
+    expect(rep.bytes).toBe((N * d + N * r) * 8); // x once, XA
+    rep.result.dispose();
+  });
+
+  it('forward and backward of lora and loraFA free every intermediate: live bytes back to the start', () => {
+    const cpu = getBackend('cpu');
+    const x = randn([N, d], { ...f64, seed: 1, requiresGrad: true });
+    const W = param([d, o], 2), A = param([d, r], 3), B = param([r, o], 4, true);
+    for (const op of [ops.lora, ops.loraFA] as const) {
+      op(x, W, A, B, { scale: -0.5, correction: 'none' }).dispose(); // warm: nothing cached with correction 'none'
+      const before = cpu.memory().liveBytes;
+      const y = op(x, W, A, B, { scale: -0.5, dropout: 0.25, seed: 3, correction: 'none' });
+      const loss = y.sum();
+      loss.backward();
+      for (const t of [x.grad!, B.grad!, y, loss]) t.dispose();
+      x.grad = null;
+      B.grad = null;
+      expect(cpu.memory().liveBytes, op.name).toBe(before);
     }
   });
 });
