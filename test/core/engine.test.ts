@@ -6,7 +6,8 @@
  * engine holds freed. Own file (own process), so live bytes are not disturbed by other files.
  */
 import { describe, expect, it } from 'vitest';
-import { Context, Function, getBackend, keep, ops, scope, tensor, type Tensor } from '../../src/index.ts';
+import { Context, Function, getBackend, keep, ops, savedStats, scope, Tensor, tensor } from '../../src/index.ts';
+import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
 
 const cpu = getBackend('cpu');
 const f64 = (v: number[], requiresGrad = true) => tensor(v, { dtype: 'float64', requiresGrad });
@@ -114,5 +115,35 @@ describe('saveForBackward', () => {
     y.backward();
     expect(seen).toEqual([null, [1, 2]]);
     expect(Array.from(x.grad!.dataSync())).toEqual([2, 2]);
+  });
+});
+
+describe('releasing a graph without backward', () => {
+  it('dropping the last output releases the contexts it held, and only those no one else holds', () => {
+    const x = f64([0.5, -1]);
+    const before = savedStats().liveBytes;
+    const a = ops.exp(x); //   saves its output
+    const b = ops.exp(a); //   holds a's context
+    const c = ops.tanh(a); //  holds it too
+    b.dispose();
+    c.dispose(); //            a's handle still holds its context: backward through a works
+    ops.sum(a).backward();
+    expect(Array.from(x.grad!.dataSync())).toEqual([Math.exp(0.5), Math.exp(-1)]);
+    const inner = ops.exp(x);
+    const d = ops.exp(inner);
+    inner.dispose(); //        now only d's context holds inner's, and d's release must cascade to it
+    expect(savedStats().liveBytes).toBeGreaterThan(before);
+    d.dispose();
+    a.dispose();
+    expect(savedStats().liveBytes).toBe(before);
+  });
+});
+
+describe('apply', () => {
+  it('refuses inputs on two devices, naming the op', () => {
+    const other = new CpuBackend(); // a stand-in device: the CPU kernels under another name
+    Object.defineProperty(other, 'device', { value: 'webgpu' });
+    const elsewhere = new Tensor(other.upload(new Float64Array(2)), [2]);
+    expect(() => ops.add(f64([1, 2]), elsewhere)).toThrow(/^add: inputs are on different devices: \[2\] \(float64, cpu\) and \[2\] \(float64, webgpu\)/);
   });
 });
