@@ -51,6 +51,12 @@ describe('factor cache', () => {
     expect(step(A)).toEqual(first); // back to [6, 2]: refactored, the same gradient
   });
 
+  it('is keyed by the side too: one square matrix read as A (AᵀA) and as B (BBᵀ) has two factors', () => {
+    const M = tensor([[1, 2], [0, 1]], { dtype: 'float64', parameter: true }); // MᵀM = [[1, 2], [2, 5]], MMᵀ = [[5, 2], [2, 1]]
+    expect(Array.from(loraFactor('test', M, 'columns').dataSync())).toEqual([1, 0, 2, 1]);
+    expectClose(loraFactor('test', M, 'rows').dataSync(), [Math.sqrt(5), 0, 2 / Math.sqrt(5), 1 / Math.sqrt(5)], { atol: 1e-15, rtol: 1e-15 });
+  });
+
   it('is float64 on the CPU even for a float32 A, keyed by the ridge too, and can be released', () => {
     const A = randn([5, 3], { seed: 2, parameter: true });
     const L = loraFactor('test', A, 'columns');
