@@ -51,6 +51,21 @@ describe('factor cache', () => {
     expect(step(A)).toEqual(first); // back to [6, 2]: refactored, the same gradient
   });
 
+  it('prepare and prime factor only a matrix not yet cached, and name themselves in errors', async () => {
+    const A = randn([5, 2], { seed: 3, dtype: 'float64', parameter: true });
+    const before = loraFactorStats().factorizations;
+    await prepareLoraFactor(A, 'columns');
+    await prepareLoraFactor(A, 'columns');
+    primeLoraFactor('test', A, 'columns', 0, A.dataSync());
+    expect(loraFactorStats().factorizations).toBe(before + 1);
+    const B = randn([2, 5], { seed: 4, dtype: 'float64', parameter: true });
+    primeLoraFactor('test', B, 'rows', 0, B.dataSync());
+    primeLoraFactor('test', B, 'rows', 0, B.dataSync());
+    expect(loraFactorStats().factorizations).toBe(before + 2);
+    await expect(prepareLoraFactor(zeros([5]), 'columns')).rejects.toThrow(/^prepareLoraFactor: A \[5\] \(float32, cpu\) must be a matrix/);
+    await expect(prepareLoraFactor(zeros([3, 2], { dtype: 'float64' }), 'columns')).rejects.toThrow(/^prepareLoraFactor: AᵀA of A \[3, 2\]/);
+  });
+
   it('is keyed by the side too: one square matrix read as A (AᵀA) and as B (BBᵀ) has two factors', () => {
     const M = tensor([[1, 2], [0, 1]], { dtype: 'float64', parameter: true }); // MᵀM = [[1, 2], [2, 5]], MMᵀ = [[5, 2], [2, 1]]
     expect(Array.from(loraFactor('test', M, 'columns').dataSync())).toEqual([1, 0, 2, 1]);

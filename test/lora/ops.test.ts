@@ -155,19 +155,21 @@ describe('no copies, no leaks', () => {
     rep.result.dispose();
   });
 
-  it('forward and backward of lora and loraFA free every intermediate: live bytes back to the start', () => {
+  it('forward and backward of lora, loraFA and loraFB free every intermediate: live bytes back to the start', () => {
     const cpu = getBackend('cpu');
     const x = randn([N, d], { ...f64, seed: 1, requiresGrad: true });
-    const W = param([d, o], 2), A = param([d, r], 3), B = param([r, o], 4, true);
-    for (const op of [ops.lora, ops.loraFA] as const) {
+    const W = param([d, o], 2), A = param([d, r], 3), B = param([r, o], 4);
+    for (const [op, trained] of [[ops.lora, B], [ops.loraFA, B], [ops.loraFB, A]] as const) {
+      trained.requiresGrad = true;
       op(x, W, A, B, { scale: -0.5, correction: 'none' }).dispose(); // warm: nothing cached with correction 'none'
       const before = cpu.memory().liveBytes;
       const y = op(x, W, A, B, { scale: -0.5, dropout: 0.25, seed: 3, correction: 'none' });
       const loss = y.sum();
       loss.backward();
-      for (const t of [x.grad!, B.grad!, y, loss]) t.dispose();
+      for (const t of [x.grad!, trained.grad!, y, loss]) t.dispose();
       x.grad = null;
-      B.grad = null;
+      trained.grad = null;
+      trained.requiresGrad = false;
       expect(cpu.memory().liveBytes, op.name).toBe(before);
     }
   });
