@@ -140,6 +140,22 @@ describe('releasing a graph without backward', () => {
 });
 
 describe('apply', () => {
+  it('an op without forward or backward says which is missing', () => {
+    class NoForward extends Function {
+      static override readonly opName = 'noForward';
+    }
+    class NoBackward extends Function {
+      static override readonly opName = 'noBackward';
+      static override forward(_ctx: Context, x: Tensor): Tensor {
+        return ops.mul(x, 2);
+      }
+    }
+    expect(() => NoForward.apply(f64([1]))).toThrow('noForward: forward is not implemented');
+    const y = NoBackward.apply(f64([1]));
+    expect(y.gradFn!.isReleased).toBe(false);
+    expect(() => y.backward()).toThrow('noBackward: backward is not implemented');
+  });
+
   it('refuses inputs on two devices, naming the op', () => {
     const other = new CpuBackend(); // a stand-in device: the CPU kernels under another name
     Object.defineProperty(other, 'device', { value: 'webgpu' });
