@@ -6,11 +6,18 @@
  * engine holds freed. Own file (own process), so live bytes are not disturbed by other files.
  */
 import { describe, expect, it } from 'vitest';
-import { Context, Function, getBackend, keep, ops, savedStats, scope, Tensor, tensor } from '../../src/index.ts';
+import { Context, Function, getBackend, keep, measureSaved, ops, savedStats, scope, Tensor, tensor } from '../../src/index.ts';
 import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
 
 const cpu = getBackend('cpu');
 const f64 = (v: number[], requiresGrad = true) => tensor(v, { dtype: 'float64', requiresGrad });
+
+/** zeros [n] in float64 on a stand-in device: the CPU kernels under another name. */
+function standIn(n: number): Tensor {
+  const other = new CpuBackend();
+  Object.defineProperty(other, 'device', { value: 'webgpu' });
+  return new Tensor(other.upload(new Float64Array(n)), [n]);
+}
 
 /** y = 2·x whose backward hands back what `grad` returns for g. */
 function doubling(grad: (g: Tensor) => (Tensor | null)[]) {
@@ -41,10 +48,16 @@ describe('backward', () => {
     expect(x.grad!.gradFn).toBeNull();
   });
 
-  it('outside anomaly mode a non-finite gradient is passed on, not refused', () => {
+  it('outside anomaly mode a non-finite output or gradient is passed on, not refused', () => {
     const x = f64([0, 4]);
     ops.sum(ops.sqrt(x)).backward();
     expect(Array.from(x.grad!.dataSync())).toEqual([Infinity, 0.25]);
+    expect(Array.from(ops.log(x).dataSync())).toEqual([-Infinity, Math.log(4)]);
+  });
+
+  it('refuses a gradient on another device than the output', () => {
+    const y = ops.mul(f64([1, 2]), 3);
+    expect(() => y.backward(standIn(2))).toThrow(/^backward: gradient \[2\] \(float64, webgpu\) does not match output \[2\] \(float64, cpu\)/);
   });
 
   it('names an op whose backward returns no gradient for an input that needs one', () => {
@@ -96,6 +109,23 @@ describe('backward into leaves', () => {
 });
 
 describe('saveForBackward', () => {
+  it('forward runs without recording: only what the op itself saves is counted', () => {
+    class Square extends Function {
+      static override readonly opName = 'square';
+      static override forward(ctx: Context, x: Tensor): Tensor {
+        ctx.saveForBackward(x);
+        return ops.mul(x, x); // would save x twice more if forward recorded a graph
+      }
+      static override backward(ctx: Context, g: Tensor) {
+        return [ops.mul(ops.mul(g, ctx.savedTensors[0]!), 2)];
+      }
+    }
+    const x = f64([1, 2]);
+    const rep = measureSaved(() => Square.apply(x));
+    expect(rep.entries.map((e) => [e.op, e.bytes])).toEqual([['square', 16]]);
+    expect(rep.result.gradFn!.opName).toBe('square');
+  });
+
   it('keeps a null slot null, and a saved tensor outlives the scope the forward ran in', () => {
     let seen: unknown[] = [];
     class SaveOp extends Function {
@@ -157,9 +187,6 @@ describe('apply', () => {
   });
 
   it('refuses inputs on two devices, naming the op', () => {
-    const other = new CpuBackend(); // a stand-in device: the CPU kernels under another name
-    Object.defineProperty(other, 'device', { value: 'webgpu' });
-    const elsewhere = new Tensor(other.upload(new Float64Array(2)), [2]);
-    expect(() => ops.add(f64([1, 2]), elsewhere)).toThrow(/^add: inputs are on different devices: \[2\] \(float64, cpu\) and \[2\] \(float64, webgpu\)/);
+    expect(() => ops.add(f64([1, 2]), standIn(2))).toThrow(/^add: inputs are on different devices: \[2\] \(float64, cpu\) and \[2\] \(float64, webgpu\)/);
   });
 });
