@@ -155,6 +155,13 @@ describe('no copies, no leaks', () => {
     rep.result.dispose();
   });
 
+  it('lora with only B trained keeps XA and no X: N·r elements', () => {
+    const x = randn([N, d], { ...f64, seed: 1 });
+    const rep = measureSaved(() => ops.lora(x, param([d, o], 2), param([d, r], 3), param([r, o], 4, true), { scale: -1 }));
+    expect(rep.bytes).toBe(N * r * 8);
+    rep.result.dispose();
+  });
+
   it('forward and backward of lora, loraFA and loraFB free every intermediate: live bytes back to the start', () => {
     const cpu = getBackend('cpu');
     const x = randn([N, d], { ...f64, seed: 1, requiresGrad: true });
