@@ -246,6 +246,7 @@ describe('bad input: a clear LorafaError for each', () => {
     // each bound of each range, and the checks of the op itself, not the factor cache's (no factor with correction 'none')
     expectError(fa(x, W, A, B, null as never), 'loraFA', 'expected an options object');
     expectError(() => ops.loraFB(x, W, A, B, { scale: 0 }), 'loraFB', 'scale = 0 is invalid');
+    expectError(() => ops.lora(x, W, A, B, { scale: 0 }), 'lora', 'scale = 0 is invalid');
     expectError(fa(x, W, A, B, { scale: 1, dropout: -0.1 }), 'loraFA', 'dropout = -0.1 is out of range', '0 ≤ p < 1');
     expectError(fa(x, W, A, B, { scale: 1, ridge: -1, correction: 'none' }), 'loraFA', 'ridge = -1 is invalid');
     expectError(fa(x, W, A, B, { scale: 1, ridge: Infinity, correction: 'none' }), 'loraFA', 'ridge = Infinity is invalid');
