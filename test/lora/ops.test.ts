@@ -159,6 +159,7 @@ describe('no copies, no leaks', () => {
     const x = randn([N, d], { ...f64, seed: 1 });
     const rep = measureSaved(() => ops.lora(x, param([d, o], 2), param([d, r], 3), param([r, o], 4, true), { scale: -1 }));
     expect(rep.bytes).toBe(N * r * 8);
+    expect(rep.entries.map((e) => [e.shape, e.kind])).toEqual([[[N, r], 'activation']]); // no W, A, B either: x needs no gradient
     rep.result.dispose();
   });
 
