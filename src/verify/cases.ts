@@ -12,7 +12,8 @@ import { initFactor, randomStream, type RandomStream } from '../lora/init.ts';
 import { fillNormal } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
 import type { FloatDType } from './claim.ts';
-import { combine, fromTensor, mat, matmul, scale, type Mat } from './dense.ts';
+import { combine, fromTensor, mat, matmul, norm, scale, type Mat } from './dense.ts';
+import { perturb } from './fault.ts';
 
 export type RandomInit = 'gaussian' | 'uniform' | 'orthogonal';
 export const RANDOM_INITS: readonly RandomInit[] = ['gaussian', 'uniform', 'orthogonal'];
@@ -28,14 +29,23 @@ export interface LoraCase {
   dtype: FloatDType;
 }
 
-/** d, o in 1..48, r in 1..min(d, o), N in 1..32, σ in [1/16, 16], A drawn with `init`. */
+/**
+ * σ of either sign, |σ| log-uniform in [2⁻³⁰, 16]: from tiny (≈ 1e-9, where σ·(XA)·B vanishes
+ * against X·W in float32 and the corrected gradient is ≈ 1e9× the plain one) to large; every
+ * statement of docs/math.md holds for σ ≠ 0.
+ */
+export const scaleArb: fc.Arbitrary<number> = fc
+  .tuple(fc.boolean(), fc.double({ min: -30, max: 4, noNaN: true }))
+  .map(([negative, log2]) => (negative ? -1 : 1) * 2 ** log2);
+
+/** d, o in 1..48, r in 1..min(d, o), N in 1..32, σ of either sign with |σ| in [2⁻³⁰, 16], A drawn with `init`. */
 export function loraCase(dtype: FloatDType, init?: RandomInit): fc.Arbitrary<LoraCase> {
   return fc
     .record({
       N: fc.integer({ min: 1, max: 32 }),
       d: fc.integer({ min: 1, max: 48 }),
       o: fc.integer({ min: 1, max: 48 }),
-      sigma: fc.double({ min: 1 / 16, max: 16, noNaN: true }),
+      sigma: scaleArb,
       seed: fc.integer({ min: 0, max: 0xffffffff }),
       init: init ? fc.constant(init) : fc.constantFrom(...RANDOM_INITS),
     })
@@ -103,6 +113,25 @@ export function fullGradient(data: LoraData): Mat {
 
 export type Method = 'lora' | 'loraFA' | 'loraFB';
 
+/**
+ * The scale each result of a LoRA op has on this data: ‖y‖ ≤ ‖X‖(‖W‖ + |σ|‖A‖‖B‖) and the like;
+ * a projected gradient is (1/σ)(UᵀU)⁻¹UᵀG, of the order ‖X‖‖dY‖/(|σ|‖U‖). Tolerances of relative
+ * errors use them so a tiny result is not over-weighted, and injected faults perturb on them.
+ */
+export function naturalScales(data: LoraData) {
+  const s = Math.abs(data.c.sigma);
+  const [X, W, A, B, dY] = [data.X, data.W, data.A, data.B, data.dY].map(norm) as [number, number, number, number, number];
+  const weights = W + s * A * B;
+  return {
+    y: X * weights,
+    gradX: dY * weights,
+    gradA: s * X * dY * B,
+    gradB: s * X * A * dY,
+    projectedA: (X * dY) / Math.max(s * B, Number.MIN_VALUE),
+    projectedB: (X * dY) / Math.max(s * A, Number.MIN_VALUE),
+  };
+}
+
 export interface MethodRun {
   y: Mat;
   gradX: Mat | null;
@@ -134,6 +163,14 @@ export function runMethod(
   const y = op(x, W, A, B, opts);
   y.backward(k === 1 ? leaf(data.dY, dtype) : batched(data.dY));
   const flat = (t: Tensor) => fromTensor(t.rank === 2 ? t : reshape(t, [N, t.shape[t.rank - 1]!]));
-  const grad = (t: Tensor) => (t.grad ? flat(t.grad) : null);
-  return { y: flat(y), gradX: grad(x), gradA: grad(A), gradB: grad(B) };
+  // what the harness reads, through the fault hooks (the identity unless a fault is injected)
+  const s = naturalScales(data);
+  const projected = options.correction !== 'none';
+  const grad = (t: Tensor, natural: number) => (t.grad ? perturb('grad', flat(t.grad), natural) : null);
+  return {
+    y: perturb('output', flat(y), s.y),
+    gradX: grad(x, s.gradX),
+    gradA: grad(A, method === 'loraFB' && projected ? s.projectedA : s.gradA),
+    gradB: grad(B, method === 'loraFA' && projected ? s.projectedB : s.gradB),
+  };
 }

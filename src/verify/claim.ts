@@ -5,6 +5,7 @@
  */
 import type fc from 'fast-check';
 import { EPSILON } from '../lora/gram.ts';
+import type { FaultKind } from './fault.ts';
 
 export interface Outcome {
   /** What was measured, in the claim's unit (a relative error, a z-score, bytes, ...). */
@@ -28,6 +29,11 @@ export interface Claim<C = unknown> {
   check(c: C): Outcome;
   /** Share of the requested number of runs this claim uses (Monte Carlo claims are costlier). */
   runsFactor?: number;
+  /**
+   * The self-test: each injected fault this claim must detect (fail on), with the smallest size
+   * at which it does (fault.ts; docs/verification.md). Each of the project's claims detects at least one.
+   */
+  detects?: Partial<Record<FaultKind, number>>;
 }
 
 export function holds(o: Outcome): boolean {

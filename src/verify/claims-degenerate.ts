@@ -73,6 +73,7 @@ export function degenerateClaims(): Claim<never>[] {
     unit: 'rel',
     arbitrary: fc.record({ base: loraCase('float64'), side: fc.constantFrom<Side>('FA', 'FB'), logRidge: fc.double({ min: -4, max: 0, noNaN: true }) }),
     check,
+    detects: { grad: 1e-10 },
   };
   return [claim] as Claim<never>[];
 }

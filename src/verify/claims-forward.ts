@@ -15,7 +15,7 @@ import { LorafaError } from '../errors.ts';
 import { conditionLimit } from '../lora/gram.ts';
 import type { Tensor } from '../tensor.ts';
 import { EPSILON, roundoff, worst, type Claim, type Outcome } from './claim.ts';
-import { effectiveWeight, leaf, loraCase, makeData, runMethod, type LoraCase, type LoraData, type Method, type MethodRun } from './cases.ts';
+import { effectiveWeight, leaf, loraCase, makeData, naturalScales, runMethod, type LoraCase, type LoraData, type Method, type MethodRun } from './cases.ts';
 import { fromTensor, gramCondition, matmul as mmul, norm, project, scale, sub, transpose, type Mat } from './dense.ts';
 
 const METHODS: readonly Method[] = ['lora', 'loraFA', 'loraFB'];
@@ -34,18 +34,6 @@ function genericGraph(data: LoraData, p: number, seed: number): { y: Mat; gradX:
   y.backward(leaf(data.dY, dtype));
   const g = (t: Tensor) => fromTensor(t.grad!);
   return { y: fromTensor(y), gradX: g(x), gradA: g(A), gradB: g(B), xDropped: fromTensor(xd) };
-}
-
-/** The scales of y and of the gradients: ‖X‖(‖W‖ + |σ|‖A‖‖B‖) and the like, so a tiny result is not over-weighted. */
-function scales(data: LoraData) {
-  const s = Math.abs(data.c.sigma);
-  const weights = norm(data.W) + s * norm(data.A) * norm(data.B);
-  return {
-    y: norm(data.X) * weights,
-    gradX: norm(data.dY) * weights,
-    gradA: s * norm(data.X) * norm(data.dY) * norm(data.B),
-    gradB: s * norm(data.X) * norm(data.A) * norm(data.dY),
-  };
 }
 
 interface BatchedCase {
@@ -75,7 +63,7 @@ function refusal(e: unknown, data: LoraData, m: Method): Outcome {
 function forwardAndInputGrad({ c, batch }: BatchedCase): Outcome {
   const data = makeData(c);
   const tol = roundoff(EPSILON[c.dtype], [c.N, c.d, c.o]);
-  const s = scales(data);
+  const s = naturalScales(data);
   const reference = genericGraph(data, 0, 0);
   const x = leaf(data.X, c.dtype, { requiresGrad: true });
   linear(x, leaf(effectiveWeight(data), c.dtype, { parameter: true })).backward(leaf(data.dY, c.dtype));
@@ -108,7 +96,7 @@ interface DropoutCase {
 function withDropout({ base: c, p, dropoutSeed }: DropoutCase): Outcome {
   const data = makeData(c);
   const tol = roundoff(EPSILON[c.dtype], [c.N, c.d, c.o]);
-  const s = scales(data);
+  const s = naturalScales(data);
   const ref = genericGraph(data, p, dropoutSeed);
   const opts = { dropout: p, seed: dropoutSeed, withGradX: true };
   const checks: Outcome[] = [];
@@ -138,6 +126,7 @@ export function forwardClaims(): Claim<never>[] {
     unit: 'rel',
     arbitrary: batchedCase(dtype),
     check: forwardAndInputGrad,
+    detects: dtype === 'float64' ? { grad: 1e-10, output: 1e-10 } : { grad: 1e-4, output: 1e-4 },
   });
   const dropoutClaim: Claim<DropoutCase> = {
     id: '6 with dropout · f64',
@@ -149,6 +138,7 @@ export function forwardClaims(): Claim<never>[] {
       dropoutSeed: fc.integer({ min: 0, max: 0xffffffff }),
     }),
     check: withDropout,
+    detects: { grad: 1e-10, output: 1e-10 },
   };
   return [six('float64'), six('float32'), dropoutClaim] as Claim<never>[];
 }

@@ -167,10 +167,13 @@ type Check = (p: Problem) => Outcome;
 
 /** A claim that builds the problem of a case for `side` and applies the checks (worst outcome). */
 function projectionClaim(id: string, title: string, side: Side, dtype: LoraCase['dtype'], checks: Check[], init?: RandomInit): Claim<LoraCase> {
+  // a zeroth-order optimality check sees a gradient off by δ only through the O(δ²) rise of the objective
+  const secondOrder = checks.length === 1 && checks[0] === optimality;
   return {
     id,
     title,
     unit: 'rel',
+    detects: { grad: dtype === 'float64' ? (secondOrder ? 1e-4 : 1e-10) : (secondOrder ? 1e-1 : 1e-4) },
     arbitrary: loraCase(dtype, init ?? 'gaussian'),
     check(c) {
       const p = problem(makeData(c), side);

@@ -10,15 +10,18 @@
  * case generators build random LoRA problems (X, W, A, B, dY, σ) and run the engine's ops on them;
  * `dense` is a small independent float64 matrix library (QR least squares, projections, SVD) for
  * reference values; `roundoff` gives the rounding tolerances the project's own claims use.
+ * `runClaim(claim, { numRuns, seed, fault: parseFault('verify', 'grad:1e-10') })` is the self-test
+ * of a check: with the fault injected into what the harness reads, a claim that detects it fails.
  */
 export { allClaims } from './claims.ts';
 export { runClaim, evaluate, type ClaimResult, type RunOptions } from './run.ts';
+export { FAULT_KINDS, parseFault, type Fault, type FaultKind } from './fault.ts';
 export { holds, worst, roundoff, TOL, EPSILON, type Claim, type Outcome, type FloatDType } from './claim.ts';
 export {
   loraCase, makeData, runMethod, fullGradient, effectiveWeight, RANDOM_INITS,
   type LoraCase, type LoraData, type Method, type MethodRun, type RandomInit,
 } from './cases.ts';
-export { MEMORY_METHODS, expectedElements, singleLayerForward, type MemoryMethod, type LayerCase } from './claims-memory.ts';
+export { MEMORY_KIND, MEMORY_METHODS, expectedElements, singleLayerForward, type MemoryMethod, type LayerCase } from './claims-memory.ts';
 export { projectionView, dataFromJson, type ProjectionView, type ProjectionClaim } from './projection-view.ts';
 export { claimTable, statements, counterexamples } from './report.ts';
 export * as dense from './dense.ts';

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { scope } from '../autograd/scope.ts';
 import { holds, worst, type Claim, type Outcome } from './claim.ts';
+import { withFault, type Fault } from './fault.ts';
 
 export interface ClaimResult {
   /** The claim's words (its id, title and unit). */
@@ -24,6 +25,10 @@ export interface ClaimResult {
 export interface RunOptions {
   numRuns: number;
   seed: number;
+  /** Self-test of the checks: a fault the harness injects while the claim runs (fault.ts); the claim should then fail. */
+  fault?: Fault;
+  /** Shrink a failing case to a minimal counterexample (default true; false stops at the first failure). */
+  shrink?: boolean;
 }
 
 /** Runs check(c) inside a scope (its tensors are freed); an exception becomes a NaN outcome naming it. */
@@ -51,11 +56,13 @@ export function runClaim<C>(claim: Claim<C>, options: RunOptions): ClaimResult {
     return ok;
   });
   const numRuns = Math.max(1, Math.round(options.numRuns * (c.runsFactor ?? 1)));
-  const details = fc.check(property, { numRuns, seed: options.seed });
-  const result: ClaimResult = { claim, cases, refused, worst: worstSeen, holds: !details.failed, seed: options.seed };
-  if (details.failed && details.counterexample) {
-    const value = details.counterexample[0];
-    result.counterexample = { value, outcome: evaluate(c, value), shrinks: details.numShrinks };
-  }
-  return result;
+  return withFault(options.fault, () => {
+    const details = fc.check(property, { numRuns, seed: options.seed, endOnFailure: options.shrink === false });
+    const result: ClaimResult = { claim, cases, refused, worst: worstSeen, holds: !details.failed, seed: options.seed };
+    if (details.failed && details.counterexample) {
+      const value = details.counterexample[0];
+      result.counterexample = { value, outcome: evaluate(c, value), shrinks: details.numShrinks };
+    }
+    return result;
+  });
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { graphOf, measureSaved, ops, randn, toDot, toMermaid, withModule } from '../../src/index.ts';
-import { expectedElements, MEMORY_METHODS, singleLayerForward } from '../../src/verify/index.ts';
+import { expectedElements, MEMORY_KIND, MEMORY_METHODS, singleLayerForward } from '../../src/verify/index.ts';
 import { dim } from '../helpers/arbitraries.ts';
 
 describe('graphOf: the autograd graph with what each node saves', () => {
@@ -13,7 +13,7 @@ describe('graphOf: the autograd graph with what each node saves', () => {
           const report = measureSaved(singleLayerForward(method, { N, d, o, r, p, seed, dtype }));
           const g = graphOf(report.result);
           expect(g.savedBytes).toBe(report.bytes);
-          expect(g.savedBytes).toBe(expectedElements(method, N, d, r) * (dtype === 'float32' ? 4 : 8));
+          expect(g.savedBytes).toBe(expectedElements(MEMORY_KIND[method], N, d, o, r) * (dtype === 'float32' ? 4 : 8));
           // the per-node entries are measureSaved's entries (same shapes, kinds, bytes), in save order
           const fromGraph = g.nodes.flatMap((n) => n.saved.map((s) => [n.label, s.shape, s.kind, s.bytes]));
           expect(fromGraph).toEqual(report.entries.map((e) => [e.op, e.shape, e.kind, e.bytes]));

@@ -233,3 +233,23 @@ export const unaryRef: Record<string, (x: number, p?: number) => number> = {
   silu: (x) => x / (1 + Math.exp(-x)),
   pow: (x, p = 1) => x ** p,
 };
+
+/**
+ * X [n, k] with M·X = b for a small non-singular M [n, n] (row-major arrays), by Gauss–Jordan
+ * elimination: independent of the engine's Cholesky solves.
+ */
+export function gaussJordan(M: readonly number[], n: number, b: readonly number[], k: number): number[] {
+  const m = [...M], x = [...b];
+  for (let c = 0; c < n; c++) {
+    const piv = m[c * n + c]!;
+    for (let j = 0; j < n; j++) m[c * n + j]! /= piv;
+    for (let j = 0; j < k; j++) x[c * k + j]! /= piv;
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = m[r * n + c]!;
+      for (let j = 0; j < n; j++) m[r * n + j]! -= f * m[c * n + j]!;
+      for (let j = 0; j < k; j++) x[r * k + j]! -= f * x[c * k + j]!;
+    }
+  }
+  return x;
+}

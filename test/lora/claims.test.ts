@@ -9,6 +9,7 @@ import { makeData, type LoraCase } from '../../src/verify/cases.ts';
 import { allClaims } from '../../src/verify/claims.ts';
 import { closedForm, descent, optimality, problem, projection, type Problem } from '../../src/verify/claims-projection.ts';
 import { runClaim } from '../../src/verify/run.ts';
+import { mat } from '../../src/verify/dense.ts';
 
 const { numRuns = 25, seed = 0 } = fc.readConfigureGlobal();
 
@@ -31,6 +32,15 @@ describe('the checks detect a wrong answer', () => {
     for (const check of [closedForm, projection, optimality, descent]) {
       expect(holds(check(good)), check.name).toBe(true);
       expect(holds(check({ ...good, gTilde: good.gNone })), check.name).toBe(false);
+    }
+  });
+
+  it('with a negative σ, a gradient computed with |σ| fails claims 1, 2 and 4 (σ of both signs is drawn)', () => {
+    const negative = problem(makeData({ ...c, sigma: -1.7 }), 'FA') as Problem;
+    const withAbs = { ...negative, gTilde: mat(negative.gTilde.rows, negative.gTilde.cols, negative.gTilde.data.map((v) => -v)) }; // (1/|σ|) instead of (1/σ)
+    for (const check of [closedForm, projection, descent]) {
+      expect(holds(check(negative)), check.name).toBe(true);
+      expect(holds(check(withAbs)), check.name).toBe(false);
     }
   });
 

@@ -1,6 +1,7 @@
 /** examples/lora-fa-by-hand.ts runs, and its numbers are the ones docs/lora.md prints. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectClose } from '../helpers/allclose.ts';
+import '../../src/index.ts'; // the library loads with the test file; the example's own code runs in the test
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -51,6 +51,27 @@ describe('factor cache', () => {
     expect(step(A)).toEqual(first); // back to [6, 2]: refactored, the same gradient
   });
 
+  it('prepare and prime factor only a matrix not yet cached, and name themselves in errors', async () => {
+    const A = randn([5, 2], { seed: 3, dtype: 'float64', parameter: true });
+    const before = loraFactorStats().factorizations;
+    await prepareLoraFactor(A, 'columns');
+    await prepareLoraFactor(A, 'columns');
+    primeLoraFactor('test', A, 'columns', 0, A.dataSync());
+    expect(loraFactorStats().factorizations).toBe(before + 1);
+    const B = randn([2, 5], { seed: 4, dtype: 'float64', parameter: true });
+    primeLoraFactor('test', B, 'rows', 0, B.dataSync());
+    primeLoraFactor('test', B, 'rows', 0, B.dataSync());
+    expect(loraFactorStats().factorizations).toBe(before + 2);
+    await expect(prepareLoraFactor(zeros([5]), 'columns')).rejects.toThrow(/^prepareLoraFactor: A \[5\] \(float32, cpu\) must be a matrix/);
+    await expect(prepareLoraFactor(zeros([3, 2], { dtype: 'float64' }), 'columns')).rejects.toThrow(/^prepareLoraFactor: AᵀA of A \[3, 2\]/);
+  });
+
+  it('is keyed by the side too: one square matrix read as A (AᵀA) and as B (BBᵀ) has two factors', () => {
+    const M = tensor([[1, 2], [0, 1]], { dtype: 'float64', parameter: true }); // MᵀM = [[1, 2], [2, 5]], MMᵀ = [[5, 2], [2, 1]]
+    expect(Array.from(loraFactor('test', M, 'columns').dataSync())).toEqual([1, 0, 2, 1]);
+    expectClose(loraFactor('test', M, 'rows').dataSync(), [Math.sqrt(5), 0, 2 / Math.sqrt(5), 1 / Math.sqrt(5)], { atol: 1e-15, rtol: 1e-15 });
+  });
+
   it('is float64 on the CPU even for a float32 A, keyed by the ridge too, and can be released', () => {
     const A = randn([5, 3], { seed: 2, parameter: true });
     const L = loraFactor('test', A, 'columns');

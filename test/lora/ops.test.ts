@@ -4,25 +4,28 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gradcheck, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
+import { getBackend, gradcheck, manualSeed, measureSaved, noGrad, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
 import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
+import { adapterScale } from '../../src/lora/common.ts';
 import { loraFactorStats } from '../../src/lora/factor-cache.ts';
 import { dim, seed } from '../helpers/arbitraries.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { expectError } from '../helpers/errors.ts';
+import { gaussJordan } from '../helpers/reference.ts';
+import { scaleArb } from '../../src/verify/cases.ts';
 
 const f64 = { dtype: 'float64' as const };
 const param = (shape: number[], s: number, requiresGrad = false) => randn(shape, { ...f64, seed: s, parameter: true, requiresGrad });
 
 describe('gradients against central differences (float64)', () => {
   const opts = { scale: 0.7 };
-  it('linear, lora (with and without dropout), and the uncorrected loraFA / loraFB are true gradients', () => {
-    fc.assert(fc.property(dim(5), dim(5), dim(5), seed, fc.constantFrom(0, 0.4), (N, d, o, s, p) => {
+  it('linear, lora (with and without dropout), and the uncorrected loraFA / loraFB are true gradients, for σ of either sign and tiny', () => {
+    fc.assert(fc.property(dim(5), dim(5), dim(5), seed, fc.constantFrom(0, 0.4), scaleArb, (N, d, o, s, p, scale) => {
       const r = Math.min(d, o);
       const x = randn([2, N, d], { ...f64, seed: s, requiresGrad: true }); // a batch axis: [2, N, d] is used as [2N, d]
       const W = param([d, o], s + 1, true), A = param([d, r], s + 2, true), B = param([r, o], s + 3, true);
       const b = randn([o], { ...f64, seed: s + 4, requiresGrad: true });
-      const drop = { ...opts, dropout: p, seed: 11 };
+      const drop = { scale, dropout: p, seed: 11 };
       expect(gradcheck((x, W, b) => ops.linear(x, W, b), [x, W, b]).ok).toBe(true);
       expect(gradcheck((x, W, A, B) => ops.lora(x, W, A, B, drop), [x, W, A, B]).ok).toBe(true);
       W.requiresGrad = false;
@@ -86,23 +89,11 @@ describe('gradients against central differences (float64)', () => {
   });
 });
 
-/** X with M·X = b for a small symmetric positive definite M, by Gauss–Jordan (independent of the engine's Cholesky). */
+/** X with M·X = b for a small symmetric positive definite M (Gauss–Jordan, independent of the engine's Cholesky). */
 function solve(M: Tensor, b: Tensor): Tensor {
   const [n] = M.shape as [number];
   const k = b.shape[1]!;
-  const m = Array.from(M.dataSync()), x = Array.from(b.dataSync());
-  for (let c = 0; c < n; c++) {
-    const piv = m[c * n + c]!;
-    for (let j = 0; j < n; j++) m[c * n + j]! /= piv;
-    for (let j = 0; j < k; j++) x[c * k + j]! /= piv;
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = m[r * n + c]!;
-      for (let j = 0; j < n; j++) m[r * n + j]! -= f * m[c * n + j]!;
-      for (let j = 0; j < k; j++) x[r * k + j]! -= f * x[c * k + j]!;
-    }
-  }
-  return tensor(x, { shape: [n, k], ...f64 });
+  return tensor(gaussJordan(Array.from(M.dataSync()), n, Array.from(b.dataSync()), k), { shape: [n, k], ...f64 });
 }
 
 describe('what each op saves', () => {
@@ -160,6 +151,64 @@ describe('what each op saves', () => {
     expect(y()).not.toEqual(y());
     expect(ops.lora(x(), W, A, B, { scale: 1, dropout: 0 }).dataSync()).toEqual(ops.lora(x(), W, A, B, { scale: 1 }).dataSync());
   });
+
+  it('dropout 0 draws nothing from the global generator, and its seed is not read', () => {
+    A.requiresGrad = false;
+    const next = (op?: () => unknown) => {
+      manualSeed(7);
+      op?.();
+      return randn([4]).dataSync();
+    };
+    for (const run of [() => ops.loraFA(x(), W, A, B, { scale: 1, dropout: 0 }), () => ops.lora(x(), W, A, B, { scale: 1, dropout: 0, seed: -1 })]) {
+      expect(next(run)).toEqual(next());
+    }
+  });
+});
+
+describe('no copies, no leaks', () => {
+  const N = 6, d = 4, o = 3, r = 2;
+  it('without dropout the adapter reads x itself: x saved by linear and lora is counted once', () => {
+    const x = randn([N, d], { ...f64, seed: 1 });
+    const Wt = param([d, o], 2, true), W = param([d, o], 3), A = param([d, r], 4, true), B = param([r, o], 5, true);
+    const rep = measureSaved(() => ops.add(ops.linear(x, Wt), ops.lora(x, W, A, B, { scale: 1, dropout: 0 })));
+    expect(rep.bytes).toBe((N * d + N * r) * 8); // x once, XA
+    rep.result.dispose();
+  });
+
+  it('lora with only B trained keeps XA and no X: N·r elements', () => {
+    const x = randn([N, d], { ...f64, seed: 1 });
+    const rep = measureSaved(() => ops.lora(x, param([d, o], 2), param([d, r], 3), param([r, o], 4, true), { scale: -1 }));
+    expect(rep.bytes).toBe(N * r * 8);
+    expect(rep.entries.map((e) => [e.shape, e.kind])).toEqual([[[N, r], 'activation']]); // no W, A, B either: x needs no gradient
+    rep.result.dispose();
+  });
+
+  it('forward and backward of lora, loraFA and loraFB free every intermediate: live bytes back to the start', () => {
+    const cpu = getBackend('cpu');
+    const x = randn([N, d], { ...f64, seed: 1, requiresGrad: true });
+    const W = param([d, o], 2), A = param([d, r], 3), B = param([r, o], 4);
+    for (const [op, trained] of [[ops.lora, B], [ops.loraFA, B], [ops.loraFB, A]] as const) {
+      trained.requiresGrad = true;
+      op(x, W, A, B, { scale: -0.5, correction: 'none' }).dispose(); // warm: nothing cached with correction 'none'
+      const before = cpu.memory().liveBytes;
+      const y = op(x, W, A, B, { scale: -0.5, dropout: 0.25, seed: 3, correction: 'none' });
+      const loss = y.sum();
+      loss.backward();
+      for (const t of [x.grad!, trained.grad!, y, loss]) t.dispose();
+      x.grad = null;
+      trained.grad = null;
+      trained.requiresGrad = false;
+      expect(cpu.memory().liveBytes, op.name).toBe(before);
+    }
+  });
+});
+
+describe('adapterScale', () => {
+  it('σ = α/r, or α/√r with rsLoRA', () => {
+    expect(adapterScale(16, 8, false)).toBe(2);
+    expect(adapterScale(16, 4, true)).toBe(8);
+    expect(adapterScale(-3, 9, true)).toBe(-1);
+  });
 });
 
 describe('bad input: a clear LorafaError for each', () => {
@@ -171,9 +220,12 @@ describe('bad input: a clear LorafaError for each', () => {
     const shapes = 'expected x [..., d], W [d, o], A [d, r], B [r, o]';
     expectError(fa(zeros([3, 3], f64), W, A, B, { scale: 1 }), 'loraFA', 'shapes do not fit', 'x [3, 3] (float64, cpu)', shapes);
     expectError(fa(x, zeros([4], f64), A, B, { scale: 1 }), 'loraFA', 'W [4] (float64, cpu)', shapes);
-    expectError(fa(x, W, zeros([3, 2], f64), B, { scale: 1 }), 'loraFA', 'A [3, 2] (float64, cpu)');
-    expectError(fa(x, W, A, zeros([2, 4], f64), { scale: 1 }), 'loraFA', 'B [2, 4] (float64, cpu)');
-    expectError(() => ops.lora(x, W, A, zeros([3, 5], f64), { scale: 1 }), 'lora', 'A [4, 2] (float64, cpu)', 'B [3, 5] (float64, cpu)');
+    expectError(fa(x, W, zeros([3, 2], f64), B, { scale: 1 }), 'loraFA', 'shapes do not fit', 'A [3, 2] (float64, cpu)', shapes);
+    expectError(fa(x, W, A, zeros([2, 4], f64), { scale: 1 }), 'loraFA', 'shapes do not fit', 'B [2, 4] (float64, cpu)', shapes);
+    expectError(() => ops.lora(x, W, A, zeros([3, 5], f64), { scale: 1 }), 'lora', 'shapes do not fit', 'A [4, 2] (float64, cpu)', 'B [3, 5] (float64, cpu)');
+    // a factor of rank 3 whose first two sizes fit: only the rank check sees it
+    expectError(fa(x, W, zeros([4, 2, 1], f64), B, { scale: 1 }), 'loraFA', 'shapes do not fit', 'A [4, 2, 1] (float64, cpu)', shapes);
+    expectError(fa(x, W, A, zeros([2, 5, 1], f64), { scale: 1 }), 'loraFA', 'shapes do not fit', 'B [2, 5, 1] (float64, cpu)', shapes);
     expectError(() => ops.linear(x, zeros([3, 5], f64)), 'linear', 'expected x [..., d], W [d, o]');
     expectError(() => ops.linear(x, W, zeros([4], f64)), 'linear', 'bias [4] (float64, cpu)', 'expected shape [5]');
     for (const [name, op] of [['lora', ops.lora], ['loraFA', ops.loraFA], ['loraPro', ops.loraPro]] as const) {
@@ -217,6 +269,14 @@ describe('bad input: a clear LorafaError for each', () => {
     expectError(fa(x, W, A, B, { scale: 1, correction: 'exact' as never }), 'loraFA', "correction = 'exact' is unknown");
     expectError(fa(x, W, A, B, { scale: 1, ridge: -1 }), 'loraFA', 'ridge = -1 is invalid', 'λ ≥ 0');
     expect(fa(x, W, A, B, { scale: 1, dropout: 0.5, seed: -1 })).toThrow(/loraFA: seed must be an integer/);
+    // each bound of each range, and the checks of the op itself, not the factor cache's (no factor with correction 'none')
+    expectError(fa(x, W, A, B, null as never), 'loraFA', 'expected an options object');
+    expectError(() => ops.loraFB(x, W, A, B, { scale: 0 }), 'loraFB', 'scale = 0 is invalid');
+    expectError(() => ops.lora(x, W, A, B, { scale: 0 }), 'lora', 'scale = 0 is invalid');
+    expectError(fa(x, W, A, B, { scale: 1, dropout: -0.1 }), 'loraFA', 'dropout = -0.1 is out of range', '0 ≤ p < 1');
+    expectError(fa(x, W, A, B, { scale: 1, ridge: -1, correction: 'none' }), 'loraFA', 'ridge = -1 is invalid');
+    expectError(fa(x, W, A, B, { scale: 1, ridge: Infinity, correction: 'none' }), 'loraFA', 'ridge = Infinity is invalid');
+    expectError(fa(x, W, A, B, { scale: 1, ridge: NaN, correction: 'none' }), 'loraFA', 'ridge = NaN is invalid');
   });
 
   it('a rank-deficient A is refused naming the condition estimate, unless a ridge is given', () => {

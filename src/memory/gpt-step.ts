@@ -1,0 +1,95 @@
+/**
+ * The saved activation bytes of one training step of lorafa's GPT (src/nn/transformer.ts),
+ * exactly: the analytic per-layer model (methodMemory: Korthikanti et al.'s columns plus the
+ * method's linear inputs and XA products) times the number of layers, and each place where this
+ * engine's GPT differs from that per-layer model, with its reason. measured = analytic + Σ
+ * corrections holds to the byte (`npm run verify`, claims 14 and 16; test/lab, test/memory).
+ *
+ * Under a PEFT method only the adapters train, so an op records (and saves) only when one of its
+ * inputs needs a gradient: nothing in block 0 before its first adapted linear does. With T the
+ * adapted linears (the same names in every block) and no gradient reaching block 0's input:
+ *   Q·Kᵀ keeps K if q ∈ T and Q if k ∈ T; softmax keeps P if q or k ∈ T; P̃·V keeps P̃ (= P
+ *   without dropout) if v ∈ T and V if q or k ∈ T; the residual h = x + attn(…) needs a gradient
+ *   if any of q, k, v, o ∈ T, and then the MLP LayerNorm keeps its input and statistics; GELU keeps
+ *   its input if h needs a gradient or up ∈ T. Blocks 1 … L − 1 keep everything.
+ */
+import type { GptConfig } from '../nn/transformer.ts';
+import type { AdapterKind } from './adapters.ts';
+import { baseLayerActivations, layerLinears, methodMemory, type TransformerConfig } from './model.ts';
+
+export interface Correction {
+  what: string;
+  bytes: number;
+  why: string;
+}
+
+export interface SavedBreakdown {
+  /** methodMemory(...).activations: L × the per-layer model. */
+  analytic: number;
+  corrections: Correction[];
+  /** analytic + Σ corrections: what measureSaved should report. */
+  expected: number;
+}
+
+export interface GptStep {
+  batch: number;
+  seq: number;
+  rank: number;
+  /** The adapted linears of every block, by name (default all six: q, k, v, o, up, down). */
+  targets?: readonly string[];
+}
+
+/** Our GPT as the analytic model's config: GELU MLP of width 4d, untied embeddings. */
+export function transformerConfig(cfg: GptConfig): TransformerConfig {
+  return { name: 'tiny GPT', layers: cfg.layers, hidden: cfg.dim, heads: cfg.heads, ffn: 4 * cfg.dim, vocab: cfg.vocab, mlp: 'gelu', dropout: (cfg.dropout ?? 0) > 0, tiedEmbeddings: false };
+}
+
+/**
+ * Elements block 0 keeps of the method-independent items (LayerNorm statistics included, dropout
+ * masks left out) when only T trains: the rules in the header. With every linear adapted this is
+ * the full set minus the attention LayerNorm's input and statistics.
+ */
+function blockZero(tcfg: TransformerConfig, run: GptStep, T: ReadonlySet<string>): number {
+  const N = run.batch * run.seq, d = tcfg.hidden, P = tcfg.heads * run.batch * run.seq * run.seq;
+  const qk = T.has('q') || T.has('k');
+  const h = qk || T.has('v') || T.has('o');
+  return (T.has('k') ? N * d : 0) + (T.has('q') ? N * d : 0) // Q and K for Q·Kᵀ
+    + (qk || (T.has('v') && !tcfg.dropout) ? P : 0) //           P, kept by softmax (or by P·V when P̃ = P)
+    + (tcfg.dropout && T.has('v') ? P : 0) //                    P̃, kept by P̃·V for V's gradient
+    + (qk ? N * d : 0) //                                        V, kept by P̃·V for P̃'s gradient
+    + (h ? N * d + 2 * N : 0) //                                 MLP LayerNorm input, mean and rstd
+    + (h || T.has('up') ? N * tcfg.ffn : 0); //                  GELU input
+}
+
+/**
+ * Saved bytes of `model.loss(x, y)` on a batch of b sequences of length s in float32, with the
+ * method's adapters on `targets` of every block (all six by default) and no adapter dropout.
+ */
+export function savedBreakdown(cfg: GptConfig, method: AdapterKind, run: GptStep): SavedBreakdown {
+  const e = 4, N = run.batch * run.seq, d = cfg.dim, L = cfg.layers;
+  const tcfg = transformerConfig(cfg);
+  const shape = { batch: run.batch, seq: run.seq, bytes: e, rank: run.rank };
+  const T = new Set(method === 'full' ? layerLinears(tcfg).map((l) => l.name) : run.targets ?? layerLinears(tcfg).map((l) => l.name));
+  const analytic = methodMemory(tcfg, method, { ...shape, targets: [...T] }).activations;
+  if (T.size === 0) {
+    return { analytic, corrections: [{ what: 'everything', bytes: -analytic, why: 'no linear is adapted and the base is frozen: nothing needs a gradient, so no op records anything' }], expected: 0 };
+  }
+  const base = baseLayerActivations(tcfg, shape).filter((i) => !i.name.endsWith('mask'));
+  const corrections: Correction[] = [
+    { what: `LayerNorm mean and rstd (${2 * L + 1} LayerNorms × 2 × N floats)`, bytes: (2 * L + 1) * 2 * N * e, why: 'the LayerNorm op keeps its per-row statistics for backward; Korthikanti et al. count only its input' },
+  ];
+  if (method !== 'full') {
+    const full = base.reduce((n, i) => n + i.bytes, 0) + 4 * N * e; // with block 0's two LayerNorms' statistics
+    corrections.push({ what: 'block 0 before its first adapted linear', bytes: blockZero(tcfg, run, T) * e - full, why: 'the embeddings and the base are frozen, so no gradient reaches block 0\'s input: its ops before the first adapted linear record nothing (with all six adapted: the attention LayerNorm)' });
+  } else {
+    corrections.push({ what: 'token indices (int32 [b, s])', bytes: N * 4, why: 'the trained embedding table needs them for its scatter-add backward' });
+  }
+  corrections.push({ what: 'final LayerNorm input', bytes: N * d * e, why: 'outside the layers: lnF before the output head' });
+  if (method === 'full') corrections.push({ what: 'output head input', bytes: N * d * e, why: 'the trained head needs its input for ∂W (frozen under PEFT: nothing kept)' });
+  corrections.push({ what: 'cross entropy: logits, logsumexp, targets, count', bytes: (N * cfg.vocab + 2 * N + 1) * e, why: 'outside the layers: the loss keeps logits [N, V], lse [N], int32 targets [N] and the token count' });
+  if (tcfg.dropout) {
+    const masks = baseLayerActivations(tcfg, shape).filter((i) => i.name.endsWith('mask'));
+    corrections.push({ what: 'dropout masks', bytes: -L * masks.reduce((n, i) => n + i.bytes, 0), why: 'our dropout regenerates its mask from (seed, offset) in backward and stores no mask' });
+  }
+  return { analytic, corrections, expected: analytic + corrections.reduce((n, c) => n + c.bytes, 0) };
+}
