@@ -9,6 +9,7 @@ export { noGrad, isGradEnabled } from './autograd/grad-mode.ts';
 export { detectAnomaly, setDetectAnomaly, isAnomalyDetectionEnabled } from './autograd/anomaly.ts';
 export { scope, keep } from './autograd/scope.ts';
 export { measureSaved, savedStats, resetSavedPeak, withModule, type SavedEntry, type SavedReport } from './autograd/saved.ts';
+export { checkpoint, selectiveCheckpoint, recomputeEverything, recomputeAttentionScores, type CheckpointPolicy, type SaveInfo } from './autograd/checkpoint.ts';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.ts';
 export { Function, Context } from './autograd/function.ts';
 export { getBackend, useBackend, defaultDevice } from './backends/registry.ts';

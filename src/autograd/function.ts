@@ -1,9 +1,11 @@
 import type { Tensor } from '../tensor.ts';
-import { isTensor, newTensor } from './tensor-class.ts';
+import { isTensor } from './tensor-class.ts';
 import { describe, fail } from '../errors.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
-import { currentModule, recordSave } from './saved.ts';
+import { currentModule } from './saved.ts';
+import { packSaved, type SavedSlot } from './saved-tensors.ts';
+import { emitOp } from './op-events.ts';
 
 /**
  * The autograd node of one op application, as PyTorch's ctx:
@@ -16,8 +18,7 @@ export class Context<M = Record<string, unknown>> {
   meta = {} as M;
   /** Inputs that need a gradient: their gradFn (non-leaf) or the leaf itself; null elsewhere. */
   readonly edges: ({ gradFn: Context } | { leaf: Tensor } | null)[];
-  private saved: { tensor: Tensor | null; version: number }[] = [];
-  private releases: (() => void)[] = [];
+  private saved: (SavedSlot | null)[] = [];
   private released = false;
   /** Holders of this context: its output tensor and the later contexts that consume that output. */
   private consumers = 0;
@@ -47,34 +48,29 @@ export class Context<M = Record<string, unknown>> {
   }
 
   /**
-   * Keeps tensors for backward (null keeps a slot empty). Each is held through its own alias
-   * of the storage, so disposing the original handle does not break backward. Does nothing
-   * when no input needs a gradient.
+   * Keeps tensors for backward (null keeps a slot empty), each through a slot (saved-tensors.ts):
+   * its own alias of the storage, so disposing the original handle does not break backward, or,
+   * under activation checkpointing, a promise to recompute it. Does nothing when no input needs
+   * a gradient.
    */
   saveForBackward(...tensors: (Tensor | null)[]): void {
     if (!this.recording) return;
-    for (const t of tensors) {
-      if (t === null) {
-        this.saved.push({ tensor: null, version: 0 });
-        continue;
-      }
-      const kind = t.isParameter ? 'parameter' : 'activation';
-      this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
-      t.storage.retain();
-      this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version });
-    }
+    for (const t of tensors) this.saved.push(t === null ? null : packSaved(t, this.opName, this.module, this.producerOf(t)));
+  }
+
+  /** The tensor arguments while forward runs (cleared after, so the context does not keep their handles alive). */
+  forwardInputs: readonly Tensor[] = [];
+
+  /** The op that computed t: an input's own producer (null for a leaf), or this op for what its forward made. */
+  private producerOf(t: Tensor): string | null {
+    const input = this.forwardInputs.find((a) => a.storage === t.storage);
+    return input ? (input.gradFn?.opName ?? null) : this.opName;
   }
 
   /** The saved tensors, in save order; throws if the graph was freed or a tensor changed in place. */
   get savedTensors(): (Tensor | null)[] {
     this.assertLive();
-    return this.saved.map(({ tensor, version }) => {
-      if (tensor && tensor.version !== version) {
-        fail(this.opName, `${describe('a tensor saved for backward,', tensor)} was modified in place after it was saved ` +
-          `(version ${tensor.version}, saved at version ${version}); gradients would be wrong`);
-      }
-      return tensor;
-    });
+    return this.saved.map((slot) => slot?.unpack() ?? null);
   }
 
   /** Throws if backward reaches this context after its graph was freed. */
@@ -105,10 +101,8 @@ export class Context<M = Record<string, unknown>> {
     for (let ctx = work.pop(); ctx; ctx = work.pop()) {
       if (ctx.released) continue;
       ctx.released = true;
-      for (const r of ctx.releases) r();
-      for (const s of ctx.saved) s.tensor?.dispose(); // untracked aliases without a graph: no recursion
+      for (const slot of ctx.saved) slot?.release(); // untracked aliases without a graph: no recursion
       ctx.saved = [];
-      ctx.releases = [];
       if (ctx !== this || cascade) {
         for (const e of ctx.edges) if (e && 'gradFn' in e && --e.gradFn.consumers <= 0) work.push(e.gradFn);
       }
@@ -156,11 +150,14 @@ export abstract class Function {
     const needs = args.map((a) => grad && isTensor(a) && a.requiresGrad);
     const ctx = new Context(this, needs, args, currentModule());
     let out: Tensor;
+    ctx.forwardInputs = args.filter(isTensor);
     try {
       out = withGradMode(false, () => this.forward(ctx, ...args));
     } catch (e) {
       ctx.release();
       throw e;
+    } finally {
+      ctx.forwardInputs = [];
     }
     if (isAnomalyDetectionEnabled()) {
       try {
@@ -175,6 +172,7 @@ export abstract class Function {
       out.requiresGrad = true;
       out.gradFn = ctx;
     }
+    emitOp(op, ctx.module, out.backend);
     return out;
   }
 }

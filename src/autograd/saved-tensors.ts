@@ -1,0 +1,69 @@
+import type { Tensor } from '../tensor.ts';
+import { newTensor } from './tensor-class.ts';
+import { describe, fail } from '../errors.ts';
+import { recordSave } from './saved.ts';
+
+/**
+ * How a tensor saved for backward is held, as PyTorch's saved-tensor hooks: a context hands each
+ * tensor it saves to `packSaved` and gets a slot back; backward unpacks the slot, and releasing the
+ * graph releases it. Without a packer the slot keeps the tensor (`keptSlot`); activation
+ * checkpointing (checkpoint.ts) installs a packer that may instead keep nothing and recompute
+ * the tensor when backward first asks for it.
+ */
+export interface SavedSlot {
+  /** The saved tensor (throws if it was modified in place after it was saved). */
+  unpack(): Tensor;
+  /** Lets go of the tensor (once; later calls do nothing). */
+  release(): void;
+}
+
+/** Decides how saves made while it is installed are held. */
+export interface SavePacker {
+  /** producer: the op that computed t (null for a leaf or a constant input). */
+  pack(t: Tensor, op: string, module: string, producer: string | null): SavedSlot;
+}
+
+const packers: SavePacker[] = [];
+
+/** Holds t for backward through the innermost packer, or keeps it. */
+export function packSaved(t: Tensor, op: string, module: string, producer: string | null): SavedSlot {
+  const packer = packers[packers.length - 1];
+  return packer ? packer.pack(t, op, module, producer) : keptSlot(t, op, module);
+}
+
+/** Runs fn with packer deciding how saves are held (the innermost packer wins). */
+export function withPacker<T>(packer: SavePacker, fn: () => T): T {
+  packers.push(packer);
+  try {
+    return fn();
+  } finally {
+    packers.splice(packers.lastIndexOf(packer), 1);
+  }
+}
+
+/**
+ * Keeps t through its own alias of the storage (so disposing the original handle does not break
+ * backward), counted by saved.ts until released; unpacking checks t was not changed in place since.
+ */
+export function keptSlot(t: Tensor, op: string, module: string): SavedSlot {
+  const forget = recordSave(t.storage, [...t.shape], op, module, t.isParameter ? 'parameter' : 'activation');
+  t.storage.retain();
+  const alias = newTensor(t.storage, t.shape, { untracked: true });
+  const version = t.version;
+  let released = false;
+  return {
+    unpack() {
+      if (alias.version !== version) {
+        fail(op, `${describe('a tensor saved for backward,', alias)} was modified in place after it was saved ` +
+          `(version ${alias.version}, saved at version ${version}); gradients would be wrong`);
+      }
+      return alias;
+    },
+    release() {
+      if (released) return;
+      released = true;
+      forget();
+      alias.dispose(); // an untracked alias without a graph: no recursion
+    },
+  };
+}
