@@ -2,6 +2,7 @@ import type { Tensor } from '../tensor.ts';
 import { describe, describeValue, fail, fmtShape } from '../errors.ts';
 import { getRandomState, setRandomState } from '../random.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
+import { duringRecompute } from './op-events.ts';
 import { currentModule, currentModulePath, recordRecomputed, withModulePath } from './saved.ts';
 import { keptSlot, packSaved, withPacker, type SavedSlot, type SavePacker } from './saved-tensors.ts';
 import { scope } from './scope.ts';
@@ -197,7 +198,7 @@ class Frame implements SavePacker {
         setRandomState(this.random);
         this.mode = 'recompute';
         this.saves = 0;
-        withModulePath(this.modulePath, () => withGradMode(true, () => withPacker(this, () => this.fn(...values))));
+        withModulePath(this.modulePath, () => withGradMode(true, () => withPacker(this, () => duringRecompute(() => this.fn(...values)))));
       });
     } finally {
       setRandomState(generator);
