@@ -6,7 +6,7 @@
  * holds to the byte (test/lab and test/bench check it).
  */
 import type { AdapterKind } from '../memory/adapters.ts';
-import { baseLayerActivations, methodMemory, type TransformerConfig } from '../memory/model.ts';
+import { layerActivations, methodMemory, type Checkpointing, type TransformerConfig } from '../memory/model.ts';
 import type { GptConfig } from '../nn/transformer.ts';
 
 export interface Correction {
@@ -30,27 +30,30 @@ export function transformerConfig(cfg: GptConfig): TransformerConfig {
 
 /**
  * Saved bytes of `model.loss(x, y)` on a batch of b sequences of length s in float32, with the
- * method's adapters on all six linears of every block (q, k, v, o, up, down) and no adapter dropout.
+ * method's adapters on all six linears of every block (q, k, v, o, up, down), no adapter dropout,
+ * and the blocks checkpointed as `run.checkpoint` says (none by default).
  */
-export function savedBreakdown(cfg: GptConfig, method: AdapterKind, run: { batch: number; seq: number; rank: number }): SavedBreakdown {
+export function savedBreakdown(cfg: GptConfig, method: AdapterKind, run: { batch: number; seq: number; rank: number; checkpoint?: Checkpointing }): SavedBreakdown {
   const e = 4, N = run.batch * run.seq, d = cfg.dim, L = cfg.layers;
   const tcfg = transformerConfig(cfg);
-  const analytic = methodMemory(tcfg, method, { batch: run.batch, seq: run.seq, bytes: e, rank: run.rank }).activations;
-  const peft = method !== 'full';
-  const lnCount = 2 * L + 1 - (peft ? 1 : 0);
+  const shape = { batch: run.batch, seq: run.seq, bytes: e, rank: run.rank, checkpoint: run.checkpoint };
+  const analytic = methodMemory(tcfg, method, shape).activations;
+  const peft = method !== 'full', mode = run.checkpoint ?? 'none';
+  // full checkpointing drops the blocks' LayerNorm statistics (only lnF's remain); under PEFT block 0's ln1 records nothing
+  const lnCount = mode === 'full' ? 1 : 2 * L + 1 - (peft ? 1 : 0);
   const corrections: Correction[] = [
-    { what: `LayerNorm mean and rstd (${lnCount} LayerNorms × 2 × N floats)`, bytes: lnCount * 2 * N * e, why: 'the LayerNorm op keeps its per-row statistics for backward; Korthikanti et al. count only its input' },
+    { what: `LayerNorm mean and rstd (${lnCount} LayerNorm${lnCount > 1 ? 's' : ''} × 2 × N floats)`, bytes: lnCount * 2 * N * e, why: 'the LayerNorm op keeps its per-row statistics for backward; Korthikanti et al. count only its input' },
   ];
-  if (peft) {
+  if (peft && mode === 'none') {
     corrections.push({ what: 'block 0 attention LN input', bytes: -N * d * e, why: 'embeddings and LayerNorm weights are frozen, so nothing before block 0 needs a gradient and its first LayerNorm records nothing' });
-  } else {
+  } else if (!peft) {
     corrections.push({ what: 'token indices (int32 [b, s])', bytes: N * 4, why: 'the trained embedding table needs them for its scatter-add backward' });
   }
   corrections.push({ what: 'final LayerNorm input', bytes: N * d * e, why: 'outside the layers: lnF before the output head' });
   if (!peft) corrections.push({ what: 'output head input', bytes: N * d * e, why: 'the trained head needs its input for ∂W (frozen under PEFT: nothing kept)' });
   corrections.push({ what: 'cross entropy: logits, logsumexp, targets, count', bytes: (N * cfg.vocab + 2 * N + 1) * e, why: 'outside the layers: the loss keeps logits [N, V], lse [N], int32 targets [N] and the token count' });
-  if (tcfg.dropout) {
-    const masks = baseLayerActivations(tcfg, { batch: run.batch, seq: run.seq, bytes: e, rank: run.rank }).filter((i) => i.name.endsWith('mask'));
+  const masks = layerActivations(tcfg, method, shape).kept.filter((i) => i.name.endsWith('mask'));
+  if (masks.length) {
     corrections.push({ what: 'dropout masks', bytes: -L * masks.reduce((n, i) => n + i.bytes, 0), why: 'our dropout regenerates its mask from (seed, offset) in backward and stores no mask' });
   }
   return { analytic, corrections, expected: analytic + corrections.reduce((n, c) => n + c.bytes, 0) };
