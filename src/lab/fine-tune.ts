@@ -7,6 +7,8 @@ import { applyAdapters, type AdapterOptions } from '../lora/adapters.ts';
 import { fullGradients } from '../lora/lora-ga.ts';
 import { loraPlusGroups } from '../lora/loraplus.ts';
 import type { AdapterKind } from '../memory/adapters.ts';
+import type { Checkpointing } from '../memory/model.ts';
+import type { MemoryProfile } from '../autograd/profile.ts';
 import type { GPT } from '../nn/transformer.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
@@ -45,6 +47,9 @@ export const LAB_METHODS = {
 } as const satisfies Record<string, LabMethodSpec>;
 
 export type LabMethod = keyof typeof LAB_METHODS;
+
+/** The lab's --checkpoint values as the blocks' checkpointing (blocks: every block fully checkpointed). */
+export const LAB_CHECKPOINTING: Record<string, Checkpointing> = { none: 'none', blocks: 'full', selective: 'selective' };
 export const DEFAULT_LAB_METHODS: readonly LabMethod[] = ['full', 'lora', 'lorafa', 'lorafa-nc', 'lorafb'];
 
 export interface FineTuneOptions {
@@ -75,6 +80,8 @@ export interface FineTuneOptions {
   veraRank: number;
   /** Where to save the trained adapter in PEFT's format (adapter_model.safetensors + adapter_config.json), if anywhere. */
   saveAdapter?: string;
+  /** Activation checkpointing of every block (none by default). */
+  checkpointing?: Checkpointing;
   onStep?: (step: number, loss: number) => void;
 }
 
@@ -99,6 +106,8 @@ export interface MethodResult {
   analyticBytes: number;
   expectedBytes: number;
   corrections: Correction[];
+  /** The memory timeline of the first training step (profileMemory: forward, backward, clip and AdamW). */
+  timeline: MemoryProfile<unknown>;
   /** backend.memory().peakBytes over the run (weights, gradients, optimizer state, activations, temporaries). */
   peakBytes: number;
   msPerStep: number;
@@ -142,6 +151,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   let adapted = 0;
   if (spec.adapter) adapted = (await buildAdapters(model, spec.adapter, train, o, rank)).replaced.length;
   else model.unfreeze();
+  model.setCheckpointing(o.checkpointing ?? 'none');
   const params = model.trainableParameters();
   const opt = spec.loraPlusRatio
     ? new AdamW(loraPlusGroups(model, { lr: o.lr, ratio: spec.loraPlusRatio }), { lr: o.lr, weightDecay: 0.01 })
@@ -154,18 +164,22 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
   const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], alignment: MethodResult['alignment'] = [];
   let savedBytes = 0, stepMs = 0, peak = 0;
+  let timeline: MemoryProfile<unknown> | null = null;
   for (let step = 0; step < o.steps; step++) {
     const batch: Batch = sampler.next(o.device);
     for (const layer of adapters) await layer.prepare();
     let probe: AlignmentProbe | null = null;
     if (o.alignAt.includes(step)) {
       peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
-      probe = await probeAlignment(model, batch);
+      // the probe's hooks see one call per layer: a checkpoint's recomputation would call each again
+      model.setCheckpointing('none');
+      probe = await probeAlignment(model, batch).finally(() => model.setCheckpointing(o.checkpointing ?? 'none'));
       backend.resetPeak();
     }
     opt.lr = schedule(step);
     const t0 = performance.now();
-    const r = await trainStep(model, opt, batch, { clip: 1, measure: step === 0 });
+    const r = await trainStep(model, opt, batch, { clip: 1, measure: step === 0, profile: step === 0 });
+    timeline ??= r.timeline ?? null;
     if (step > 0) stepMs += performance.now() - t0; // step 0 also compiles and measures
     if (probe) {
       peak = Math.max(peak, backend.memory().peakBytes);
@@ -184,7 +198,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });
   const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, 32), o.seq, o.batch);
-  const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank });
+  const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank, checkpoint: o.checkpointing });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
   const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter}/${o.key}`) : undefined;
   opt.dispose();
@@ -193,7 +207,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     method: o.method, key: o.key, label: o.label, seed: o.seed, lr: o.lr, rank: spec.adapter ? rank : 0, trainable, total, adapted, adapterSaved,
     trainLoss, valLoss, curve, valCurve, savedBytes,
     analyticBytes: breakdown.analytic, expectedBytes: breakdown.expected, corrections: breakdown.corrections,
-    peakBytes, msPerStep: stepMs / Math.max(1, o.steps - 1),
+    peakBytes, msPerStep: stepMs / Math.max(1, o.steps - 1), timeline: timeline!,
     alignment,
     cosSgd: alignment.length ? mean(alignment.map((a) => a.sgd)) : null,
     cosAdamw: alignment.length ? mean(alignment.map((a) => a.adamw)) : null,

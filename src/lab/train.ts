@@ -1,5 +1,6 @@
 import { noGrad } from '../autograd/grad-mode.ts';
 import { measureSaved, type SavedEntry } from '../autograd/saved.ts';
+import { profileMemory, type MemoryProfile } from '../autograd/profile.ts';
 import { scope } from '../autograd/scope.ts';
 import { batchAt, type Batch } from '../data/text.ts';
 import type { GPT } from '../nn/transformer.ts';
@@ -11,16 +12,20 @@ import type { Tensor } from '../tensor.ts';
 export interface StepResult {
   loss: number;
   saved?: { bytes: number; entries: SavedEntry[] };
+  /** With `profile`: the memory timeline of the whole step (profileMemory). */
+  timeline?: MemoryProfile<unknown>;
 }
 
 /**
  * One optimisation step: forward (loss), backward, clip to maxNorm, optimizer step, free the
  * gradients. Intermediates are freed by scope(); with `measure`, the forward runs under
- * measureSaved and its saved bytes (everything held for backward) are returned.
+ * measureSaved and its saved bytes (everything held for backward) are returned; with `profile`,
+ * the whole step runs under profileMemory and its timeline is returned.
  */
-export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean } = {}): Promise<StepResult> {
+export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean; profile?: boolean } = {}): Promise<StepResult> {
   let saved: StepResult['saved'];
-  const loss = scope(() => {
+  let timeline: StepResult['timeline'];
+  const step = () => scope(() => {
     const forward = () => model.loss(batch.x, batch.y);
     let l: Tensor;
     if (options.measure) {
@@ -34,9 +39,15 @@ export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, option
     opt.zeroGrad();
     return l;
   });
+  let loss: Tensor;
+  if (options.profile) {
+    const p = profileMemory(step, { device: batch.x.device });
+    loss = p.result;
+    timeline = { ...p, result: undefined };
+  } else loss = step();
   const value = await loss.item();
   loss.dispose();
-  return saved ? { loss: value, saved } : { loss: value };
+  return { loss: value, ...(saved ? { saved } : {}), ...(timeline ? { timeline } : {}) };
 }
 
 /**
