@@ -122,9 +122,13 @@ class Frame implements SavePacker {
   private readonly random = getRandomState();
   private readonly modulePath = currentModulePath();
 
-  constructor(private readonly op: string, private readonly policy: CheckpointPolicy, private readonly fn: (...inputs: unknown[]) => Tensor, private readonly inputs: unknown[]) {
+  /** The non-tensor arguments (tensor arguments are held by their slots only). */
+  private readonly others: unknown[];
+
+  constructor(private readonly op: string, private readonly policy: CheckpointPolicy, private readonly fn: (...inputs: unknown[]) => Tensor, inputs: unknown[]) {
     // the inputs are saves of whatever encloses this call (an outer checkpoint may drop them)
     this.inputSlots = inputs.map((a) => (isTensor(a) ? packSaved(a, op, currentModule(), a.gradFn?.opName ?? null) : null));
+    this.others = inputs.map((a) => (isTensor(a) ? null : a));
     this.inputFlags = inputs.map((a) => (isTensor(a) ? { requiresGrad: a.requiresGrad, parameter: a.isParameter } : { requiresGrad: false, parameter: false }));
   }
 
@@ -188,7 +192,7 @@ class Frame implements SavePacker {
     try {
       scope(() => {
         // fresh handles on the kept inputs, flagged as the originals were (freed with the recomputation)
-        const values = this.inputs.map((a, i) => {
+        const values = this.others.map((a, i) => {
           const slot = this.inputSlots[i];
           if (!slot) return a;
           const saved = slot.unpack(); // may first recompute an enclosing checkpoint

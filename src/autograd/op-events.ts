@@ -18,13 +18,13 @@ export interface OpEvent {
 }
 
 const listeners: ((e: OpEvent) => void)[] = [];
-let backwardDepth = 0;
-let recomputeDepth = 0;
+/** How many backward passes and recomputations are under way (nested recomputations count each). */
+const depth = { backward: 0, recompute: 0 };
 
 /** After an op's forward: a 'forward' event, a 'recompute' event in a recomputation, none inside a backward step. */
 export function emitOp(op: string, module: string, backend: Backend): void {
-  if (!listeners.length || (backwardDepth > 0 && recomputeDepth === 0)) return;
-  emit({ phase: recomputeDepth > 0 ? 'recompute' : 'forward', op, module, backend });
+  if (!listeners.length || (depth.backward > 0 && depth.recompute === 0)) return;
+  emit({ phase: depth.recompute > 0 ? 'recompute' : 'forward', op, module, backend });
 }
 
 /** After an op's backward step (its gradients handed on and its saved tensors released). */
@@ -38,21 +38,20 @@ function emit(e: OpEvent): void {
 
 /** Runs a backward pass: ops applied inside its steps are not reported. */
 export function duringBackward<T>(fn: () => T): T {
-  backwardDepth++;
-  try {
-    return fn();
-  } finally {
-    backwardDepth--;
-  }
+  return within('backward', fn);
 }
 
 /** Runs a checkpoint's recomputation: its ops are reported as 'recompute'. */
 export function duringRecompute<T>(fn: () => T): T {
-  recomputeDepth++;
+  return within('recompute', fn);
+}
+
+function within<T>(kind: keyof typeof depth, fn: () => T): T {
+  depth[kind]++;
   try {
     return fn();
   } finally {
-    recomputeDepth--;
+    depth[kind]--;
   }
 }
 

@@ -27,12 +27,12 @@ export function memoryTimelineChart(runs: readonly { label: string; profile: Mem
     }
     return rows;
   });
-  const x = { field: 'index', type: 'quantitative', title: 'op (forward, then backward; recomputation inside backward)' } as const;
+  const x = { field: 'index', type: 'quantitative', title: 'op index (forward, backward with any recomputation, optimizer)' } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     data: { values: [...areas, ...markers] },
-    facet: { row: { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.label), header: { labelAngle: 0, labelAlign: 'left', labelLimit: 200 } } },
+    facet: { row: { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.label), header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelFontWeight: 'bold', labelLimit: 560 } } },
     resolve: { scale: { x: 'independent' } },
     spec: {
       width: 560,

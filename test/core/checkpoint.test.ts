@@ -70,6 +70,20 @@ describe('checkpoint: gradients', () => {
     expect(Array.from(x.grad!.dataSync())).toEqual(once.map((g) => g + g));
   });
 
+  it('non-tensor arguments reach fn again when it is recomputed', () => {
+    const x = randn([2, 3], { seed: 4, requiresGrad: true });
+    const seen: unknown[] = [];
+    const y = ops.sum(checkpoint((t: Tensor, k: number) => {
+      seen.push(k);
+      return ops.tanh(ops.mul(t, k));
+    }, x, 3));
+    y.backward();
+    expect(seen).toEqual([3, 3]);
+    const x2 = randn([2, 3], { seed: 4, requiresGrad: true });
+    ops.sum(ops.tanh(ops.mul(x2, 3))).backward();
+    expect(Array.from(x.grad!.dataSync())).toEqual(Array.from(x2.grad!.dataSync()));
+  });
+
   it('under noGrad it only runs fn: nothing saved, no graph', () => {
     const x = randn([2, 3], { seed: 4, requiresGrad: true });
     const r = measureSaved(() => noGrad(() => checkpoint((t: Tensor) => ops.tanh(t), x)));
