@@ -6,25 +6,27 @@ import { fmtBytes } from '../memory/format.ts';
  * The memory timeline of one training step per run, as PyTorch's memory snapshot view: one row
  * per run, op index on x, a stacked area of the bytes allocated above the step's start — what
  * autograd saved for backward, and everything else (outputs not saved, gradients, temporaries) —
- * a rule where backward begins, and the peak marked with the op and module it happened at.
+ * a rule where backward begins, and the peak marked (each row's title names its op and module).
  * Render with renderSvg (charts.ts).
  */
 export function memoryTimelineChart(runs: readonly { label: string; profile: MemoryProfile }[], title: string): TopLevelSpec {
   const layers = ['saved for backward', 'other allocations'];
-  const areas = runs.flatMap(({ label, profile }) => profile.events.flatMap((e) => [
-    { run: label, mark: 'area', index: e.index, layer: layers[0], order: 0, mib: e.savedBytes / 2 ** 20, phase: e.phase, op: e.op, module: e.module || '(top)' },
+  // each row is titled with its run and its peak (a label inside the plot would run past its edges)
+  const rowTitle = ({ label, profile }: { label: string; profile: MemoryProfile }) => {
+    const at = profile.peak?.event;
+    return at ? `${label} — peak ${fmtBytes(at.allocatedBytes)} after ${at.phase} ${at.op}${at.module ? ` (${at.module})` : ''}, op ${at.index}` : label;
+  };
+  const areas = runs.flatMap((r) => r.profile.events.flatMap((e) => [
+    { run: rowTitle(r), mark: 'area', index: e.index, layer: layers[0], order: 0, mib: e.savedBytes / 2 ** 20, phase: e.phase, op: e.op, module: e.module || '(top)' },
     // saved tensors made before the step (its inputs) are counted as saved only, never below 0 in the rest
-    { run: label, mark: 'area', index: e.index, layer: layers[1], order: 1, mib: Math.max(0, e.allocatedBytes - e.savedBytes) / 2 ** 20, phase: e.phase, op: e.op, module: e.module || '(top)' },
+    { run: rowTitle(r), mark: 'area', index: e.index, layer: layers[1], order: 1, mib: Math.max(0, e.allocatedBytes - e.savedBytes) / 2 ** 20, phase: e.phase, op: e.op, module: e.module || '(top)' },
   ]));
-  const markers = runs.flatMap(({ label, profile }) => {
+  const markers = runs.flatMap((r) => {
     const rows: Record<string, unknown>[] = [];
-    const backward = profile.events.find((e) => e.phase === 'backward');
-    if (backward) rows.push({ run: label, mark: 'rule', index: backward.index, text: 'backward →' });
-    const peak = profile.peak;
-    if (peak) {
-      const at = peak.event;
-      rows.push({ run: label, mark: 'peak', index: at.index, mib: at.allocatedBytes / 2 ** 20, text: `peak ${fmtBytes(at.allocatedBytes)} after ${at.phase} ${at.op}${at.module ? ` (${at.module})` : ''}` });
-    }
+    const backward = r.profile.events.find((e) => e.phase === 'backward');
+    if (backward) rows.push({ run: rowTitle(r), mark: 'rule', index: backward.index, text: 'backward →' });
+    const at = r.profile.peak?.event;
+    if (at) rows.push({ run: rowTitle(r), mark: 'peak', index: at.index, mib: at.allocatedBytes / 2 ** 20 });
     return rows;
   });
   const x = { field: 'index', type: 'quantitative', title: 'op index (forward, backward with any recomputation, optimizer)' } as const;
@@ -32,7 +34,7 @@ export function memoryTimelineChart(runs: readonly { label: string; profile: Mem
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     data: { values: [...areas, ...markers] },
-    facet: { row: { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.label), header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelFontWeight: 'bold', labelLimit: 560 } } },
+    facet: { row: { field: 'run', type: 'nominal', title: null, sort: runs.map(rowTitle), header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelFontWeight: 'bold', labelLimit: 560 } } },
     resolve: { scale: { x: 'independent' } },
     spec: {
       width: 560,
@@ -63,11 +65,6 @@ export function memoryTimelineChart(runs: readonly { label: string; profile: Mem
           transform: [{ filter: "datum.mark === 'peak'" }],
           mark: { type: 'point', shape: 'triangle-down', filled: true, color: '#c00', size: 60 },
           encoding: { x, y: { field: 'mib', type: 'quantitative' } },
-        },
-        {
-          transform: [{ filter: "datum.mark === 'peak'" }],
-          mark: { type: 'text', align: 'right', dx: -6, dy: -4, fontSize: 10, color: '#c00' },
-          encoding: { x, y: { field: 'mib', type: 'quantitative' }, text: { field: 'text' } },
         },
       ],
     },

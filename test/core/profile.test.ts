@@ -77,6 +77,6 @@ describe('profileMemory (exact bytes)', () => {
     const profile = profileMemory(() => ops.sum(ops.tanh(ops.mul(x, x))).backward());
     const svg = await renderSvg(memoryTimelineChart([{ label: 'run A', profile }, { label: 'run B', profile }], 'a step'));
     expect(svg.startsWith('<svg')).toBe(true);
-    for (const text of ['run A', 'run B', 'backward →', 'saved for backward', 'other allocations', `peak ${profile.peak!.event.allocatedBytes} B`]) expect(svg).toContain(text);
+    for (const text of ['run A — peak', 'run B — peak', 'backward →', 'saved for backward', 'other allocations', `peak ${profile.peak!.event.allocatedBytes} B after ${profile.peak!.event.phase}`]) expect(svg).toContain(text);
   });
 });
