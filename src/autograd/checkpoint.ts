@@ -4,7 +4,7 @@ import { getRandomState, setRandomState } from '../random.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { duringRecompute } from './op-events.ts';
 import { currentModule, currentModulePath, recordRecomputed, withModulePath } from './saved.ts';
-import { keptSlot, packSaved, withPacker, type SavedSlot, type SavePacker } from './saved-tensors.ts';
+import { KeptSlot, packSaved, withPacker, type SavedSlot, type SavePacker } from './saved-tensors.ts';
 import { scope } from './scope.ts';
 import { isTensor, newTensor } from './tensor-class.ts';
 
@@ -141,16 +141,16 @@ class Frame implements SavePacker {
           fail(this.op, `recomputing fn in backward, save ${index} was ${op} ${fmtShape(t.shape)} where the first run saved ${want.op} ${fmtShape(want.shape)}; ` +
             'expected fn to run the same ops on the same shapes (no control flow on anything but its inputs)');
         }
-        this.recomputed.set(index, keptSlot(t, op, module));
+        this.recomputed.set(index, new KeptSlot(t, op, module));
       }
       return DISCARDED;
     }
-    if (t.isParameter) return keptSlot(t, op, module);
+    if (t.isParameter) return new KeptSlot(t, op, module);
     const decision = this.policy({ op, module, shape: t.shape, producer, index });
     if (decision !== 'keep' && decision !== 'recompute') {
       fail(this.op, `the policy returned ${describeValue(decision)} for ${op}'s save of ${fmtShape(t.shape)} in '${module}'; expected 'keep' or 'recompute'`);
     }
-    if (decision === 'keep') return keptSlot(t, op, module);
+    if (decision === 'keep') return new KeptSlot(t, op, module);
     recordRecomputed(t.storage, [...t.shape], op, module);
     this.dropped.set(index, { shape: [...t.shape], op });
     this.unreleased++;

@@ -4,7 +4,7 @@ import { describe, fail } from '../errors.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
 import { currentModule } from './saved.ts';
-import { packSaved, type SavedSlot } from './saved-tensors.ts';
+import { currentPacker, KeptSlot, type SavedSlot } from './saved-tensors.ts';
 import { emitOp } from './op-events.ts';
 
 /**
@@ -55,16 +55,20 @@ export class Context<M = Record<string, unknown>> {
    */
   saveForBackward(...tensors: (Tensor | null)[]): void {
     if (!this.recording) return;
-    for (const t of tensors) this.saved.push(t === null ? null : packSaved(t, this.opName, this.module, this.producerOf(t)));
+    const packer = currentPacker();
+    for (const t of tensors) {
+      if (t === null) this.saved.push(null);
+      else this.saved.push(packer ? packer.pack(t, this.opName, this.module, this.producerOf(t)) : new KeptSlot(t, this.opName, this.module));
+    }
   }
 
-  /** The tensor arguments while forward runs (cleared after, so the context does not keep their handles alive). */
-  forwardInputs: readonly Tensor[] = [];
+  /** The arguments while forward runs (cleared after, so the context does not keep their handles alive). */
+  forwardArgs: readonly unknown[] | null = null;
 
   /** The op that computed t: an input's own producer (null for a leaf), or this op for what its forward made. */
   private producerOf(t: Tensor): string | null {
-    const input = this.forwardInputs.find((a) => a.storage === t.storage);
-    return input ? (input.gradFn?.opName ?? null) : this.opName;
+    for (const a of this.forwardArgs ?? []) if (isTensor(a) && a.storage === t.storage) return a.gradFn?.opName ?? null;
+    return this.opName;
   }
 
   /** The saved tensors, in save order; throws if the graph was freed or a tensor changed in place. */
@@ -150,14 +154,14 @@ export abstract class Function {
     const needs = args.map((a) => grad && isTensor(a) && a.requiresGrad);
     const ctx = new Context(this, needs, args, currentModule());
     let out: Tensor;
-    ctx.forwardInputs = args.filter(isTensor);
+    ctx.forwardArgs = args;
     try {
       out = withGradMode(false, () => this.forward(ctx, ...args));
     } catch (e) {
       ctx.release();
       throw e;
     } finally {
-      ctx.forwardInputs = [];
+      ctx.forwardArgs = null;
     }
     if (isAnomalyDetectionEnabled()) {
       try {

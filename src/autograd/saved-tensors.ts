@@ -6,7 +6,7 @@ import { recordSave } from './saved.ts';
 /**
  * How a tensor saved for backward is held, as PyTorch's saved-tensor hooks: a context hands each
  * tensor it saves to `packSaved` and gets a slot back; backward unpacks the slot, and releasing the
- * graph releases it. Without a packer the slot keeps the tensor (`keptSlot`); activation
+ * graph releases it. Without a packer the slot keeps the tensor (`KeptSlot`); activation
  * checkpointing (checkpoint.ts) installs a packer that may instead keep nothing and recompute
  * the tensor when backward first asks for it.
  */
@@ -25,10 +25,15 @@ export interface SavePacker {
 
 const packers: SavePacker[] = [];
 
+/** The innermost packer, if any: saves made now go through it; without one they are kept (`KeptSlot`). */
+export function currentPacker(): SavePacker | undefined {
+  return packers[packers.length - 1];
+}
+
 /** Holds t for backward through the innermost packer, or keeps it. */
 export function packSaved(t: Tensor, op: string, module: string, producer: string | null): SavedSlot {
-  const packer = packers[packers.length - 1];
-  return packer ? packer.pack(t, op, module, producer) : keptSlot(t, op, module);
+  const packer = currentPacker();
+  return packer ? packer.pack(t, op, module, producer) : new KeptSlot(t, op, module);
 }
 
 /** Runs fn with packer deciding how saves are held (the innermost packer wins). */
@@ -44,26 +49,32 @@ export function withPacker<T>(packer: SavePacker, fn: () => T): T {
 /**
  * Keeps t through its own alias of the storage (so disposing the original handle does not break
  * backward), counted by saved.ts until released; unpacking checks t was not changed in place since.
+ * (A class, not closures: one is made per save, a million in a deep graph.)
  */
-export function keptSlot(t: Tensor, op: string, module: string): SavedSlot {
-  const forget = recordSave(t.storage, [...t.shape], op, module, t.isParameter ? 'parameter' : 'activation');
-  t.storage.retain();
-  const alias = newTensor(t.storage, t.shape, { untracked: true });
-  const version = t.version;
-  let released = false;
-  return {
-    unpack() {
-      if (alias.version !== version) {
-        fail(op, `${describe('a tensor saved for backward,', alias)} was modified in place after it was saved ` +
-          `(version ${alias.version}, saved at version ${version}); gradients would be wrong`);
-      }
-      return alias;
-    },
-    release() {
-      if (released) return;
-      released = true;
-      forget();
-      alias.dispose(); // an untracked alias without a graph: no recursion
-    },
-  };
+export class KeptSlot implements SavedSlot {
+  private readonly alias: Tensor;
+  private readonly version: number;
+  private forget: (() => void) | null;
+
+  constructor(t: Tensor, private readonly op: string, module: string) {
+    this.forget = recordSave(t.storage, [...t.shape], op, module, t.isParameter ? 'parameter' : 'activation');
+    t.storage.retain();
+    this.alias = newTensor(t.storage, t.shape, { untracked: true });
+    this.version = t.version;
+  }
+
+  unpack(): Tensor {
+    if (this.alias.version !== this.version) {
+      fail(this.op, `${describe('a tensor saved for backward,', this.alias)} was modified in place after it was saved ` +
+        `(version ${this.alias.version}, saved at version ${this.version}); gradients would be wrong`);
+    }
+    return this.alias;
+  }
+
+  release(): void {
+    if (!this.forget) return;
+    this.forget();
+    this.forget = null;
+    this.alias.dispose(); // an untracked alias without a graph: no recursion
+  }
 }
