@@ -97,3 +97,13 @@ export function nextRandomState(dist: 'uniform' | 'normal', size: number): { see
   state.offset = (state.offset + blocksUsed(dist, size)) >>> 0;
   return taken;
 }
+
+/** The generator's (seed, offset) now: activation checkpointing restores it to recompute identical dropout masks. */
+export function getRandomState(): { seed: number; offset: number } {
+  return { ...state };
+}
+
+export function setRandomState(s: { seed: number; offset: number }): void {
+  state.seed = s.seed;
+  state.offset = s.offset;
+}

@@ -7,6 +7,7 @@ import type { Context } from './function.ts';
 import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
 import { withGradMode } from './grad-mode.ts';
 import { keep, scope } from './scope.ts';
+import { duringBackward, emitBackwardStep } from './op-events.ts';
 
 export interface BackwardOptions {
   /** Keep the saved tensors so backward can run through this graph again. */
@@ -36,7 +37,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
   // the engine owns every gradient it holds: a caller's gradient is copied, so a pass-through
   // op (add, reshape) never hands the caller's tensor to a leaf's .grad
   const seed = gradient ? copyOf(gradient) : defaultGradient(root);
-  withGradMode(false, () => {
+  duringBackward(() => withGradMode(false, () => {
     if (!root.gradFn) {
       accumulateLeaf(root, seed);
       return;
@@ -79,8 +80,9 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
         }
       });
       for (const t of [g, ...inputGrads]) if (t && !handedOn.has(t)) t.dispose();
+      emitBackwardStep(ctx.opName, ctx.module, root.backend);
     }
-  });
+  }));
 }
 
 function defaultGradient(root: Tensor): Tensor {

@@ -1,20 +1,11 @@
 import type { Tensor } from '../tensor.ts';
-import { isTensor, newTensor } from './tensor-class.ts';
+import { isTensor } from './tensor-class.ts';
 import { describe, fail } from '../errors.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { checkFinite, isAnomalyDetectionEnabled } from './anomaly.ts';
-import { currentModule, recordSave, type SavedEntry } from './saved.ts';
-import type { DType } from '../dtype.ts';
-
-/** One tensor a context keeps for backward, as graph.ts reports it. */
-export interface SavedTensorInfo {
-  storageId: number;
-  /** The whole storage's bytes (what measureSaved counts for an activation, once per storage). */
-  storageBytes: number;
-  shape: readonly number[];
-  dtype: DType;
-  kind: SavedEntry['kind'];
-}
+import { currentModule } from './saved.ts';
+import { currentPacker, KeptSlot, type SavedSlot, type SavedTensorInfo } from './saved-tensors.ts';
+import { emitOp } from './op-events.ts';
 
 /**
  * The autograd node of one op application, as PyTorch's ctx:
@@ -27,10 +18,9 @@ export class Context<M = Record<string, unknown>> {
   meta = {} as M;
   /** Inputs that need a gradient: their gradFn (non-leaf) or the leaf itself; null elsewhere. */
   readonly edges: ({ gradFn: Context } | { leaf: Tensor } | null)[];
-  private saved: { tensor: Tensor | null; version: number; kind?: SavedEntry['kind'] }[] = [];
+  private saved: (SavedSlot | null)[] = [];
   /** The shape of the op's output (set by apply when the op records; the output's own shape array). */
   outputShape: readonly number[] = [];
-  private releases: (() => void)[] = [];
   private released = false;
   /** Holders of this context: its output tensor and the later contexts that consume that output. */
   private consumers = 0;
@@ -55,46 +45,43 @@ export class Context<M = Record<string, unknown>> {
     return this.fn.opName;
   }
 
-  /** What this context holds for backward now, read from the saved aliases (nothing once released). */
-  get savedInfos(): SavedTensorInfo[] {
-    return this.saved.flatMap(({ tensor, kind }) => (tensor && kind
-      ? [{ storageId: tensor.storage.id, storageBytes: tensor.storage.bytes, shape: tensor.shape, dtype: tensor.dtype, kind }]
-      : []));
-  }
-
   get isReleased(): boolean {
     return this.released;
   }
 
+  /** What this context keeps for backward now (graph.ts): the kept slots, not those a checkpoint recomputes; nothing once released. */
+  get savedInfos(): SavedTensorInfo[] {
+    return this.saved.flatMap((slot) => (slot instanceof KeptSlot ? [slot.info] : []));
+  }
+
   /**
-   * Keeps tensors for backward (null keeps a slot empty). Each is held through its own alias
-   * of the storage, so disposing the original handle does not break backward. Does nothing
-   * when no input needs a gradient.
+   * Keeps tensors for backward (null keeps a slot empty), each through a slot (saved-tensors.ts):
+   * its own alias of the storage, so disposing the original handle does not break backward, or,
+   * under activation checkpointing, a promise to recompute it. Does nothing when no input needs
+   * a gradient.
    */
   saveForBackward(...tensors: (Tensor | null)[]): void {
     if (!this.recording) return;
+    const packer = currentPacker();
     for (const t of tensors) {
-      if (t === null) {
-        this.saved.push({ tensor: null, version: 0 });
-        continue;
-      }
-      const kind = t.isParameter ? 'parameter' : 'activation';
-      this.releases.push(recordSave(t.storage, [...t.shape], this.opName, this.module, kind));
-      t.storage.retain();
-      this.saved.push({ tensor: newTensor(t.storage, t.shape, { untracked: true }), version: t.version, kind });
+      if (t === null) this.saved.push(null);
+      else this.saved.push(packer ? packer.pack(t, this.opName, this.module, this.producerOf(t)) : new KeptSlot(t, this.opName, this.module));
     }
+  }
+
+  /** The arguments while forward runs (cleared after, so the context does not keep their handles alive). */
+  forwardArgs: readonly unknown[] | null = null;
+
+  /** The op that computed t: an input's own producer (null for a leaf), or this op for what its forward made. */
+  private producerOf(t: Tensor): string | null {
+    for (const a of this.forwardArgs ?? []) if (isTensor(a) && a.storage === t.storage) return a.gradFn?.opName ?? null;
+    return this.opName;
   }
 
   /** The saved tensors, in save order; throws if the graph was freed or a tensor changed in place. */
   get savedTensors(): (Tensor | null)[] {
     this.assertLive();
-    return this.saved.map(({ tensor, version }) => {
-      if (tensor && tensor.version !== version) {
-        fail(this.opName, `${describe('a tensor saved for backward,', tensor)} was modified in place after it was saved ` +
-          `(version ${tensor.version}, saved at version ${version}); gradients would be wrong`);
-      }
-      return tensor;
-    });
+    return this.saved.map((slot) => slot?.unpack() ?? null);
   }
 
   /** Throws if backward reaches this context after its graph was freed. */
@@ -125,10 +112,8 @@ export class Context<M = Record<string, unknown>> {
     for (let ctx = work.pop(); ctx; ctx = work.pop()) {
       if (ctx.released) continue;
       ctx.released = true;
-      for (const r of ctx.releases) r();
-      for (const s of ctx.saved) s.tensor?.dispose(); // untracked aliases without a graph: no recursion
+      for (const slot of ctx.saved) slot?.release(); // untracked aliases without a graph: no recursion
       ctx.saved = [];
-      ctx.releases = [];
       if (ctx !== this || cascade) {
         for (const e of ctx.edges) if (e && 'gradFn' in e && --e.gradFn.consumers <= 0) work.push(e.gradFn);
       }
@@ -176,11 +161,14 @@ export abstract class Function {
     const needs = args.map((a) => grad && isTensor(a) && a.requiresGrad);
     const ctx = new Context(this, needs, args, currentModule());
     let out: Tensor;
+    ctx.forwardArgs = args;
     try {
       out = withGradMode(false, () => this.forward(ctx, ...args));
     } catch (e) {
       ctx.release();
       throw e;
+    } finally {
+      ctx.forwardArgs = null;
     }
     if (isAnomalyDetectionEnabled()) {
       try {
@@ -192,10 +180,11 @@ export abstract class Function {
       }
     }
     if (ctx.recording) {
-      ctx.outputShape = out.shape;
       out.requiresGrad = true;
       out.gradFn = ctx;
+      ctx.outputShape = out.shape;
     }
+    emitOp(op, ctx.module, out.backend);
     return out;
   }
 }

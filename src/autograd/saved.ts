@@ -9,6 +9,9 @@ import type { DType } from '../dtype.ts';
  *   with kind 'parameter' and 0 bytes. A tensor is a parameter exactly when it is marked so
  *   (`isParameter`: nn modules' weights and buffers, factories' `{ parameter: true }`, views and
  *   detached copies of those); an input that merely requires grad is an activation.
+ * - A save that activation checkpointing drops (checkpoint.ts: its policy recomputes the tensor in
+ *   backward instead of keeping it) is listed with kind 'recomputed' and 0 bytes; the recomputed
+ *   tensor counts while backward holds it.
  * - Live bytes drop when a graph is released (after backward without retainGraph).
  */
 export interface SavedEntry {
@@ -17,9 +20,9 @@ export interface SavedEntry {
   module: string;
   shape: number[];
   dtype: DType;
-  /** Bytes this save added to the live total: 0 for parameters and for storage already saved. */
+  /** Bytes this save added to the live total: 0 for parameters, recomputed saves and storage already saved. */
   bytes: number;
-  kind: 'activation' | 'parameter';
+  kind: 'activation' | 'parameter' | 'recomputed';
 }
 
 export interface SavedReport<T = unknown> {
@@ -38,30 +41,27 @@ interface Recorder {
   entries: SavedEntry[];
 }
 
-const live = new Map<number, { bytes: number; refs: number }>();
+/** Live saved storages by id: their bytes, how many saves hold them, and the first save's op and module. */
+const live = new Map<number, { bytes: number; refs: number; op: string; module: string }>();
 const recorders: Recorder[] = [];
 let liveBytes = 0;
 let peakBytes = 0;
 const moduleStack: string[] = [];
 
 /** Records a save; returns a release function to call once the saving context lets go. */
-export function recordSave(storage: Storage, shape: number[], op: string, module: string, kind: SavedEntry['kind']): () => void {
+export function recordSave(storage: Storage, shape: number[], op: string, module: string, kind: 'activation' | 'parameter'): () => void {
   let bytes = 0;
   if (kind === 'activation') {
     const rec = live.get(storage.id);
     if (rec) rec.refs++;
     else {
       bytes = storage.bytes;
-      live.set(storage.id, { bytes, refs: 1 });
+      live.set(storage.id, { bytes, refs: 1, op, module });
       liveBytes += bytes;
       peakBytes = Math.max(peakBytes, liveBytes);
     }
   }
-  const entry: SavedEntry = { op, module, shape: [...shape], dtype: storage.dtype, bytes, kind };
-  for (const r of recorders) {
-    r.entries.push(entry);
-    r.peak = Math.max(r.peak, liveBytes - r.startLive);
-  }
+  addEntry({ op, module, shape: [...shape], dtype: storage.dtype, bytes, kind });
   if (kind === 'parameter') return () => {};
   return () => {
     const rec = live.get(storage.id)!;
@@ -70,6 +70,29 @@ export function recordSave(storage: Storage, shape: number[], op: string, module
       liveBytes -= rec.bytes;
     }
   };
+}
+
+/** Lists a save that checkpointing recomputes in backward instead of keeping (0 bytes now). */
+export function recordRecomputed(storage: Storage, shape: number[], op: string, module: string): void {
+  addEntry({ op, module, shape: [...shape], dtype: storage.dtype, bytes: 0, kind: 'recomputed' });
+}
+
+function addEntry(entry: SavedEntry): void {
+  for (const r of recorders) {
+    r.entries.push(entry);
+    r.peak = Math.max(r.peak, liveBytes - r.startLive);
+  }
+}
+
+/** The live saved storages summed by the op and module that first saved each: what holds the saved bytes now. */
+export function liveSavedHolders(): { op: string; module: string; bytes: number }[] {
+  const byHolder = new Map<string, { op: string; module: string; bytes: number }>();
+  for (const { op, module, bytes } of live.values()) {
+    const key = `${module}\u0000${op}`;
+    const h = byHolder.get(key) ?? byHolder.set(key, { op, module, bytes: 0 }).get(key)!;
+    h.bytes += bytes;
+  }
+  return [...byHolder.values()].sort((a, b) => b.bytes - a.bytes);
 }
 
 /** Saved activation bytes currently held by live graphs, and the peak since the last reset. */
@@ -108,4 +131,19 @@ export function withModule<T>(name: string, fn: () => T): T {
 
 export function currentModule(): string {
   return moduleStack.join('.');
+}
+
+/** The module path as a list of names (checkpointing restores it when it recomputes). */
+export function currentModulePath(): readonly string[] {
+  return [...moduleStack];
+}
+
+/** Runs fn with the module path set to `path` (then restores the one before). */
+export function withModulePath<T>(path: readonly string[], fn: () => T): T {
+  const before = moduleStack.splice(0, moduleStack.length, ...path);
+  try {
+    return fn();
+  } finally {
+    moduleStack.splice(0, moduleStack.length, ...before);
+  }
 }

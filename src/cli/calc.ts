@@ -5,7 +5,7 @@
  *   lorafa calc --model llama2-7b --batch 8 --seq 1024 --dtype bf16
  *   lorafa calc --model custom --layers 2 --hidden 64 --heads 4 --ffn 256 --vocab 77 --mlp gelu --dtype fp32
  */
-import { appendixC, auditTable7, BYTES, korthikantiBytes, layerLinears, methodMemory, MODELS, PEFT_METHODS, type TransformerConfig } from '../memory/index.ts';
+import { appendixC, auditTable7, BYTES, CHECKPOINTING, korthikantiBytes, layerLinears, methodMemory, MODELS, PEFT_METHODS, type Checkpointing, type TransformerConfig } from '../memory/index.ts';
 import { fmtBytes } from '../memory/format.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
 
@@ -21,6 +21,10 @@ export const CALC = {
     dtype: { kind: 'string', default: 'bf16', choices: ['bf16', 'fp16', 'fp32'], help: 'element type of weights and activations' },
     rank: { kind: 'int', default: 16, min: 1, help: 'adapter rank, r' },
     targets: { kind: 'list', meta: 'q,k,v,...', help: "the adapted linears (default: every linear of the model's layers)" },
+    checkpoint: {
+      kind: 'string', default: 'none', choices: CHECKPOINTING,
+      help: 'activation checkpointing of every layer: full keeps only each layer\'s input, selective recomputes the attention scores (b·h·s²)',
+    },
     'peft-dropout': {
       kind: 'flag',
       help: "model LoRA as Hugging Face PEFT with lora_dropout > 0 (each adapted linear keeps its own dropped copy of X and a 1-byte mask)",
@@ -69,21 +73,26 @@ async function calc(v: Values<typeof CALC.options>): Promise<number> {
   // the lab's rule: 1 ≤ r ≤ min(d, o) of every adapted linear (W [d, o])
   const maxRank = Math.min(...layerLinears(cfg).filter((l) => targets.includes(l.name)).map((l) => Math.min(l.in, l.out)));
   if (rank > maxRank) throw new UsageError(`--rank ${rank} exceeds min(d, o) = ${maxRank} of the adapted linears (${targets.join(', ')}); expected an integer ≤ ${maxRank}`);
-  const run = { batch, seq, bytes, rank, targets, peftDropout: v['peft-dropout'] };
+  const checkpoint = v.checkpoint as Checkpointing;
+  const run = { batch, seq, bytes, rank, targets, peftDropout: v['peft-dropout'], checkpoint };
 
   console.log(`${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, h = ${cfg.heads}, MLP ${cfg.mlp} of width ${cfg.ffn}, vocabulary ${cfg.vocab}` +
     `${cfg.kvHidden ? `, k/v width ${cfg.kvHidden}` : ''}; b = ${batch}, s = ${seq}, ${v.dtype} (${bytes} bytes per element), rank ${rank}, adapters on ${targets.join(', ')}` +
     `${v['peft-dropout'] ? "; LoRA with PEFT's adapter dropout (own dropped copy of X and a 1-byte mask per adapted linear)" : ''}\n`);
-  const rows = [['method', 'trainable', 'weights', 'gradients', 'AdamW state', 'activations', 'total', 'what it changes']];
+  const recompute = checkpoint !== 'none';
+  const rows = [['method', 'trainable', 'weights', 'gradients', 'AdamW state', 'activations', ...(recompute ? ['recomputed'] : []), 'total', 'what it changes']];
   const mem = new Map(PEFT_METHODS.map((p) => [p.key, methodMemory(cfg, p.kind, run)]));
   for (const p of PEFT_METHODS) {
     const m = mem.get(p.key)!;
-    rows.push([p.label, `${(m.trainableParams / 1e6).toFixed(2)} M`, fmtBytes(m.weights), fmtBytes(m.gradients), fmtBytes(m.optimizer), fmtBytes(m.activations), fmtBytes(m.total), p.note]);
+    rows.push([p.label, `${(m.trainableParams / 1e6).toFixed(2)} M`, fmtBytes(m.weights), fmtBytes(m.gradients), fmtBytes(m.optimizer), fmtBytes(m.activations),
+      ...(recompute ? [fmtBytes(m.recomputed)] : []), fmtBytes(m.total), p.note]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((x, c) => (c === 0 || c === r.length - 1 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  ').trimEnd());
   console.log('\nweights: every parameter (A and B included) at the dtype; gradients: trainable parameters at the dtype; AdamW: two fp32 moments per trainable parameter;');
   console.log('activations: what autograd keeps for backward in all layers (Korthikanti et al.\'s tensors plus each method\'s linear inputs and XA), no output head;');
+  if (checkpoint === 'full') console.log('checkpointing full: each layer keeps only its input [b·s, d]; recomputed: one layer\'s tensors, held again while backward recomputes it;');
+  if (checkpoint === 'selective') console.log('checkpointing selective: the attention scores (softmax output, its dropout) are recomputed; recomputed: one layer\'s b·h·s² tensors, held again in backward;');
   console.log(v['peft-dropout']
     ? 'LoRA as PEFT keeps it with lora_dropout > 0; LoRA-FA and LoRA-FB as lorafa\'s ops keep them (dropout masks regenerated in backward: no extra bytes).\n'
     : 'any adapter dropout as lorafa\'s ops do it (masks regenerated in backward: no extra bytes); --peft-dropout models PEFT\'s LoRA instead.\n');

@@ -16,7 +16,8 @@ import { loadText } from '../data/load-text.ts';
 import type { Device } from '../dtype.ts';
 import { alignmentChart, lossChart, memoryChart, memoryPerMethodChart, renderSvg } from '../lab/charts.ts';
 import { BASE_CHECKPOINT, loadCheckpoint } from '../lab/checkpoint.ts';
-import { DEFAULT_LAB_METHODS, fineTune, LAB_METHODS, type LabMethod, type MethodResult } from '../lab/fine-tune.ts';
+import { DEFAULT_LAB_METHODS, fineTune, LAB_CHECKPOINTING, LAB_METHODS, type LabMethod, type MethodResult } from '../lab/fine-tune.ts';
+import { memoryTimelineChart } from '../lab/memory-timeline.ts';
 import { progressBar } from '../lab/progress.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { lrGrid, planEntries, seedsFrom, type PlanEntry } from '../lab/plan.ts';
@@ -52,7 +53,11 @@ export const LAB = {
     'log-every': { kind: 'int', default: 10, min: 1, meta: 'K', help: 'read the training loss back every K steps, K at once (the device runs ahead in between; 1: every step)' },
     lr: { kind: 'number', default: 0.01, min: 0, exclusiveMin: true, help: 'peak learning rate of the adapters' },
     'full-lr': { kind: 'number', default: 0.001, min: 0, exclusiveMin: true, help: 'peak learning rate of Full-FT' },
-    checkpoint: { kind: 'string', default: fileURLToPath(BASE_CHECKPOINT), meta: 'FILE', help: 'the base model' },
+    base: { kind: 'string', default: fileURLToPath(BASE_CHECKPOINT), meta: 'FILE', help: 'the base model' },
+    checkpoint: {
+      kind: 'string', default: 'none', choices: ['none', 'blocks', 'selective'],
+      help: "activation checkpointing: blocks keeps only each block's input and recomputes the block in backward; selective recomputes only the attention scores",
+    },
     out: { kind: 'string', meta: 'DIR', help: 'where to write the report (default runs/<timestamp>)' },
   },
 } as const;
@@ -82,6 +87,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const { steps, rank, alpha, seed, batch, seq, lr, 'full-lr': fullLr } = v;
   const methods = v.methods.includes('all') ? METHOD_NAMES : [...new Set(v.methods as LabMethod[])];
   const veraRank = v['vera-rank'];
+  const checkpointing = LAB_CHECKPOINTING[v.checkpoint]!;
   const device = v.backend as Device;
   const t0 = performance.now();
 
@@ -99,7 +105,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
     useBackend('webgpu');
   }
   const text = loadText('finetune');
-  const base = await loadCheckpoint(v.checkpoint, device);
+  const base = await loadCheckpoint(v.base, device);
   const { context } = base.model.config;
   const maxRank = maxAdapterRank(base.model);
   if (seq > context) throw new UsageError(`--seq ${seq} exceeds the model's context of ${context}; expected an integer ≤ ${context}`);
@@ -121,9 +127,9 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const baseLr = (m: LabMethod) => (m === 'full' ? fullLr : lr);
   const run = (e: PlanEntry, runSeed: number, runLr: number, split: 'validation' | 'tune', saveAdapter?: string) => {
     const bar = progressBar(`${e.label}${split === 'tune' ? ` lr ${runLr.toPrecision(2)}` : ''} · seed ${runSeed}`, steps);
-    return fineTune(() => loadCheckpoint(v.checkpoint, device), text, {
+    return fineTune(() => loadCheckpoint(v.base, device), text, {
       method: e.method, key: e.key, label: e.label, rank: e.rank, alpha: e.alpha, split, steps, seed: runSeed, batch, seq, device,
-      alignAt: split === 'tune' ? [] : alignAt, veraRank, lr: runLr,
+      alignAt: split === 'tune' ? [] : alignAt, veraRank, lr: runLr, checkpointing,
       ...(saveAdapter ? { saveAdapter: { folder: saveAdapter, write: (folder: string, model: GPT) => savePeftAdapter(folder, model, { baseModel: 'lorafa/tiny-gpt' }) } } : {}),
       evalEvery: Math.max(1, Math.floor(steps / 5)), logEvery: v['log-every'],
       onStep: (step, loss) => bar.update(step, loss),
@@ -143,7 +149,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const lrOf = (e: PlanEntry) => sweep.find((s) => s.key === e.key)?.chosen ?? baseLr(e.method);
 
   const settings = (): LabSettings => ({
-    steps, rank, alpha, seeds, batch, seq, veraRank, lr: { 'Full-FT': fullLr, adapters: lr }, lrSweep: sweep, backend: getBackend(device).description,
+    steps, rank, alpha, seeds, batch, seq, veraRank, lr: { 'Full-FT': fullLr, adapters: lr }, lrSweep: sweep, backend: getBackend(device).description, checkpointing,
     command: `lorafa lab ${args.join(' ')}`.trim(), checkpoint: base.metadata, baseValLoss, seconds: (performance.now() - t0) / 1000,
   });
   const entries: EntryRuns[] = [];
@@ -167,13 +173,13 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
     await writeReport(outDir, entries, settings(), { pending: plan.slice(i + 1).map((p) => p.label) });
   }
   const { seconds } = settings();
-  console.log(`\n${textTable(tableRows(entries))}\n\n${findingLines(findings(entries, baseValLoss)).join('\n')}\n\nwrote ${join(outDir, 'report.md')}, loss.svg, alignment.svg, memory.svg, memory-per-method.svg, results.json (${seconds.toFixed(0)} s)`);
+  console.log(`\n${textTable(tableRows(entries))}\n\n${findingLines(findings(entries, baseValLoss)).join('\n')}\n\nwrote ${join(outDir, 'report.md')}, loss.svg, alignment.svg, memory.svg, memory-per-method.svg, memory-timeline.svg, results.json (${seconds.toFixed(0)} s)`);
   return 0;
 }
 
 /**
- * report.md, the four charts and results.json (every seed's raw numbers in `results`, the
- * paired comparisons in `comparisons`), each written atomically.
+ * report.md, the five charts and results.json (every seed's raw numbers in `results`, each run's
+ * memory timeline reduced to its peak, the paired comparisons in `comparisons`), each written atomically.
  */
 async function writeReport(outDir: string, entries: EntryRuns[], settings: LabSettings, status: RunStatus): Promise<void> {
   const firstSeed = firstSeedResults(entries);
@@ -182,6 +188,8 @@ async function writeReport(outDir: string, entries: EntryRuns[], settings: LabSe
   await writeFileAtomic(join(outDir, 'alignment.svg'), await renderSvg(alignmentChart(entries)));
   await writeFileAtomic(join(outDir, 'memory.svg'), await renderSvg(memoryChart(firstSeed)));
   await writeFileAtomic(join(outDir, 'memory-per-method.svg'), await renderSvg(memoryPerMethodChart(firstSeed)));
-  const results = entries.flatMap((e) => e.runs);
+  const timelines = firstSeed.map((r) => ({ label: r.label, profile: r.timeline }));
+  await writeFileAtomic(join(outDir, 'memory-timeline.svg'), await renderSvg(memoryTimelineChart(timelines, `Memory over the first training step (float32, checkpointing ${settings.checkpointing})`)));
+  const results = entries.flatMap((e) => e.runs).map(({ timeline, ...r }) => ({ ...r, timelinePeak: timeline.peak }));
   await writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ settings, status, results, comparisons: comparisons(entries) }, null, 2));
 }

@@ -6,6 +6,8 @@ import { applyAdapters, type AdapterOptions } from '../lora/adapters.ts';
 import { fullGradients } from '../lora/lora-ga.ts';
 import { loraPlusGroups } from '../lora/loraplus.ts';
 import type { AdapterKind } from '../memory/adapters.ts';
+import type { Checkpointing } from '../memory/model.ts';
+import type { MemoryProfile } from '../autograd/profile.ts';
 import type { GPT } from '../nn/transformer.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { warmupCosine } from '../optim/schedule.ts';
@@ -44,6 +46,9 @@ export const LAB_METHODS = {
 } as const satisfies Record<string, LabMethodSpec>;
 
 export type LabMethod = keyof typeof LAB_METHODS;
+
+/** The lab's --checkpoint values as the blocks' checkpointing (blocks: every block fully checkpointed). */
+export const LAB_CHECKPOINTING: Record<string, Checkpointing> = { none: 'none', blocks: 'full', selective: 'selective' };
 export const DEFAULT_LAB_METHODS: readonly LabMethod[] = ['full', 'lora', 'lorafa', 'lorafa-nc', 'lorafb'];
 
 export interface FineTuneOptions {
@@ -85,6 +90,8 @@ export interface FineTuneOptions {
    * if anywhere, and the writer that does it (the Node side's savePeftAdapter; this file also runs in pages).
    */
   saveAdapter?: { folder: string; write: (folder: string, model: GPT) => Promise<void> };
+  /** Activation checkpointing of every block (none by default). */
+  checkpointing?: Checkpointing;
   /** When a step's loss arrives (step 1-based): the loss and StepInfo. */
   onStep?: (step: number, loss: number, info: StepInfo) => void;
   /** After an alignAt step (1-based): its cos(−ΔW, G) means (MethodResult['alignment']). */
@@ -120,6 +127,8 @@ export interface MethodResult {
   analyticBytes: number;
   expectedBytes: number;
   corrections: Correction[];
+  /** The memory timeline of the first training step (profileMemory: forward, backward, clip and AdamW). */
+  timeline: MemoryProfile<unknown>;
   /** backend.memory().peakBytes over the run (weights, gradients, optimizer state, activations, temporaries). */
   peakBytes: number;
   msPerStep: number;
@@ -163,6 +172,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   let adapted = 0;
   if (spec.adapter) adapted = (await buildAdapters(model, spec.adapter, train, o, rank)).replaced.length;
   else model.unfreeze();
+  model.setCheckpointing(o.checkpointing ?? 'none');
   const params = model.trainableParameters();
   const opt = spec.loraPlusRatio
     ? new AdamW(loraPlusGroups(model, { lr: o.lr, ratio: spec.loraPlusRatio }), { lr: o.lr, weightDecay: 0.01 })
@@ -176,6 +186,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   backend.resetPeak(); // from here: the weights and whatever training adds (loading the file is not counted)
   const curve: MethodResult['curve'] = [], valCurve: MethodResult['valCurve'] = [], alignment: MethodResult['alignment'] = [];
   let savedBytes = 0, peak = 0;
+  let timeline: MemoryProfile<unknown> | null = null;
   // ms per step: the wall time of steps 1 … end (step 0 also compiles and measures), batches,
   // uploads and loss read-backs included, less the alignment probes and evaluations
   let stepsFrom = 0, notStepMs = 0;
@@ -206,12 +217,15 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
       if (o.alignAt.includes(step)) {
         await readLosses(); // the probe reads back: the steps before it finish here, not inside it
         peak = Math.max(peak, backend.memory().peakBytes); // the diagnostic's own memory is not the method's
-        probe = await outsideStep(step, () => probeAlignment(model, batch));
+        // the probe's hooks see one call per layer: a checkpoint's recomputation would call each again
+        model.setCheckpointing('none');
+        probe = await outsideStep(step, () => probeAlignment(model, batch)).finally(() => model.setCheckpointing(o.checkpointing ?? 'none'));
         backend.resetPeak();
       }
       opt.lr = schedule(step);
-      const r = recordStep(model, opt, batch, { clip: 1, measure: step === 0 });
+      const r = recordStep(model, opt, batch, { clip: 1, measure: step === 0, profile: step === 0 });
       losses.add(step, r.loss);
+      timeline ??= r.timeline ?? null;
       if (r.saved) savedBytes = r.saved.bytes;
       const evalNow = (step + 1) % o.evalEvery === 0 && step + 1 < o.steps;
       if (step === 0 || losses.size >= o.logEvery || probe || evalNow || step + 1 === o.steps) await readLosses();
@@ -234,7 +248,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });
   const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, windows), o.seq, o.batch);
-  const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank });
+  const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank, checkpoint: o.checkpointing });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
   const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter.folder}/${o.key}`, o.saveAdapter.write) : undefined;
   opt.dispose();
@@ -243,7 +257,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
     method: o.method, key: o.key, label: o.label, seed: o.seed, lr: o.lr, rank: spec.adapter ? rank : 0, trainable, total, adapted, adapterSaved,
     trainLoss, valLoss, curve, valCurve, savedBytes,
     analyticBytes: breakdown.analytic, expectedBytes: breakdown.expected, corrections: breakdown.corrections,
-    peakBytes, msPerStep: stepMs / Math.max(1, o.steps - 1),
+    peakBytes, msPerStep: stepMs / Math.max(1, o.steps - 1), timeline: timeline!,
     alignment,
     cosSgd: alignment.length ? mean(alignment.map((a) => a.sgd)) : null,
     cosAdamw: alignment.length ? mean(alignment.map((a) => a.adamw)) : null,

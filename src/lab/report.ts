@@ -3,6 +3,7 @@
  * report compares (src/lab/summary.ts) with their 95% intervals — never an ordering the intervals
  * do not support —, the exact saved-bytes accounting per method, and the alignment per step.
  */
+import type { Checkpointing } from '../memory/model.ts';
 import { warmupSteps, type FineTuneOptions, type MethodResult } from './fine-tune.ts';
 import { comparisons, comparisonSentence, spread, type EntryRuns, type Spread } from './summary.ts';
 
@@ -29,6 +30,8 @@ export interface LabSettings extends Pick<FineTuneOptions, 'steps' | 'rank' | 'a
   backend: string;
   command: string;
   checkpoint: Record<string, string>;
+  /** Activation checkpointing of the blocks (the lab's --checkpoint: none, blocks → full, selective). */
+  checkpointing: Checkpointing;
   baseValLoss: number;
   seconds: number;
 }
@@ -138,7 +141,7 @@ export function markdownReport(entries: readonly EntryRuns[], s: LabSettings, st
     `Command: \`${s.command}\` — ${s.seconds.toFixed(0)} s on ${s.backend}.`,
     '',
     ...(incomplete.length ? [`This report is incomplete: it has the ${entries.length} method(s) that finished. ${incomplete.join(' ')}`, ''] : []),
-    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method on the same ${k} seed(s) (${s.seeds.join(', ')}): a seed fixes the batches (${s.batch} × ${s.seq} characters) and the adapters' initial values, the same for every method. ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}; rsLoRA σ = α/√r = ${(s.alpha / Math.sqrt(s.rank)).toFixed(3)}; VeRA at its own rank ${s.veraRank}, without a scale; entries at another rank say so), adapters on q, k, v, o, up and down of every block.`,
+    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method on the same ${k} seed(s) (${s.seeds.join(', ')}): a seed fixes the batches (${s.batch} × ${s.seq} characters) and the adapters' initial values, the same for every method. ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}; rsLoRA σ = α/√r = ${(s.alpha / Math.sqrt(s.rank)).toFixed(3)}; VeRA at its own rank ${s.veraRank}, without a scale; entries at another rank say so), adapters on q, k, v, o, up and down of every block. Activation checkpointing: ${s.checkpointing === 'none' ? 'none' : s.checkpointing === 'full' ? 'every block keeps only its input and is recomputed in backward' : 'every block recomputes its attention scores (softmax output, its dropout) in backward'}.`,
     '',
     ...lrLines(entries, s),
     '',
@@ -155,6 +158,8 @@ export function markdownReport(entries: readonly EntryRuns[], s: LabSettings, st
     '![memory](memory.svg)',
     '',
     '![memory per method](memory-per-method.svg)',
+    '',
+    '![memory timeline of the first step](memory-timeline.svg)',
     '',
     ...adapterLines(entries),
     '## Columns',

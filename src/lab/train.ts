@@ -1,6 +1,7 @@
 import { noGrad } from '../autograd/grad-mode.ts';
 import { measureSaved, type SavedEntry } from '../autograd/saved.ts';
 import { concat, reshape } from '../autograd/ops/shape.ts';
+import { profileMemory, type MemoryProfile } from '../autograd/profile.ts';
 import { scope } from '../autograd/scope.ts';
 import { batchAt, type Batch } from '../data/text.ts';
 import type { GPT } from '../nn/transformer.ts';
@@ -12,24 +13,36 @@ import type { Tensor } from '../tensor.ts';
 export interface StepResult {
   loss: number;
   saved?: { bytes: number; entries: SavedEntry[] };
+  /** With `profile`: the memory timeline of the whole step (profileMemory). */
+  timeline?: MemoryProfile<unknown>;
 }
 
 /** A step as recorded: its loss still on the device (a scalar the caller owns and disposes). */
 export interface RecordedStep {
   loss: Tensor;
   saved?: StepResult['saved'];
+  timeline?: StepResult['timeline'];
+}
+
+/** clip: max gradient norm; measure: the forward's saved bytes; profile: the step's memory timeline. */
+export interface StepOptions {
+  clip?: number;
+  measure?: boolean;
+  profile?: boolean;
 }
 
 /**
  * One optimisation step, recorded without waiting for the device: forward (loss), backward, clip
  * to maxNorm, optimizer step, free the gradients. Intermediates are freed by scope(); with
  * `measure`, the forward runs under measureSaved and its saved bytes (everything held for
- * backward) are returned. Nothing is read back, so on WebGPU the next step is encoded while this
+ * backward) are returned; with `profile`, the whole step runs under profileMemory and its
+ * timeline is returned. Nothing is read back, so on WebGPU the next step is encoded while this
  * one runs (clip reads nothing: it scales on the device).
  */
-export function recordStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean } = {}): RecordedStep {
+export function recordStep(model: GPT, opt: Optimizer, batch: Batch, options: StepOptions = {}): RecordedStep {
   let saved: StepResult['saved'];
-  const loss = scope(() => {
+  let timeline: StepResult['timeline'];
+  const step = () => scope(() => {
     const forward = () => model.loss(batch.x, batch.y);
     let l: Tensor;
     if (options.measure) {
@@ -43,15 +56,21 @@ export function recordStep(model: GPT, opt: Optimizer, batch: Batch, options: { 
     opt.zeroGrad();
     return l;
   });
-  return saved ? { loss, saved } : { loss };
+  let loss: Tensor;
+  if (options.profile) {
+    const p = profileMemory(step, { device: batch.x.device });
+    loss = p.result;
+    timeline = { ...p, result: undefined };
+  } else loss = step();
+  return { loss, ...(saved ? { saved } : {}), ...(timeline ? { timeline } : {}) };
 }
 
 /** recordStep, then its loss read back (one read-back per step). */
-export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, options: { clip?: number; measure?: boolean } = {}): Promise<StepResult> {
-  const { loss, saved } = recordStep(model, opt, batch, options);
+export async function trainStep(model: GPT, opt: Optimizer, batch: Batch, options: StepOptions = {}): Promise<StepResult> {
+  const { loss, saved, timeline } = recordStep(model, opt, batch, options);
   const value = await loss.item();
   loss.dispose();
-  return saved ? { loss: value, saved } : { loss: value };
+  return { loss: value, ...(saved ? { saved } : {}), ...(timeline ? { timeline } : {}) };
 }
 
 /**

@@ -15,7 +15,8 @@
  */
 import type { GptConfig } from '../nn/transformer.ts';
 import type { AdapterKind } from './adapters.ts';
-import { baseLayerActivations, layerLinears, methodMemory, type TransformerConfig } from './model.ts';
+import { fail } from '../errors.ts';
+import { baseLayerActivations, layerActivations, layerLinears, methodMemory, type Checkpointing, type TransformerConfig } from './model.ts';
 
 export interface Correction {
   what: string;
@@ -37,6 +38,8 @@ export interface GptStep {
   rank: number;
   /** The adapted linears of every block, by name (default all six: q, k, v, o, up, down). */
   targets?: readonly string[];
+  /** Activation checkpointing of every block (none by default; with it, all six linears adapted). */
+  checkpoint?: Checkpointing;
 }
 
 /** Our GPT as the analytic model's config: GELU MLP of width 4d, untied embeddings. */
@@ -63,32 +66,42 @@ function blockZero(tcfg: TransformerConfig, run: GptStep, T: ReadonlySet<string>
 
 /**
  * Saved bytes of `model.loss(x, y)` on a batch of b sequences of length s in float32, with the
- * method's adapters on `targets` of every block (all six by default) and no adapter dropout.
+ * method's adapters on `targets` of every block (all six by default), no adapter dropout, and the
+ * blocks checkpointed as `run.checkpoint` says (none by default).
  */
 export function savedBreakdown(cfg: GptConfig, method: AdapterKind, run: GptStep): SavedBreakdown {
   const e = 4, N = run.batch * run.seq, d = cfg.dim, L = cfg.layers;
   const tcfg = transformerConfig(cfg);
-  const shape = { batch: run.batch, seq: run.seq, bytes: e, rank: run.rank };
-  const T = new Set(method === 'full' ? layerLinears(tcfg).map((l) => l.name) : run.targets ?? layerLinears(tcfg).map((l) => l.name));
+  const mode = run.checkpoint ?? 'none';
+  const shape = { batch: run.batch, seq: run.seq, bytes: e, rank: run.rank, checkpoint: mode };
+  const all = layerLinears(tcfg).map((l) => l.name);
+  const T = new Set(method === 'full' ? all : run.targets ?? all);
+  if (mode !== 'none' && T.size !== all.length) {
+    fail('savedBreakdown', `checkpoint '${mode}' with targets [${[...T].join(', ')}]; expected every linear adapted (${all.join(', ')}) under checkpointing`);
+  }
   const analytic = methodMemory(tcfg, method, { ...shape, targets: [...T] }).activations;
   if (T.size === 0) {
     return { analytic, corrections: [{ what: 'everything', bytes: -analytic, why: 'no linear is adapted and the base is frozen: nothing needs a gradient, so no op records anything' }], expected: 0 };
   }
-  const base = baseLayerActivations(tcfg, shape).filter((i) => !i.name.endsWith('mask'));
+  // full checkpointing keeps only each block's input: of the LayerNorm statistics only lnF's remain
+  const lnCount = mode === 'full' ? 1 : 2 * L + 1;
   const corrections: Correction[] = [
-    { what: `LayerNorm mean and rstd (${2 * L + 1} LayerNorms × 2 × N floats)`, bytes: (2 * L + 1) * 2 * N * e, why: 'the LayerNorm op keeps its per-row statistics for backward; Korthikanti et al. count only its input' },
+    { what: `LayerNorm mean and rstd (${lnCount} LayerNorm${lnCount > 1 ? 's' : ''} × 2 × N floats)`, bytes: lnCount * 2 * N * e, why: 'the LayerNorm op keeps its per-row statistics for backward; Korthikanti et al. count only its input' },
   ];
-  if (method !== 'full') {
+  if (method === 'full') {
+    corrections.push({ what: 'token indices (int32 [b, s])', bytes: N * 4, why: 'the trained embedding table needs them for its scatter-add backward' });
+  } else if (mode === 'none') {
+    const base = baseLayerActivations(tcfg, shape).filter((i) => !i.name.endsWith('mask'));
     const full = base.reduce((n, i) => n + i.bytes, 0) + 4 * N * e; // with block 0's two LayerNorms' statistics
     corrections.push({ what: 'block 0 before its first adapted linear', bytes: blockZero(tcfg, run, T) * e - full, why: 'the embeddings and the base are frozen, so no gradient reaches block 0\'s input: its ops before the first adapted linear record nothing (with all six adapted: the attention LayerNorm)' });
-  } else {
-    corrections.push({ what: 'token indices (int32 [b, s])', bytes: N * 4, why: 'the trained embedding table needs them for its scatter-add backward' });
+  } else if (mode === 'selective') {
+    corrections.push({ what: 'block 0 attention LayerNorm statistics', bytes: -2 * N * e, why: 'nothing before block 0 needs a gradient, so its first LayerNorm records nothing' });
   }
   corrections.push({ what: 'final LayerNorm input', bytes: N * d * e, why: 'outside the layers: lnF before the output head' });
   if (method === 'full') corrections.push({ what: 'output head input', bytes: N * d * e, why: 'the trained head needs its input for ∂W (frozen under PEFT: nothing kept)' });
   corrections.push({ what: 'cross entropy: logits, logsumexp, targets, count', bytes: (N * cfg.vocab + 2 * N + 1) * e, why: 'outside the layers: the loss keeps logits [N, V], lse [N], int32 targets [N] and the token count' });
-  if (tcfg.dropout) {
-    const masks = baseLayerActivations(tcfg, shape).filter((i) => i.name.endsWith('mask'));
+  const masks = layerActivations(tcfg, method, shape).kept.filter((i) => i.name.endsWith('mask'));
+  if (masks.length) {
     corrections.push({ what: 'dropout masks', bytes: -L * masks.reduce((n, i) => n + i.bytes, 0), why: 'our dropout regenerates its mask from (seed, offset) in backward and stores no mask' });
   }
   return { analytic, corrections, expected: analytic + corrections.reduce((n, c) => n + c.bytes, 0) };

@@ -19,6 +19,13 @@
  * `peftDropout`, LoRA is modelled as Hugging Face PEFT's LoraLayer with lora_dropout > 0: an
  * nn.Dropout per adapter, so each adapted linear keeps its own dropped copy of X (dtype bytes)
  * and its mask (1 byte per element) instead of sharing X. The flag changes only the LoRA row.
+ *
+ * Activation checkpointing per layer (`checkpoint`, src/autograd/checkpoint.ts, docs/math.md):
+ *   none       every tensor above is kept from forward to backward;
+ *   selective  the attention scores' b·h·s² tensors (softmax output, its dropout mask and dropped
+ *              copy) are recomputed in backward: kept = the rest (Korthikanti et al.'s 34·b·s·d at 16 bits);
+ *   full       only the layer's input [N, d] is kept (2·b·s·d at 16 bits);
+ * and backward holds one layer's recomputed tensors at a time on top of what is kept (`recomputed`).
  */
 
 import { adapterStored, adapterTrainable, type AdapterKind } from './adapters.ts';
@@ -93,6 +100,29 @@ export interface RunShape {
    * copy of X and a 1-byte mask). Off: lorafa's own ops, whose regenerated masks cost nothing.
    */
   peftDropout?: boolean;
+  /** Activation checkpointing of every layer (none by default). */
+  checkpoint?: Checkpointing;
+}
+
+export type Checkpointing = 'none' | 'full' | 'selective';
+export const CHECKPOINTING: readonly Checkpointing[] = ['none', 'full', 'selective'];
+
+/** Names of baseLayerActivations' b·h·s² items: what selective checkpointing recomputes. */
+const ATTENTION_SCORE_ITEMS = new Set(['softmax output', 'attention dropout mask', 'dropped probabilities']);
+
+/**
+ * What one layer keeps for backward under the run's checkpointing, and what backward holds again
+ * while it recomputes that layer (the rest of the layer's tensors).
+ */
+export function layerActivations(cfg: TransformerConfig, method: AdapterKind, run: RunShape): { kept: Item[]; recomputed: Item[] } {
+  const all = [...baseLayerActivations(cfg, run), ...adapterLayerActivations(cfg, method, run)];
+  const mode = run.checkpoint ?? 'none';
+  if (mode === 'none') return { kept: all, recomputed: [] };
+  if (mode === 'selective') {
+    return { kept: all.filter((i) => !ATTENTION_SCORE_ITEMS.has(i.name)), recomputed: all.filter((i) => ATTENTION_SCORE_ITEMS.has(i.name)) };
+  }
+  const N = run.batch * run.seq;
+  return { kept: [{ name: 'layer input (checkpoint)', elements: N * cfg.hidden, bytes: N * cfg.hidden * run.bytes }], recomputed: all };
 }
 
 /** Tensors one layer saves for backward that do not depend on the method (16-bit: 20·bsd + 5·bhs² for GPT). */
@@ -145,7 +175,11 @@ export interface MethodMemory<K extends AdapterKind = AdapterKind> {
   gradients: number;
   /** AdamW: two fp32 moments per trainable parameter. */
   optimizer: number;
+  /** What every layer keeps for backward (after checkpointing). */
   activations: number;
+  /** Bytes backward holds again while it recomputes one layer (0 without checkpointing). */
+  recomputed: number;
+  /** weights + gradients + optimizer + activations + recomputed. */
   total: number;
 }
 
@@ -164,7 +198,8 @@ export function methodMemory<K extends AdapterKind>(cfg: TransformerConfig, meth
   const baseParams = cfg.layers * (linears.reduce((n, l) => n + l.in * l.out, 0) + 2 * cfg.hidden) + cfg.hidden + cfg.vocab * cfg.hidden * (cfg.tiedEmbeddings ? 1 : 2);
   const trainableParams = method === 'full' ? baseParams : cfg.layers * adapted.reduce((n, l) => n + adapterTrainable(method, dims(l)), 0);
   const totalParams = baseParams + cfg.layers * adapterParamsPerLayer + shared;
-  const perLayer = [...baseLayerActivations(cfg, run), ...adapterLayerActivations(cfg, method, run)].reduce((n, x) => n + x.bytes, 0);
+  const layer = layerActivations(cfg, method, run);
+  const sum = (items: Item[]) => items.reduce((n, x) => n + x.bytes, 0);
   const m = {
     method,
     totalParams,
@@ -172,9 +207,10 @@ export function methodMemory<K extends AdapterKind>(cfg: TransformerConfig, meth
     weights: totalParams * run.bytes,
     gradients: trainableParams * run.bytes,
     optimizer: trainableParams * 2 * 4,
-    activations: cfg.layers * perLayer,
+    activations: cfg.layers * sum(layer.kept),
+    recomputed: sum(layer.recomputed),
   };
-  return { ...m, total: m.weights + m.gradients + m.optimizer + m.activations };
+  return { ...m, total: m.weights + m.gradients + m.optimizer + m.activations + m.recomputed };
 }
 
 /** Korthikanti et al.'s 16-bit activation bytes of one GPT layer: 34·b·s·d + 5·b·h·s². */

@@ -8,5 +8,5 @@ export { Module, buildModule } from './module.ts';
 export { Linear } from './linear.ts';
 export { Embedding, LayerNorm, MLP, Sequential, type LayerOptions } from './layers.ts';
 export { CausalSelfAttention } from './attention.ts';
-export { Block, GPT, type GptConfig } from './transformer.ts';
+export { Block, GPT, BLOCK_CHECKPOINTS, type BlockCheckpoint, type GptConfig } from './transformer.ts';
 export { applyAdapters, ADAPTER_METHODS, DEFAULT_TARGETS, type AdapterInit, type AdapterMethod, type AdapterOptions, type AdapterReport } from '../lora/adapters.ts';

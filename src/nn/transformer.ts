@@ -1,3 +1,4 @@
+import { recomputeAttentionScores, recomputeEverything, selectiveCheckpoint } from '../autograd/checkpoint.ts';
 import { add } from '../autograd/ops/elementwise.ts';
 import { crossEntropy, dropout } from '../autograd/ops/nn.ts';
 import { reshape, slice } from '../autograd/ops/shape.ts';
@@ -9,15 +10,31 @@ import { Embedding, LayerNorm, MLP, pipe, Sequential, subSeed, type LayerOptions
 import { Linear } from './linear.ts';
 import { Module } from './module.ts';
 
+/**
+ * Activation checkpointing of a block (src/autograd/checkpoint.ts): 'none' keeps everything its ops
+ * save; 'full' keeps only the block's input and recomputes the rest in backward; 'selective' also
+ * keeps every save but the attention scores' b·h·s² tensors (softmax output, its dropout).
+ */
+export type BlockCheckpoint = 'none' | 'full' | 'selective';
+export const BLOCK_CHECKPOINTS: readonly BlockCheckpoint[] = ['none', 'full', 'selective'];
+
+function checkCheckpointMode(op: string, mode: unknown): void {
+  if (!BLOCK_CHECKPOINTS.includes(mode as BlockCheckpoint)) fail(op, `checkpoint is ${describeValue(mode)}; expected one of ${BLOCK_CHECKPOINTS.join(', ')}`);
+}
+
 /** Pre-LN block: x + attn(ln1(x)), then + mlp(ln2(·)). Children ln1, attn, ln2, mlp. */
 export class Block extends Module {
   readonly ln1: LayerNorm;
   readonly attn: CausalSelfAttention;
   readonly ln2: LayerNorm;
   readonly mlp: MLP;
+  /** How much of the block's saved activations backward recomputes instead of keeping (settable at any time). */
+  checkpoint: BlockCheckpoint;
 
-  constructor(dim: number, heads: number, context: number, options: LayerOptions & { hidden?: number; dropout?: number } = {}) {
+  constructor(dim: number, heads: number, context: number, options: LayerOptions & { hidden?: number; dropout?: number; checkpoint?: BlockCheckpoint } = {}) {
     super();
+    this.checkpoint = options.checkpoint ?? 'none';
+    checkCheckpointMode('Block', this.checkpoint);
     const p = options.dropout ?? 0;
     const opt = { dtype: options.dtype, device: options.device };
     this.ln1 = this.registerModule('ln1', new LayerNorm(dim, opt));
@@ -27,6 +44,13 @@ export class Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.checkpoint === 'none') return this.residuals(x);
+    checkCheckpointMode('Block', this.checkpoint);
+    const policy = this.checkpoint === 'full' ? recomputeEverything : recomputeAttentionScores;
+    return selectiveCheckpoint(policy, (t: Tensor) => this.residuals(t), x);
+  }
+
+  private residuals(x: Tensor): Tensor {
     const a = pipe(this.ln1.forward(x), (t) => this.attn.forward(t));
     const h = add(x, a);
     a.dispose();
@@ -87,6 +111,13 @@ export class GPT extends Module {
     pos.dispose();
     return pipe(x, (t) => dropout(t, this.config.dropout ?? 0, { training: this.training }),
       (t) => this.blocks.forward(t), (t) => this.lnF.forward(t), (t) => this.head.forward(t));
+  }
+
+  /** Sets every block's activation checkpointing ('none', 'full' or 'selective'). */
+  setCheckpointing(mode: BlockCheckpoint): this {
+    checkCheckpointMode('GPT', mode);
+    for (let i = 0; i < this.blocks.length; i++) this.blocks[i]!.checkpoint = mode;
+    return this;
   }
 
   /** Mean next-token cross entropy of idx [b, s] against targets [b, s] (int32). */

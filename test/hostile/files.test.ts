@@ -180,7 +180,7 @@ describe('hostile inputs: command lines', () => {
       await fc.assert(fc.asyncProperty(fc.constantFrom('calc', 'lab'), argv({ ...CALC.options, ...LAB.options }), async (name, args) => {
         err.mockClear();
         // the lab stops at its (missing) checkpoint: every option before it is checked, nothing trains
-        const code = name === 'calc' ? await calc(args) : await lab([...args, '--out', join(dir, 'run'), '--checkpoint', join(dir, 'none.safetensors'), '--backend', 'cpu']);
+        const code = name === 'calc' ? await calc(args) : await lab([...args, '--out', join(dir, 'run'), '--base', join(dir, 'none.safetensors'), '--backend', 'cpu']);
         const stderr = err.mock.calls.map((c) => c.join(' ')).join('\n');
         expect([0, 1, 2]).toContain(code);
         expect(stderr).not.toMatch(/\n\s+at |TypeError|RangeError/);

@@ -94,7 +94,7 @@ describe('lorafa lab', () => {
     const report = readFileSync(join(out, 'report.md'), 'utf8');
     expect(report).toMatch(/\| LoRA-FA \(no correction\) \| 8 \(16\) \| 9,216 \| 0\.01 \| \d\.\d{4} ± \d\.\d{4} \| \d\.\d{4} ± \d\.\d{4} \|/);
     expect(report.match(/holds exactly\./g)?.length).toBe(5);
-    for (const svg of ['loss.svg', 'alignment.svg', 'memory.svg', 'memory-per-method.svg']) expect(readFileSync(join(out, svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    for (const svg of ['loss.svg', 'alignment.svg', 'memory.svg', 'memory-per-method.svg', 'memory-timeline.svg']) expect(readFileSync(join(out, svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
     expect(report).toContain('| cos(−ΔW_SGD, G) | cos(−ΔW_AdamW, G) |');
     expect(report).not.toMatch(/\d < [A-Z]/); // no bare ordering: only paired differences with their interval
     expect(report).toMatch(/validation loss, LoRA-FA − LoRA: [+−]\d\.\d{4}, 95% interval \[[+−]\d\.\d{4}, [+−]\d\.\d{4}\] over 2 seeds: (no detectable difference|LoRA-FA (higher \(worse\)|lower \(better\)))\./);
@@ -126,6 +126,30 @@ describe('lorafa lab', () => {
       expect(r.alignment.map((a) => a.step)).toEqual([0, 1, 2, 3]);
       for (const a of r.alignment) expect(Math.abs(a.adamw)).toBeLessThanOrEqual(1 + 1e-9);
     }
+  });
+
+  it('--checkpoint blocks and selective: the same losses as without, fewer saved bytes, predicted exactly; the memory timeline drawn', async () => {
+    const run = async (checkpoint: string) => {
+      const out = mkdtempSync(join(tmpdir(), `lorafa-lab-${checkpoint}-`));
+      const { code } = await quiet(() => lab(['--steps', '2', '--batch', '2', '--seq', '16', '--seeds', '1', '--methods', 'lora,lorafa', '--checkpoint', checkpoint, '--out', out]));
+      expect(code).toBe(0);
+      const report = readFileSync(join(out, 'report.md'), 'utf8');
+      expect(report.match(/holds exactly\./g)?.length).toBe(2);
+      expect(readFileSync(join(out, 'memory-timeline.svg'), 'utf8')).toMatch(/^<svg[\s\S]*backward →[\s\S]*<\/svg>$/);
+      type Row = { key: string; savedBytes: number; curve: { loss: number }[]; timelinePeak: { event: { phase: string } } };
+      return { report, results: (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Row[] }).results };
+    };
+    const none = await run('none'), blocks = await run('blocks'), selective = await run('selective');
+    expect(blocks.report).toContain('every block keeps only its input and is recomputed in backward');
+    for (const [i, r] of none.results.entries()) {
+      // recomputation changes no value: the losses are bitwise those of the run without checkpointing
+      expect(blocks.results[i]!.curve).toEqual(r.curve);
+      expect(selective.results[i]!.curve).toEqual(r.curve);
+      expect(blocks.results[i]!.savedBytes).toBeLessThan(selective.results[i]!.savedBytes);
+      expect(selective.results[i]!.savedBytes).toBeLessThan(r.savedBytes);
+      expect(r.timelinePeak.event.phase).toMatch(/^(forward|backward)$/);
+    }
+    expect((await quiet(() => lab(['--checkpoint', 'full']))).err).toMatch(/--checkpoint full: expected one of none, blocks, selective/);
   });
 
   it('leaves the peak allocated bytes as they are when the alignment diagnostic runs (it keeps nothing on the device)', async () => {
@@ -204,7 +228,7 @@ describe('lorafa lab', () => {
   it('prints an engine error (a bad checkpoint) as one line with exit code 1, no stack trace', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lorafa-bad-')), 'bare.safetensors');
     writeFileSync(file, await serializeSafetensors({ w: tensor([1]) }));
-    const { code, err } = await quiet(() => lab(['--steps', '1', '--checkpoint', file]));
+    const { code, err } = await quiet(() => lab(['--steps', '1', '--base', file]));
     expect(code).toBe(1);
     expect(err).toBe(`lorafa lab: loadCheckpoint: ${file} has no "config" and "vocab" metadata; expected a checkpoint written by saveCheckpoint (npm run pretrain)`);
   });

@@ -63,7 +63,7 @@ describe('the packed tarball', () => {
     expect(verify.stdout).toMatch(/\n2 of 2 claims hold/);
     // the lab from the package: its bundled text and base checkpoint, and the charts (loaded only here)
     const lab = await run('npx', ['lorafa', 'lab', '--steps', '1', '--methods', 'lorafa', '--batch', '2', '--seq', '8', '--seeds', '1', '--out', 'run'], dir);
-    expect(lab.stdout).toContain('wrote run/report.md, loss.svg, alignment.svg, memory.svg, memory-per-method.svg, results.json');
+    expect(lab.stdout).toContain('wrote run/report.md, loss.svg, alignment.svg, memory.svg, memory-per-method.svg, memory-timeline.svg, results.json');
     expect(readFileSync(join(dir, 'run', 'loss.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
   }, 120_000);
 
