@@ -6,7 +6,8 @@
  * outputs are disposed by hand. (The WebGPU backend's own: test/webgpu/leaks.test.ts.)
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cpuInfo, getBackend, initCpu, ops, randn, scope, tensor, type Tensor } from '../../src/index.ts';
+import { graphReleaseCases } from '../helpers/graph-leak-cases.ts';
+import { cpuInfo, getBackend, initCpu, ops, randn, scope, type Tensor } from '../../src/index.ts';
 import { CPU_TIERS } from '../helpers/cpu-tiers.ts';
 
 const cpu = getBackend('cpu');
@@ -50,46 +51,5 @@ describe.each(CPU_TIERS)('CPU leaks on the $label tier', ({ options }) => {
     xg.dispose();
   });
 
-  it('frees forward-only graphs (x·W with W requiring grad, no backward) at the end of each scope', () => {
-    for (let step = 0; step < 50; step++) {
-      scope(() => {
-        const y = ops.tanh(ops.matmul(x, W)); // matmul saves x and W, tanh its output
-        expect(y.requiresGrad).toBe(true);
-        ops.sum(ops.mul(y, y));
-      });
-    }
-    expect(live()).toEqual(baseline);
-  });
-
-  it('frees a side branch that backward never reaches', () => {
-    scope(() => {
-      const h = ops.matmul(x, W);
-      ops.exp(ops.mul(h, 2)); // saves its output; no gradient ever flows through it
-      ops.sum(ops.tanh(h)).backward();
-    });
-    expect(W.grad).not.toBeNull();
-    W.grad!.dispose();
-    W.grad = null;
-    expect(live()).toEqual(baseline);
-  });
-
-  it('frees what a throwing scope created, graphs included', () => {
-    expect(() => scope(() => {
-      ops.tanh(ops.matmul(x, W));
-      throw new Error('boom');
-    })).toThrow('boom');
-    expect(live()).toEqual(baseline);
-  });
-
-  it('frees the hidden constants of add(x, 1), mean and maskedFill once their outputs are disposed', () => {
-    const mask = tensor([[1, 0, 0, 1, 0, 0, 0, 1]]);
-    const withMask = live();
-    for (const input of [x, W]) { // without and with a graph
-      const outputs = [ops.add(input, 1), ops.mean(input), ops.mean(input, 1), ops.maskedFill(input, mask, -1)];
-      for (const t of outputs) t.dispose();
-      expect(live(), input === W ? 'inputs requiring grad' : 'inputs without grad').toEqual(withMask);
-    }
-    mask.dispose();
-    expect(live()).toEqual(baseline);
-  });
+  graphReleaseCases({ x: () => x, W: () => W, baseline: () => baseline, live, device: 'cpu' });
 });

@@ -23,11 +23,11 @@ describe('profileMemory (exact bytes)', () => {
         l.dispose();
       });
       // h [N, d], y and t [N, o], the loss, its seed gradient and the gradients, in floats:
-      //   add: h and the scalar 0 wrapped as a tensor; matmul saves h; tanh saves t (y freed after it);
+      //   add: h (the scalar 0 is a uniform of the kernel, not a tensor); matmul saves h; tanh saves t (y freed after it);
       //   backward: sum's step makes dt (seed freed); tanh's frees t, makes dy; matmul's frees h, dy, makes dh, dW;
       //   add hands dh to x0.grad.
       expect(p.events.map((e) => [e.phase, e.op, e.allocatedBytes / F32, e.savedBytes / F32])).toEqual([
-        ['forward', 'add', N * d + 1, 0],
+        ['forward', 'add', N * d, 0],
         ['forward', 'matmul', N * d + N * o, N * d],
         ['forward', 'tanh', N * d + 2 * N * o, N * d + N * o],
         ['forward', 'sum', N * d + N * o + 1, N * d + N * o],

@@ -5,7 +5,8 @@
  * whose outputs are disposed by hand.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ops, randn, scope, tensor, type Tensor } from '../../src/index.ts';
+import { graphReleaseCases } from '../helpers/graph-leak-cases.ts';
+import { ops, randn, scope, type Tensor } from '../../src/index.ts';
 import { skipReason, webgpu } from './gpu.ts';
 
 describe.skipIf(!webgpu)(`WebGPU leaks ${skipReason}`, () => {
@@ -46,46 +47,5 @@ describe.skipIf(!webgpu)(`WebGPU leaks ${skipReason}`, () => {
     xg.dispose();
   });
 
-  it('frees forward-only graphs (x·W with W requiring grad, no backward) at the end of each scope', () => {
-    for (let step = 0; step < 50; step++) {
-      scope(() => {
-        const y = ops.tanh(ops.matmul(x, W)); // matmul saves x and W, tanh its output
-        expect(y.requiresGrad).toBe(true);
-        ops.sum(ops.mul(y, y));
-      });
-    }
-    expect(live()).toBe(baseline);
-  });
-
-  it('frees a side branch that backward never reaches', () => {
-    scope(() => {
-      const h = ops.matmul(x, W);
-      ops.exp(ops.mul(h, 2)); // saves its output; no gradient ever flows through it
-      ops.sum(ops.tanh(h)).backward();
-    });
-    expect(W.grad).not.toBeNull();
-    W.grad!.dispose();
-    W.grad = null;
-    expect(live()).toBe(baseline);
-  });
-
-  it('frees what a throwing scope created, graphs included', () => {
-    expect(() => scope(() => {
-      ops.tanh(ops.matmul(x, W));
-      throw new Error('boom');
-    })).toThrow('boom');
-    expect(live()).toBe(baseline);
-  });
-
-  it('frees the hidden constants of add(x, 1), mean and maskedFill once their outputs are disposed', () => {
-    const mask = tensor([[1, 0, 0, 1, 0, 0, 0, 1]], { device: 'webgpu' });
-    const withMask = live();
-    for (const input of [x, W]) { // without and with a graph
-      const outputs = [ops.add(input, 1), ops.mean(input), ops.mean(input, 1), ops.maskedFill(input, mask, -1)];
-      for (const t of outputs) t.dispose();
-      expect(live(), input === W ? 'inputs requiring grad' : 'inputs without grad').toBe(withMask);
-    }
-    mask.dispose();
-    expect(live()).toBe(baseline);
-  });
+  graphReleaseCases({ x: () => x, W: () => W, baseline: () => baseline, live, device: 'webgpu' });
 });
