@@ -20,6 +20,11 @@
 export type AdapterKind = 'full' | 'lora' | 'lorafa' | 'lorafb' | 'lorapro' | 'dora' | 'vera';
 export const ADAPTER_KINDS: readonly AdapterKind[] = ['full', 'lora', 'lorafa', 'lorafb', 'lorapro', 'dora', 'vera'];
 
+/** How each kind is named in text and charts. */
+export const ADAPTER_LABELS: Record<AdapterKind, string> = {
+  full: 'Full-FT', lora: 'LoRA', lorafa: 'LoRA-FA', lorafb: 'LoRA-FB', lorapro: 'LoRA-Pro', dora: 'DoRA', vera: 'VeRA',
+};
+
 export interface LinearDims {
   N: number;
   d: number;

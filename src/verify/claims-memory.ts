@@ -33,10 +33,9 @@ import type { Tensor } from '../tensor.ts';
 import { worst, type Claim, type FloatDType, type Outcome } from './claim.ts';
 import { leak, modelled } from './fault.ts';
 
-export type MemoryMethod = 'full' | 'lora' | 'loraFB' | 'loraFA';
-export const MEMORY_METHODS: readonly MemoryMethod[] = ['full', 'lora', 'loraFB', 'loraFA'];
-/** The analytic model's name of each method. */
-export const MEMORY_KIND: Record<MemoryMethod, AdapterKind> = { full: 'full', lora: 'lora', loraFB: 'lorafb', loraFA: 'lorafa' };
+type MemoryMethod = 'full' | 'lora' | 'loraFB' | 'loraFA';
+const MEMORY_METHODS: readonly MemoryMethod[] = ['full', 'lora', 'loraFB', 'loraFA'];
+const KIND: Record<MemoryMethod, AdapterKind> = { full: 'full', lora: 'lora', loraFB: 'lorafb', loraFA: 'lorafa' };
 
 /** Saved activation elements per layer (input [N, d], rank r), from the analytic model (through the model fault hook). */
 export function expectedElements(kind: AdapterKind, N: number, d: number, o: number, r: number): number {
@@ -93,7 +92,7 @@ export type LayerCase = Omit<MemoryCase, 'o2'>;
  * gradient; W [d, o] frozen except for Full-FT; A [d, r], B [r, o] orthonormal (well conditioned
  * in any dtype, so the frozen one is always accepted); σ = 2, adapter dropout p.
  */
-function adapterLayerForward(kind: AdapterKind, c: LayerCase): () => Tensor {
+export function singleLayerForward(kind: AdapterKind, c: LayerCase): () => Tensor {
   const x = randn([c.N, c.d], { dtype: c.dtype, seed: c.seed });
   const W = randn([c.d, c.o], { dtype: c.dtype, seed: (c.seed ^ 1) >>> 0, parameter: true });
   const stream = randomStream('memory', c.seed);
@@ -115,13 +114,8 @@ function adapterLayerForward(kind: AdapterKind, c: LayerCase): () => Tensor {
   return run[kind];
 }
 
-/** The paper's four methods by their op names (what the playground and the graph tests draw). */
-export function singleLayerForward(method: MemoryMethod, c: LayerCase): () => Tensor {
-  return adapterLayerForward(MEMORY_KIND[method], c);
-}
-
 function singleLayer(c: MemoryCase): Outcome {
-  return worst(...ADAPTER_KINDS.map((k) => account(`${k} layer`, c, expectedElements(k, c.N, c.d, c.o, c.r), adapterLayerForward(k, c))));
+  return worst(...ADAPTER_KINDS.map((k) => account(`${k} layer`, c, expectedElements(k, c.N, c.d, c.o, c.r), singleLayerForward(k, c))));
 }
 
 /** Two layers d → o → o₂ built from nn modules (Linear, LoraLinear, LoraFbLinear, LoraFaLinear). */
@@ -135,7 +129,7 @@ function twoLayers(c: MemoryCase): Outcome {
   const x = randn([c.N, c.d], { dtype: c.dtype, seed: c.seed });
   return worst(...MEMORY_METHODS.map((m) => {
     const first = layer(m, c.d, c.o, c.seed), second = layer(m, c.o, c.o2, (c.seed ^ 7) >>> 0);
-    const expected = expectedElements(MEMORY_KIND[m], c.N, c.d, c.o, c.r) + expectedElements(MEMORY_KIND[m], c.N, c.o, c.o2, c.r);
+    const expected = expectedElements(KIND[m], c.N, c.d, c.o, c.r) + expectedElements(KIND[m], c.N, c.o, c.o2, c.r);
     return account(`${m} stack`, c, expected, () => second.forward(first.forward(x)));
   }));
 }

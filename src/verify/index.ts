@@ -21,7 +21,7 @@ export {
   loraCase, makeData, runMethod, fullGradient, effectiveWeight, RANDOM_INITS,
   type LoraCase, type LoraData, type Method, type MethodRun, type RandomInit,
 } from './cases.ts';
-export { MEMORY_KIND, MEMORY_METHODS, expectedElements, singleLayerForward, type MemoryMethod, type LayerCase } from './claims-memory.ts';
+export { expectedElements, singleLayerForward, type LayerCase } from './claims-memory.ts';
 export { projectionView, dataFromJson, type ProjectionView, type ProjectionClaim } from './projection-view.ts';
 export { claimTable, statements, counterexamples } from './report.ts';
 export * as dense from './dense.ts';

@@ -1,19 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { graphOf, measureSaved, ops, randn, toDot, toMermaid, withModule } from '../../src/index.ts';
-import { expectedElements, MEMORY_KIND, MEMORY_METHODS, singleLayerForward } from '../../src/verify/index.ts';
+import { graphOf, measureSaved, memory, ops, randn, toDot, toMermaid, withModule } from '../../src/index.ts';
+import { expectedElements, singleLayerForward } from '../../src/verify/index.ts';
 import { dim } from '../helpers/arbitraries.ts';
 
 describe('graphOf: the autograd graph with what each node saves', () => {
-  it("saved bytes equal measureSaved's for Full-FT, LoRA, LoRA-FA, LoRA-FB, with and without dropout, and the analytic N·d, N(d + r), N·r, N·d", () => {
+  it("saved bytes equal measureSaved's for every adapter kind (Full-FT, LoRA, LoRA-FA, LoRA-FB, LoRA-Pro, DoRA, VeRA), with and without dropout, and the analytic model's", () => {
     fc.assert(fc.property(dim(12), dim(12), dim(12), fc.constantFrom(0, 0.25), fc.constantFrom('float32' as const, 'float64' as const), fc.nat(),
       (N, d, o, p, dtype, seed) => {
         const r = Math.min(d, o, 3);
-        for (const method of MEMORY_METHODS) {
-          const report = measureSaved(singleLayerForward(method, { N, d, o, r, p, seed, dtype }));
+        for (const kind of memory.ADAPTER_KINDS) {
+          const report = measureSaved(singleLayerForward(kind, { N, d, o, r, p, seed, dtype }));
           const g = graphOf(report.result);
           expect(g.savedBytes).toBe(report.bytes);
-          expect(g.savedBytes).toBe(expectedElements(MEMORY_KIND[method], N, d, o, r) * (dtype === 'float32' ? 4 : 8));
+          expect(g.savedBytes).toBe(expectedElements(kind, N, d, o, r) * (dtype === 'float32' ? 4 : 8));
           // the per-node entries are measureSaved's entries (same shapes, kinds, bytes), in save order
           const fromGraph = g.nodes.flatMap((n) => n.saved.map((s) => [n.label, s.shape, s.kind, s.bytes]));
           expect(fromGraph).toEqual(report.entries.map((e) => [e.op, e.shape, e.kind, e.bytes]));
@@ -24,7 +24,7 @@ describe('graphOf: the autograd graph with what each node saves', () => {
   });
 
   it("LoRA-FA keeps XA [N, r] on its node (and (AᵀA)'s float64 factor [r, r], a parameter); B is the one leaf, with an edge into it", () => {
-    const y = singleLayerForward('loraFA', { N: 5, d: 7, o: 3, r: 2, p: 0, seed: 1, dtype: 'float32' })();
+    const y = singleLayerForward('lorafa', { N: 5, d: 7, o: 3, r: 2, p: 0, seed: 1, dtype: 'float32' })();
     const g = graphOf(y);
     expect(g.nodes.map((n) => [n.type, n.label, n.shape])).toEqual([['leaf', 'parameter', [2, 3]], ['op', 'loraFA', [5, 3]]]);
     expect(g.nodes[1]!.saved).toEqual([

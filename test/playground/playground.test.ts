@@ -12,11 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { measureSaved } from '../../src/index.ts';
+import { measureSaved, memory } from '../../src/index.ts';
 import { loadText } from '../../src/data/load-text.ts';
 import { loadCheckpoint } from '../../src/lab/checkpoint.ts';
 import { fineTune } from '../../src/lab/fine-tune.ts';
-import { makeData, MEMORY_METHODS, projectionView, singleLayerForward } from '../../src/verify/index.ts';
+import { makeData, projectionView, singleLayerForward } from '../../src/verify/index.ts';
 import { fineTuneOptions, type FineTuneSettings } from '../../playground/src/finetune-options.ts';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium, root, serve } from '../package/consumer-project.ts';
 
@@ -156,7 +156,7 @@ describe.skipIf(!hasChromium)(`the playground in headless Chromium${skip}`, () =
 
   it('the saved-bytes panel equals measureSaved in Node for every method, with and without dropout', async () => {
     const c = { N: 16, d: 32, o: 24, r: 4, seed: 1, dtype: 'float32' as const };
-    for (const method of MEMORY_METHODS) {
+    for (const method of memory.ADAPTER_KINDS) {
       for (const p of [0, 0.1]) {
         const node = measureSaved(singleLayerForward(method, { ...c, p }));
         node.result.dispose();
