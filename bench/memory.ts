@@ -12,7 +12,8 @@
  * markdown and rewrites the memory section of bench/RESULTS.md (between its memory markers).
  */
 import { writeSection } from './results.ts';
-import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { loadavg } from 'node:os';
 import { full, measureSaved, noGrad, ops, profileMemory, randn, scope, type MemoryProfile, type Tensor } from '../src/index.ts';
 import { renderSvg } from '../src/lab/charts.ts';
@@ -286,7 +287,7 @@ say();
 // ---------------------------------------------------------------- 6. the memory timeline of one step per run
 const timelines = models.map((m) => ({ label: m.run.label, profile: m.profile! }));
 const svgPath = new URL('../docs/memory-timeline.svg', import.meta.url);
-writeFileSync(svgPath, await renderSvg(memoryTimelineChart(timelines, `One training step of the lab GPT per run (float32, b ${gb}, s ${gs}, r ${gr})`)));
+await writeFileAtomic(fileURLToPath(svgPath), await renderSvg(memoryTimelineChart(timelines, `One training step of the lab GPT per run (float32, b ${gb}, s ${gs}, r ${gr})`)));
 say('### 6. The memory timeline of one step per run');
 say();
 say('Step 1 of each run of section 5 under `profileMemory`, drawn as a stacked area over op index (saved for backward, everything else),');

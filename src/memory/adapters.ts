@@ -20,11 +20,6 @@
 export type AdapterKind = 'full' | 'lora' | 'lorafa' | 'lorafb' | 'lorapro' | 'dora' | 'vera';
 export const ADAPTER_KINDS: readonly AdapterKind[] = ['full', 'lora', 'lorafa', 'lorafb', 'lorapro', 'dora', 'vera'];
 
-/** How each kind is named in text and charts. */
-export const ADAPTER_LABELS: Record<AdapterKind, string> = {
-  full: 'Full-FT', lora: 'LoRA', lorafa: 'LoRA-FA', lorafb: 'LoRA-FB', lorapro: 'LoRA-Pro', dora: 'DoRA', vera: 'VeRA',
-};
-
 export interface LinearDims {
   N: number;
   d: number;
@@ -69,3 +64,8 @@ export const PEFT_METHODS: readonly PeftMethod[] = [
   { key: 'lorafa-pissa', label: 'LoRA-FA (PiSSA A)', kind: 'lorafa', note: 'LoRA-FA with A from the top-r SVD of W' },
   { key: 'lorafb', label: 'LoRA-FB', kind: 'lorafb', note: 'B frozen, A trained with the projected gradient' },
 ];
+
+/** How each kind is named in text and charts: the label of the method whose key is the kind. */
+export const ADAPTER_LABELS = Object.fromEntries(
+  ADAPTER_KINDS.map((kind) => [kind, PEFT_METHODS.find((m) => m.key === kind)!.label]),
+) as Record<AdapterKind, string>;
