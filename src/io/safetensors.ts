@@ -24,9 +24,11 @@ export interface SafetensorsContent {
 
 /** Each engine dtype's code, and its rank in the reference writer's order (higher first). */
 const WRITE_DTYPES: Record<DType, { code: string; rank: number }> = {
-  float64: { code: 'F64', rank: 2 },
-  float32: { code: 'F32', rank: 1 },
-  int32: { code: 'I32', rank: 0 },
+  float64: { code: 'F64', rank: 4 },
+  float32: { code: 'F32', rank: 3 },
+  int32: { code: 'I32', rank: 2 },
+  bfloat16: { code: 'BF16', rank: 1 },
+  float16: { code: 'F16', rank: 0 },
 };
 
 /** How each readable code decodes: F16 and BF16 widen to float32 (no engine dtype holds them). */

@@ -26,6 +26,7 @@ export function viewOf(rt: WasmRuntime, dtype: DType, ptr: number, size: number)
   switch (dtype) {
     case 'float32': return new Float32Array(buffer, ptr, size);
     case 'float64': return new Float64Array(buffer, ptr, size);
+    case 'float16': case 'bfloat16': return new Uint16Array(buffer, ptr, size);
     case 'int32': return new Int32Array(buffer, ptr, size);
   }
 }
