@@ -2,6 +2,7 @@ import { getBackend, defaultDevice } from './backends/registry.ts';
 import type { Backend, Storage } from './backends/backend.ts';
 import { DTYPES, dtypeOfArray, isFloat, typedArrayFor, type DType, type Device, type TypedArray } from './dtype.ts';
 import { describeValue, fail, fmtShape } from './errors.ts';
+import { encodeHalfArray, isHalf } from './half-float.ts';
 import { checkSeed, nextRandomState } from './random.ts';
 import { checkShape, checkValues, flattenNested, sizeOf, type NestedArray } from './shape.ts';
 import { Tensor } from './tensor.ts';
@@ -33,6 +34,14 @@ function resolve(op: string, opts: CreateOptions, fallbackDtype: DType = 'float3
   return { backend, dtype };
 }
 
+/** The host array of dtype holding values (16-bit dtypes: rounded to nearest even, half-float.ts). */
+function hostArray(dtype: DType, values: ArrayLike<number>): TypedArray {
+  if (isHalf(dtype)) return encodeHalfArray(dtype, values);
+  const flat = typedArrayFor(dtype, values.length);
+  flat.set(values);
+  return flat;
+}
+
 function make(storage: Storage, shape: readonly number[], opts: CreateOptions): Tensor {
   return new Tensor(storage, shape, { requiresGrad: opts.requiresGrad ?? false, parameter: opts.parameter ?? false });
 }
@@ -43,7 +52,7 @@ function make(storage: Storage, shape: readonly number[], opts: CreateOptions): 
  */
 export function tensor(data: NestedArray | TypedArray | readonly number[], opts: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
   const isTyped = ArrayBuffer.isView(data);
-  const { backend, dtype } = resolve('tensor', opts, isTyped ? dtypeOfArray(data as TypedArray) : 'float32');
+  const { backend, dtype } = resolve('tensor', opts, isTyped ? dtypeOfArray(data as TypedArray, opts.dtype) : 'float32');
   let shape: readonly number[];
   let values: ArrayLike<number>;
   if (isTyped || opts.shape) {
@@ -59,10 +68,12 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], opts:
   } else {
     ({ shape, values } = flattenNested('tensor', data));
   }
+  if (data instanceof Uint16Array) { // 16-bit bit patterns, taken as they are
+    if (dtype !== opts.dtype) fail('tensor', `a Uint16Array holds ${opts.dtype} bits and cannot become ${dtype}; create it as ${opts.dtype}, then cast`);
+    return make(backend.upload(data, dtype), shape, opts);
+  }
   checkValues('tensor', values, dtype, shape);
-  const flat = typedArrayFor(dtype, values.length);
-  flat.set(values);
-  return make(backend.upload(flat), shape, opts);
+  return make(backend.upload(hostArray(dtype, values), dtype), shape, opts);
 }
 
 /** full, zeros and ones; op names the caller in errors. */
@@ -101,24 +112,22 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   const { backend, dtype } = resolve('arange', opts);
   const values = Float64Array.from({ length: n }, (_, i) => start + i * step);
   checkValues('arange', values, dtype, [n]);
-  const flat = typedArrayFor(dtype, n);
-  flat.set(values);
-  return make(backend.upload(flat), [n], opts);
+  return make(backend.upload(hostArray(dtype, values), dtype), [n], opts);
 }
 
 /** n×m identity (m = n by default). */
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   checkShape('eye', [n, m]);
   const { backend, dtype } = resolve('eye', opts);
-  const flat = typedArrayFor(dtype, n * m);
+  const flat = new Float64Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) flat[i * m + i] = 1;
-  return make(backend.upload(flat), [n, m], opts);
+  return make(backend.upload(hostArray(dtype, flat), dtype), [n, m], opts);
 }
 
 function random(op: string, dist: 'uniform' | 'normal', shape: readonly number[], opts: RandomOptions): Tensor {
   checkShape(op, shape);
   const { backend, dtype } = resolve(op, opts);
-  if (!isFloat(dtype)) fail(op, `dtype must be float32 or float64, got ${dtype}`);
+  if (!isFloat(dtype)) fail(op, `dtype must be a float dtype (float32, float64, float16, bfloat16), got ${dtype}`);
   const size = sizeOf(shape);
   let state: { seed: number; offset: number };
   if (opts.seed !== undefined) {

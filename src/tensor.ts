@@ -12,6 +12,7 @@ import { max, mean, sum, type Axes } from './autograd/ops/reduce.ts';
 import { expand, permute, reshape, slice, transpose } from './autograd/ops/shape.ts';
 import type { Operand } from './autograd/ops/util.ts';
 import { isFloat, type DType, type Device, type TypedArray } from './dtype.ts';
+import { decodeHalfArray, isHalf } from './half-float.ts';
 import { describe, fail } from './errors.ts';
 import { contiguousStrides, sizeOf, type NestedArray } from './shape.ts';
 
@@ -102,7 +103,7 @@ export class Tensor {
   }
 
   set requiresGrad(value: boolean) {
-    if (value && !isFloat(this.dtype)) fail('requiresGrad', `${describe('tensor', this)} is not floating point; only float32 and float64 tensors have gradients`);
+    if (value && !isFloat(this.dtype)) fail('requiresGrad', `${describe('tensor', this)} is not floating point; only float tensors (float32, float64, float16, bfloat16) have gradients`);
     this.needsGrad = value;
   }
 
@@ -176,17 +177,28 @@ export class Tensor {
     this.storage.version++;
   }
 
-  /** A copy of the elements (asynchronous on WebGPU). */
+  /** A copy of the elements (asynchronous on WebGPU); float16 and bfloat16 come as their exact float32 values. */
   async data(): Promise<TypedArray> {
     this.assertAlive('data');
+    return valuesOf(this.dtype, await this.backend.read(this.storage));
+  }
+
+  /** Synchronous copy of the elements; CPU only. float16 and bfloat16 come as their exact float32 values. */
+  dataSync(): TypedArray {
+    return valuesOf(this.dtype, this.rawDataSync('dataSync'));
+  }
+
+  /** A copy of the stored elements as they are: for float16 and bfloat16, the bit patterns (a Uint16Array). */
+  async rawData(): Promise<TypedArray> {
+    this.assertAlive('rawData');
     return this.backend.read(this.storage);
   }
 
-  /** Synchronous copy of the elements; CPU only. */
-  dataSync(): TypedArray {
-    this.assertAlive('dataSync');
+  /** Synchronous rawData; CPU only. */
+  rawDataSync(op = 'rawDataSync'): TypedArray {
+    this.assertAlive(op);
     const read = this.backend.readSync;
-    if (!read) fail('dataSync', `${describe('tensor', this)} is not on the CPU; use \`await t.data()\``);
+    if (!read) fail(op, `${describe('tensor', this)} is not on the CPU; use \`await t.${op.replace('Sync', '')}()\``);
     return read.call(this.backend, this.storage);
   }
 
@@ -240,8 +252,8 @@ export class Tensor {
     if (!target.supportsDtype(this.dtype)) {
       fail('to', `${describe('tensor', this)} cannot move to ${device}: ${device} does not support ${this.dtype}; cast to float32 first`);
     }
-    const data = await this.data();
-    const t = new Tensor(target.upload(data), this.shape, { requiresGrad: this.requiresGrad, parameter: this.isParameter });
+    const data = await this.rawData();
+    const t = new Tensor(target.upload(data, this.dtype), this.shape, { requiresGrad: this.requiresGrad, parameter: this.isParameter });
     t.name = this.name;
     return t;
   }
@@ -282,6 +294,11 @@ export class Tensor {
 }
 
 registerTensorClass(Tensor);
+
+/** A host array's values: 16-bit bit patterns decoded to float32 (exact), other arrays as they are. */
+function valuesOf(dtype: DType, data: TypedArray): TypedArray {
+  return isHalf(dtype) ? decodeHalfArray(dtype, data as Uint16Array) : data;
+}
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {
   if (shape.length === 0) return data[0]!;

@@ -220,8 +220,8 @@ export interface Backend {
   readonly description: string;
   readonly kernels: Kernels;
   supportsDtype(dtype: DType): boolean;
-  /** A new storage holding a copy of data. */
-  upload(data: TypedArray): Storage;
+  /** A new storage holding a copy of data; dtype is required for a Uint16Array (float16 or bfloat16 bits). */
+  upload(data: TypedArray, dtype?: DType): Storage;
   /** Copies a storage back to the host. */
   read(s: Storage): Promise<TypedArray>;
   /** Synchronous read, where the backend can do it (CPU); undefined elsewhere. */

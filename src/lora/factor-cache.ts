@@ -107,7 +107,7 @@ export function loraFactor(op: string, t: Tensor, side: GramSide, ridge = 0): Te
       `and a ${t.device} tensor cannot be read synchronously inside forward; call \`await prepareLoraFactor(${label(side)}, '${side}')\` ` +
       '(or `await layer.prepare()`) after creating or changing it in place');
   }
-  return handle(store(op, t, side, ridge, read.call(t.backend, t.storage), t.version), r);
+  return handle(store(op, t, side, ridge, t.dataSync(), t.version), r);
 }
 
 /** Computes and caches t's factor, reading t back once if needed (the warm-up for WebGPU). */

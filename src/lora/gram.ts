@@ -13,15 +13,15 @@ import { formatPosition } from '../shape.ts';
 export type GramSide = 'columns' | 'rows';
 
 /** Machine epsilon of each float dtype (the spacing of floats at 1; the unit roundoff is half of it). */
-export const EPSILON = { float32: 2 ** -23, float64: 2 ** -52 } as const;
+export const EPSILON = { float64: 2 ** -52, float32: 2 ** -23, float16: 2 ** -10, bfloat16: 2 ** -7 } as const;
 
 /**
- * The largest accepted condition number κ₂(M): 0.1/ε of the tensor's dtype (8.4e5 for float32,
- * 4.5e14 for float64). The corrected gradient M⁻¹·g has a relative error up to about κ·ε, so
+ * The largest accepted condition number κ₂(M): 0.1/ε of the tensor's dtype (4.5e14 for float64,
+ * 8.4e5 for float32, 102 for float16, 12.8 for bfloat16). The corrected gradient M⁻¹·g has a relative error up to about κ·ε, so
  * above this limit it would have less than one correct digit.
  */
 export function conditionLimit(dtype: DType): number {
-  return 0.1 / EPSILON[dtype === 'float64' ? 'float64' : 'float32'];
+  return 0.1 / EPSILON[dtype === 'int32' ? 'float32' : dtype];
 }
 
 /** M [r, r] from the row-major values of t [rows, cols]: AᵀA for 'columns', BBᵀ for 'rows'; plus λ on the diagonal. */

@@ -35,7 +35,7 @@ export function reshaped(t: Tensor, shape: readonly number[]): Tensor {
 
 export function checkFloat(op: string, ...ts: Tensor[]): void {
   for (const t of ts) {
-    if (!isFloat(t.dtype)) fail(op, `${describe('input', t)} is not floating point; expected float32 or float64`);
+    if (!isFloat(t.dtype)) fail(op, `${describe('input', t)} is not floating point; expected float32, float64, float16 or bfloat16`);
   }
 }
 

@@ -2,6 +2,7 @@ import { AllocationTracker } from '../allocations.ts';
 import { Storage, type AllocationStats, type Backend, type Kernels } from '../backend.ts';
 import { dtypeOfArray, type DType, type TypedArray } from '../../dtype.ts';
 import { fail } from '../../errors.ts';
+import { withHalfPrecision } from '../half-precision.ts';
 import type { Cpu } from './kernels/cpu.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
 import { layoutKernels } from './kernels/layout.ts';
@@ -57,7 +58,8 @@ export interface CpuInfo {
 }
 
 /**
- * The CPU backend: float32, float64 and int32 tensors. Its kernels come in the same groups, in
+ * The CPU backend: float32, float64, float16, bfloat16 and int32 tensors (16-bit ones computed
+ * in float32: half-precision.ts). Its kernels come in the same groups, in
  * same-named files, as the WebGPU backend's (kernels/*.ts, the JavaScript tier); the WebAssembly
  * tier (wasm/) replaces the hot ones — matmul, the elementwise, nn and AdamW kernels — and falls
  * back to the JavaScript kernel for every case it has no code for.
@@ -103,7 +105,9 @@ export class CpuBackend implements Backend, Cpu, WasmCpu {
         return result === null ? slow(...args) : result;
       };
     }
-    this.kernels = kernels as unknown as Kernels;
+    this.kernels = withHalfPrecision(kernels as unknown as Kernels, {
+      overwrite: (dst, src) => (dst.handle as TypedArray).set(src.handle as TypedArray),
+    });
   }
 
   get description(): string {
@@ -160,24 +164,24 @@ export class CpuBackend implements Backend, Cpu, WasmCpu {
   }
 
   /** A storage over data (no copy), or over a heap copy of it where tensors live in the heap. */
-  adopt(data: TypedArray): Storage {
+  adopt(data: TypedArray, dtype = dtypeOfArray(data)): Storage {
     const rt = this.active();
     if (rt?.shared && !rt.heap.contains(data)) {
-      const dtype = dtypeOfArray(data), ptr = rt.heap.alloc(data.byteLength);
+      const ptr = rt.heap.alloc(data.byteLength);
       if (ptr) {
         viewOf(rt, dtype, ptr, data.length).set(data);
         return this.wrap(dtype, data.length, ptr);
       }
     }
-    return this.track(new Storage<TypedArray>(this, dtypeOfArray(data), data.length, data));
+    return this.track(new Storage<TypedArray>(this, dtype, data.length, data));
   }
 
   wrap(dtype: DType, size: number, ptr: number): Storage {
     return this.track(new Storage<TypedArray>(this, dtype, size, viewOf(this.runtime!, dtype, ptr, size)));
   }
 
-  upload(data: TypedArray): Storage {
-    return this.active()?.shared ? this.adopt(data) : this.adopt(data.slice());
+  upload(data: TypedArray, dtype = dtypeOfArray(data, undefined, 'upload')): Storage {
+    return this.active()?.shared ? this.adopt(data, dtype) : this.adopt(data.slice(), dtype);
   }
 
   async read(s: Storage): Promise<TypedArray> {

@@ -1,11 +1,11 @@
 /** What the CPU kernel groups need from the backend, and typed views of its storages. */
 import type { Storage } from '../../backend.ts';
-import type { TypedArray } from '../../../dtype.ts';
+import type { DType, TypedArray } from '../../../dtype.ts';
 import type { FloatArray } from '../float-array.ts';
 
 export interface Cpu {
-  /** Adopts a typed array (no copy) as a new storage of this backend. */
-  adopt(data: TypedArray): Storage;
+  /** Adopts a typed array (no copy) as a new storage of this backend; dtype is required for a Uint16Array (16-bit bits). */
+  adopt(data: TypedArray, dtype?: DType): Storage;
 }
 
 /** The elements of a CPU storage, whatever its dtype. */

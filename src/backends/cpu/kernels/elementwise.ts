@@ -1,5 +1,6 @@
 import type { BinaryOp, ElementwiseKernels, UnaryOp } from '../../backend.ts';
 import { typedArrayFor, type DType, type TypedArray } from '../../../dtype.ts';
+import { decodeHalfArray, encodeHalf, encodeHalfArray, HALF_FORMATS, isHalf } from '../../../half-float.ts';
 import { broadcastStrides, contiguousStrides } from '../../../shape.ts';
 import { forEachRow } from '../rows.ts';
 import { like, type FloatArray } from '../float-array.ts';
@@ -88,15 +89,18 @@ export function where(cond: TypedArray, condShape: readonly number[], a: FloatAr
 const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
 
 /**
- * Converts to dtype. To int32 (as the WebGPU cast): NaN → 0, x ≥ 2³¹ (+∞ too) → 2³¹ − 1,
- * x < −2³¹ (−∞ too) → −2³¹, else truncation toward zero (an Int32Array alone would wrap mod 2³²).
+ * Converts x (of dtype `from`) to dtype. To int32 (as the WebGPU cast): NaN → 0, x ≥ 2³¹ (+∞ too)
+ * → 2³¹ − 1, x < −2³¹ (−∞ too) → −2³¹, else truncation toward zero (an Int32Array alone would
+ * wrap mod 2³²). To float16/bfloat16: rounded once from the exact value (half-float.ts).
  */
-export function cast(x: TypedArray, dtype: DType): TypedArray {
+export function cast(x: TypedArray, from: DType, dtype: DType): TypedArray {
+  const values = isHalf(from) ? decodeHalfArray(from, x as Uint16Array) : x;
+  if (isHalf(dtype)) return from === dtype ? x.slice() : encodeHalfArray(dtype, values);
   const y = typedArrayFor(dtype, x.length);
-  if (dtype !== 'int32' || x instanceof Int32Array) y.set(x);
+  if (dtype !== 'int32' || values instanceof Int32Array) y.set(values);
   else {
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i]!;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
       y[i] = v !== v ? 0 : v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : Math.trunc(v);
     }
   }
@@ -104,13 +108,13 @@ export function cast(x: TypedArray, dtype: DType): TypedArray {
 }
 
 export function full(dtype: DType, size: number, value: number): TypedArray {
-  return typedArrayFor(dtype, size).fill(value);
+  return typedArrayFor(dtype, size).fill(isHalf(dtype) ? encodeHalf(HALF_FORMATS[dtype], value) : value);
 }
 
 export function elementwiseKernels(cpu: Cpu): ElementwiseKernels {
   return {
-    full: (dtype, size, value) => cpu.adopt(full(dtype, size, value)),
-    cast: (x, dtype) => cpu.adopt(cast(elements(x), dtype)),
+    full: (dtype, size, value) => cpu.adopt(full(dtype, size, value), dtype),
+    cast: (x, dtype) => cpu.adopt(cast(elements(x), x.dtype, dtype), dtype),
     unary: (op, x, p) => cpu.adopt(unary(op, floats(x), p)),
     unaryGrad: (op, s, g, p) => cpu.adopt(unaryGrad(op, floats(s), floats(g), p)),
     binaryScalar: (op, x, value, valueFirst) => {

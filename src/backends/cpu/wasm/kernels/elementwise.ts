@@ -6,6 +6,7 @@
 import type { ElementwiseKernels, Storage, UnaryOp } from '../../../backend.ts';
 import { BYTES_PER_ELEMENT, type DType } from '../../../../dtype.ts';
 import { broadcastStrides, collapseAxes, contiguousStrides, sizeOf } from '../../../../shape.ts';
+import { encodeHalf, HALF_FORMATS, isHalf } from '../../../../half-float.ts';
 import { rowSplit } from '../runtime/runtime.ts';
 import { Operands, viewOf, type WasmCpu } from './operands.ts';
 import type { Fallible } from './fallible.ts';
@@ -90,7 +91,7 @@ export function wasmElementwise(cpu: WasmCpu): Fallible<ElementwiseKernels> {
       const ops = new Operands(cpu);
       const ptr = ops.output(dtype, size);
       if (!ops.ok) return ops.abandon();
-      viewOf(cpu.rt, dtype, ptr, size).fill(value);
+      viewOf(cpu.rt, dtype, ptr, size).fill(isHalf(dtype) ? encodeHalf(HALF_FORMATS[dtype], value) : value);
       return ops.finish()[0]!;
     },
     unary: (op, x) => {

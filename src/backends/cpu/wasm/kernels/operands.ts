@@ -16,8 +16,8 @@ export interface WasmCpu {
   readonly rt: WasmRuntime;
   /** A storage over a heap block (resident) — it owns the block from now on. */
   wrap(dtype: DType, size: number, ptr: number): Storage;
-  /** A storage over a typed array (staged outputs). */
-  adopt(data: TypedArray): Storage;
+  /** A storage over a typed array (staged outputs); dtype is required for a Uint16Array (16-bit bits). */
+  adopt(data: TypedArray, dtype?: DType): Storage;
 }
 
 /** A typed array of dtype over the memory's current buffer (take it after the call's last allocation). */
