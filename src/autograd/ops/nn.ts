@@ -136,11 +136,13 @@ export class CrossEntropy extends Function {
     const k = logits.backend.kernels;
     const r = k.crossEntropy(logits.storage, targets.storage, rows, classes, ignoreIndex);
     const losses = wrap(r.loss, [rows]), valid = wrap(r.valid, [rows]), lse = wrap(r.lse, [rows]);
-    const count = sum(valid);
+    // valid stays float32 for 16-bit logits (half-precision.ts), so the count is exact; it is rounded once to the logits' dtype
+    const exactCount = sum(valid);
+    const count = exactCount.dtype === logits.dtype ? exactCount : wrap(k.cast(exactCount.storage, logits.dtype), []);
     const loss = div(sum(losses), count);
     ctx.meta = { ignoreIndex };
     ctx.saveForBackward(logits, lse, targets, count);
-    for (const t of [losses, valid, lse, count]) t.dispose();
+    for (const t of new Set([losses, valid, lse, exactCount, count])) t.dispose();
     return loss;
   }
   static override backward(ctx: Context<CrossEntropyMeta>, g: Tensor) {
