@@ -109,9 +109,15 @@ export function decodeHalf(f: HalfFormat, bits: number): number {
  * A number that is not a float32 takes the exact scalar encodeHalf (rounding it to float32 first
  * could round twice).
  */
-const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+const f32 = new Float32Array(1), i32 = new Int32Array(f32.buffer);
 
-/** float16 bits of the float32 with bits u, rounded to nearest even. */
+/*
+ * The bit routines take the float32's bits as an int32 (an Int32Array view: V8 keeps those in
+ * registers, where a Uint32Array's values past 2³⁰ would be boxed) and use | 0 / >>> to stay in
+ * 32-bit integer arithmetic.
+ */
+
+/** float16 bits of the float32 with bits u (as an int32), rounded to nearest even. */
 function f32BitsToF16(u: number): number {
   const sign = (u >>> 16) & 0x8000, a = u & 0x7fffffff;
   if (a >= 0x7f800000) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00); // NaN (quiet) or ±Inf
@@ -127,10 +133,10 @@ function f32BitsToF16(u: number): number {
   return sign | (q + (rest > half || (rest === half && (q & 1)) ? 1 : 0)); // q = 1024 carries into the smallest normal
 }
 
-/** bfloat16 bits of the float32 with bits u, rounded to nearest even. */
+/** bfloat16 bits of the float32 with bits u (as an int32), rounded to nearest even. */
 function f32BitsToBf16(u: number): number {
   if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) & 0x8000) | 0x7fc0; // NaN (quiet, sign kept)
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) | 0) >>> 16; // the sum wraps mod 2³² as the unsigned one would
 }
 
 let f16Table: Float32Array | null = null;
@@ -144,19 +150,20 @@ function float16Values(): Float32Array {
 }
 
 /** dst[i] = bits of src[i] rounded to dtype; dst defaults to a new Uint16Array. */
-export function encodeHalfArray(dtype: HalfDType, src: ArrayLike<number>, dst = new Uint16Array(src.length)): Uint16Array {
+export function encodeHalfArray(dtype: HalfDType, src: ArrayLike<number>, dst: Uint16Array<ArrayBufferLike> = new Uint16Array(src.length)): Uint16Array<ArrayBufferLike> {
   const fast = dtype === 'float16' ? f32BitsToF16 : f32BitsToBf16;
   const n = src.length;
   if (src instanceof Float32Array) {
-    const bits = new Uint32Array(src.buffer, src.byteOffset, n);
-    for (let i = 0; i < n; i++) dst[i] = fast(bits[i]!);
+    const bits = new Int32Array(src.buffer, src.byteOffset, n);
+    if (dtype === 'bfloat16') for (let i = 0; i < n; i++) dst[i] = f32BitsToBf16(bits[i]!);
+    else for (let i = 0; i < n; i++) dst[i] = f32BitsToF16(bits[i]!);
     return dst;
   }
   const f = HALF_FORMATS[dtype];
   for (let i = 0; i < n; i++) {
     const x = src[i]!;
     f32[0] = x;
-    dst[i] = f32[0] === x ? fast(u32[0]!) : encodeHalf(f, x); // a float32 (not NaN): the bit path; else exact
+    dst[i] = f32[0] === x ? fast(i32[0]!) : encodeHalf(f, x); // a float32 (not NaN): the bit path; else exact
   }
   return dst;
 }
@@ -166,7 +173,7 @@ export function decodeHalfArray<T extends Float32Array | Float64Array = Float32A
   const out = dst ?? (new Float32Array(src.length) as T);
   const n = src.length;
   if (dtype === 'bfloat16' && out instanceof Float32Array) {
-    const bits = new Uint32Array(out.buffer, out.byteOffset, n);
+    const bits = new Int32Array(out.buffer, out.byteOffset, n);
     for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
     return out;
   }
