@@ -9,10 +9,11 @@
  *   npm run bench:half              # or: npx tsx bench/half.ts [--runs N]; writes bench/RESULTS.md
  *   npx tsx bench/half.ts --quick   # small shapes, to check the script; prints only
  *
- * Interleaved: after WARMUP untimed calls each, every round times one call of each dtype, the
- * order rotating from round to round, so a change of load hits every column alike.
+ * Interleaved (bench/interleave.ts): after WARMUP untimed calls each, every round times one call
+ * of each dtype, the order rotating from round to round, so a change of load hits every column alike.
  */
 import os from 'node:os';
+import { interleaved, type Call } from './interleave.ts';
 import { writeSection } from './results.ts';
 import { initCpu, noGrad, ops, randn, scope, type DType } from '../src/index.ts';
 
@@ -23,7 +24,7 @@ const SCALE = 2;
 interface Case {
   label: string;
   /** A call in dtype (null: none), made with its tensors; dispose frees them. */
-  prepare(dtype: DType): { run(): void; dispose(): void } | null;
+  prepare(dtype: DType): Call | null;
 }
 
 const matmul = (n: number): Case => ({
@@ -60,29 +61,6 @@ const conversion = (n: number): Case => ({
   },
 });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((p, q) => p - q), h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
-/** Median ms per call in each dtype (null: no call), interleaved over `runs` rounds. */
-function measure(c: Case, runs: number): (number | null)[] {
-  const calls = DTYPES.map((dt) => c.prepare(dt));
-  for (const call of calls) for (let i = 0; i < WARMUP; i++) call?.run();
-  const ms = calls.map(() => [] as number[]);
-  for (let round = 0; round < runs; round++) {
-    for (let j = 0; j < calls.length; j++) {
-      const i = (round + j) % calls.length, call = calls[i];
-      if (!call) continue;
-      const t0 = performance.now();
-      call.run();
-      ms[i]!.push(performance.now() - t0);
-    }
-  }
-  calls.forEach((call) => call?.dispose());
-  return ms.map((xs) => (xs.length ? median(xs) : null));
-}
-
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--runs');
   const runs = at >= 0 ? Number(process.argv[at + 1]) : 9;
@@ -95,7 +73,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0]!;
   const rows: string[] = [];
   for (const c of cases) {
-    const ms = measure(c, runs), base = ms[0];
+    const ms = interleaved(DTYPES.map((dt) => c.prepare(dt)), WARMUP, () => runs), base = ms[0];
     const cells = ms.map((t, i) => (t === null ? '—' : i === 0 || base === null || base === undefined ? `${t.toFixed(1)} ms` : `${t.toFixed(1)} ms (${(t / base).toFixed(2)}×)`));
     rows.push(`| ${c.label} | ${cells.join(' | ')} |`);
     console.error(rows.at(-1));
