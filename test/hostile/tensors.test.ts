@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ops, tensor, type DType, type Tensor } from '../../src/index.ts';
+import { decodeHalf, encodeHalf, HALF_FORMATS, isHalf } from '../../src/half-float.ts';
 import * as ref from '../helpers/reference.ts';
 import { judge, summary } from './verdict.ts';
 
@@ -25,10 +26,11 @@ const nested = fc.letrec((tie) => ({
   array: fc.oneof(fc.array(tie('node'), { maxLength: 4 }), fc.sparseArray(numberish, { maxLength: 4 })),
 })).node;
 
-const dtype = fc.constantFrom<unknown>('float32', 'float64', 'int32', undefined, 'float16', 'constructor', 42);
+const dtype = fc.constantFrom<unknown>('float32', 'float64', 'int32', undefined, 'float16', 'bfloat16', 'constructor', 42);
 
-/** The values a tensor of dtype would hold for each number (float32 rounding, int32 truncation). */
+/** The values a tensor of dtype would hold for each number (float32 and 16-bit rounding, int32 truncation). */
 function convert(v: number, d: DType): number {
+  if (isHalf(d)) return decodeHalf(HALF_FORMATS[d], encodeHalf(HALF_FORMATS[d], v));
   return d === 'float32' ? Math.fround(v) : d === 'int32' ? Math.trunc(v) + 0 : v;
 }
 
