@@ -1,16 +1,33 @@
-// cast: elementwise dtype conversion on raw 32-bit words.
-//   MODE 0: copy (same dtype)
-//   MODE 1: float32 → int32 as the CPU: NaN → 0, x ≥ 2³¹ (+∞ too) → 2³¹ − 1, x < −2³¹ (−∞ too) → −2³¹,
-//           else truncation toward zero. Checked explicitly: WGSL's i32(f32) of values outside
-//           the range, and of NaN, is not the same on every backend (some wrap, some clamp).
-//   MODE 2: int32 → float32 (round to nearest)
+// cast: elementwise dtype conversion between float32, int32, float16 and bfloat16, in integer
+// arithmetic on bit patterns (no float rounding mode, no flush of subnormals, nothing left to the
+// implementation), bit-identical to the CPU's cast (src/half-float.ts):
+//   same dtype          the words copied (NaN payloads kept)
+//   float → int32       NaN → 0, x ≥ 2³¹ (+∞ too) → 2³¹ − 1, x < −2³¹ (−∞ too) → −2³¹, else truncation
+//                       toward zero. Checked explicitly: WGSL's i32(f32) of values outside the range,
+//                       and of NaN, is not the same on every backend (some wrap, some clamp).
+//   int32 → float32     round to nearest (f32(i32))
+//   16-bit → float32    exact; NaN → the quiet NaN 0x7fc00000 (as a JavaScript NaN stored in a Float32Array)
+//   → 16-bit            rounded once from the exact source value (float32 or int32 — never through
+//                       float32 first: no double rounding), ties to the even fraction; past the
+//                       largest finite value → ±∞ exactly where IEEE 754 says (float16: |x| ≥ 65520);
+//                       NaN → the positive quiet NaN (float16 0x7e00, bfloat16 0x7fc0); −0 kept
+//   float16 ↔ bfloat16  through the exact float32 value, so rounded once
 //
-// Bindings:  @binding(0) uniform Params { n }
-//            @binding(1) x: array<u32> [n]     @binding(2) out: array<u32> [n]
-// Overrides: MODE, WG
-// Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
+// Storage: float32 and int32 one element per u32 word; float16 and bfloat16 two per word, element
+// 2k in the low half of word k, 2k + 1 in the high half (a padding half, written 0, ends an odd size).
+//
+// Bindings:  @binding(0) uniform Params { n }   n = elements
+//            @binding(1) x: array<u32>          @binding(2) out: array<u32> [words of n elements of TO]
+// Overrides: FROM, TO (0 float32, 1 int32, 2 float16, 3 bfloat16), WG
+// Grid:      one thread per output word: ceil(words / WG) workgroups, split over x and y above 65535
 
-override MODE: u32 = 0u;
+override FROM: u32 = 0u;
+override TO: u32 = 0u;
+
+const F32: u32 = 0u;
+const I32: u32 = 1u;
+const F16: u32 = 2u;
+const BF16: u32 = 3u;
 
 struct Params {
   n: u32,
@@ -20,7 +37,11 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
-/// float32 → int32, saturating (see MODE 1); 2147483648.0 = 2³¹ is exact in float32.
+fn is_half(kind: u32) -> bool {
+  return kind >= F16;
+}
+
+/// float32 → int32, saturating (see above); 2147483648.0 = 2³¹ is exact in float32.
 fn to_i32(f: f32) -> i32 {
   if (is_nan(f)) {
     return 0;
@@ -34,18 +55,157 @@ fn to_i32(f: f32) -> i32 {
   return i32(trunc(f));
 }
 
+/// The 16-bit pattern of element i of a packed array.
+fn half_at(i: u32) -> u32 {
+  return (x[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu;
+}
+
+/// float16 bits h → the float32 bits of the same value (exact; subnormals normalised by hand).
+fn f16_to_f32(h: u32) -> u32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0x1fu) {
+    return select(sign | 0x7f800000u, 0x7fc00000u, m != 0u);
+  }
+  if (e != 0u) {
+    return sign | ((e + 112u) << 23u) | (m << 13u); // 112 = 127 − 15
+  }
+  if (m == 0u) {
+    return sign;
+  }
+  // m·2⁻²⁴ with the leading one of m at bit b: 2^(b − 24)·(1 + rest)
+  let b = firstLeadingBit(m);
+  return sign | ((b + 103u) << 23u) | ((m << (23u - b)) & 0x7fffffu); // 103 = 127 − 24
+}
+
+/// bfloat16 bits h → float32 bits (float32's top half; NaN → 0x7fc00000).
+fn bf16_to_f32(h: u32) -> u32 {
+  if ((h & 0x7fffu) > 0x7f80u) {
+    return 0x7fc00000u;
+  }
+  return h << 16u;
+}
+
+/// q + 1 when the `shift` low bits dropped from v round q = v >> shift up: more than half, or half and q odd (1 ≤ shift ≤ 31).
+fn round_even(v: u32, shift: u32) -> u32 {
+  let q = v >> shift;
+  let rest = v & ((1u << shift) - 1u);
+  let half = 1u << (shift - 1u);
+  return q + select(0u, 1u, rest > half || (rest == half && (q & 1u) == 1u));
+}
+
+/// float32 bits → float16 bits, rounded to nearest even (a carry out of the fraction raises the
+/// exponent, and out of the largest finite exponent gives ∞: 65520 → ∞).
+fn f32_to_f16(w: u32) -> u32 {
+  let sign = (w >> 16u) & 0x8000u;
+  let a = w & 0x7fffffffu;
+  if (a > 0x7f800000u) {
+    return 0x7e00u;
+  }
+  let e = a >> 23u;
+  if (e >= 143u) { // 2¹⁶ and up (∞ too): past 65520
+    return sign | 0x7c00u;
+  }
+  let m = a & 0x7fffffu;
+  if (e >= 113u) { // normal in float16: biased exponent e − 112 ≥ 1
+    return sign | (((e - 112u) << 10u) + round_even(m, 13u));
+  }
+  // subnormal in float16: q = value / 2⁻²⁴ = (m | 2²³)·2^(e − 126); below 2⁻²⁵ (shift > 24) rounds to 0
+  let shift = 126u - e;
+  if (e == 0u || shift > 24u) {
+    return sign;
+  }
+  return sign | round_even(m | 0x800000u, shift);
+}
+
+/// float32 bits → bfloat16 bits, rounded to nearest even (the top half of the word).
+fn f32_to_bf16(w: u32) -> u32 {
+  if ((w & 0x7fffffffu) > 0x7f800000u) {
+    return 0x7fc0u;
+  }
+  return ((w >> 16u) & 0x8000u) | round_even(w & 0x7fffffffu, 16u);
+}
+
+/// int32 → the 16-bit format with FRACTION fraction bits and BIAS, rounded once from the integer:
+/// |i| = 2^b·(1 + f) with the leading one at bit b; the leading one of the rounded significand
+/// adds one to the exponent field, so the field is b + BIAS − 1 before the significand is added.
+fn i32_to_half(i: i32, fraction: u32, bias: u32) -> u32 {
+  let sign = select(0u, 0x8000u, i < 0);
+  let u = select(bitcast<u32>(i), ~bitcast<u32>(i) + 1u, i < 0); // |i|, 2³¹ included
+  if (u == 0u) {
+    return 0u;
+  }
+  let b = firstLeadingBit(u);
+  var significand: u32;
+  if (b <= fraction) {
+    significand = u << (fraction - b);
+  } else {
+    significand = round_even(u, b - fraction);
+  }
+  let bits = ((b + bias - 1u) << fraction) + significand;
+  if (fraction == 10u) {
+    // float16: from 65520 up the rounded bits reach ∞'s (0x7c00) or pass them (b > 15): ∞
+    return sign | min(bits, 0x7c00u);
+  }
+  return sign | bits; // bfloat16: every int32 is finite
+}
+
+/// The float32 bits of float element i of x (exact for 16-bit sources).
+fn f32_bits_at(i: u32) -> u32 {
+  if (FROM == F16) {
+    return f16_to_f32(half_at(i));
+  }
+  if (FROM == BF16) {
+    return bf16_to_f32(half_at(i));
+  }
+  return x[i];
+}
+
+/// Element i of x converted to TO: a word (32-bit TO) or a 16-bit pattern.
+fn convert(i: u32) -> u32 {
+  if (FROM == TO) {
+    if (is_half(FROM)) {
+      return half_at(i);
+    }
+    return x[i];
+  }
+  if (FROM == I32) {
+    let v = bitcast<i32>(x[i]);
+    if (TO == F16) {
+      return i32_to_half(v, 10u, 15u);
+    }
+    if (TO == BF16) {
+      return i32_to_half(v, 7u, 127u);
+    }
+    return bitcast<u32>(f32(v));
+  }
+  let w = f32_bits_at(i);
+  if (TO == I32) {
+    return bitcast<u32>(to_i32(bitcast<f32>(w)));
+  }
+  if (TO == F16) {
+    return f32_to_f16(w);
+  }
+  if (TO == BF16) {
+    return f32_to_bf16(w);
+  }
+  return w;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
+  let k = flat_index(wid, nwg, lid);
+  if (!is_half(TO)) {
+    if (k < p.n) {
+      out[k] = convert(k);
+    }
+    return;
+  }
+  let i = 2u * k;
   if (i >= p.n) {
     return;
   }
-  let w = x[i];
-  if (MODE == 1u) {
-    out[i] = bitcast<u32>(to_i32(bitcast<f32>(w)));
-  } else if (MODE == 2u) {
-    out[i] = bitcast<u32>(f32(bitcast<i32>(w)));
-  } else {
-    out[i] = w;
-  }
+  let high = select(0u, convert(i + 1u), i + 1u < p.n);
+  out[k] = convert(i) | (high << 16u);
 }
