@@ -5,7 +5,7 @@
  * tie, at the overflow thresholds, across the subnormals, and at random.
  */
 import { describe, expect, it } from 'vitest';
-import type { Backend, Storage } from '../../src/backends/backend.ts';
+import type { Backend } from '../../src/backends/backend.ts';
 import type { DType, TypedArray } from '../../src/dtype.ts';
 import { decodeHalf, HALF_FORMATS, type HalfDType } from '../../src/half-float.ts';
 import { cpu, skipReason, webgpu } from './gpu.ts';

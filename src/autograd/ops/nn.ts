@@ -4,6 +4,7 @@ import { checkValues, flattenNested, formatPosition, normalizeAxis } from '../..
 import type { Tensor } from '../../tensor.ts';
 import { isTensor, newTensor } from '../tensor-class.ts';
 import { Function, type Context } from '../function.ts';
+import { cast } from './cast.ts';
 import { div } from './elementwise.ts';
 import { sum } from './reduce.ts';
 import { reshape, transpose } from './shape.ts';
@@ -136,7 +137,13 @@ export class CrossEntropy extends Function {
     const k = logits.backend.kernels;
     const r = k.crossEntropy(logits.storage, targets.storage, rows, classes, ignoreIndex);
     const losses = wrap(r.loss, [rows]), valid = wrap(r.valid, [rows]), lse = wrap(r.lse, [rows]);
-    const count = sum(valid);
+    let count = sum(valid);
+    if (count.dtype !== losses.dtype) {
+      // 16-bit logits: valid stays float32 (half-precision.ts); the count takes the loss's dtype
+      const exact = count;
+      count = cast(exact, losses.dtype);
+      exact.dispose();
+    }
     const loss = div(sum(losses), count);
     ctx.meta = { ignoreIndex };
     ctx.saveForBackward(logits, lse, targets, count);
