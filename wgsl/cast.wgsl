@@ -13,6 +13,8 @@
 //                       NaN → the positive quiet NaN (float16 0x7e00, bfloat16 0x7fc0); −0 kept
 //   float16 ↔ bfloat16  through the exact float32 value, so rounded once
 //
+// The conversions between float32 and 16-bit bit patterns are common.wgsl's (f16_to_f32, f32_to_f16, …).
+//
 // Storage: float32 and int32 one element per u32 word; float16 and bfloat16 two per word, element
 // 2k in the low half of word k, 2k + 1 in the high half (a padding half, written 0, ends an odd size).
 //
@@ -58,73 +60,6 @@ fn to_i32(f: f32) -> i32 {
 /// The 16-bit pattern of element i of a packed array.
 fn half_at(i: u32) -> u32 {
   return (x[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu;
-}
-
-/// float16 bits h → the float32 bits of the same value (exact; subnormals normalised by hand).
-fn f16_to_f32(h: u32) -> u32 {
-  let sign = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  if (e == 0x1fu) {
-    return select(sign | 0x7f800000u, 0x7fc00000u, m != 0u);
-  }
-  if (e != 0u) {
-    return sign | ((e + 112u) << 23u) | (m << 13u); // 112 = 127 − 15
-  }
-  if (m == 0u) {
-    return sign;
-  }
-  // m·2⁻²⁴ with the leading one of m at bit b: 2^(b − 24)·(1 + rest)
-  let b = firstLeadingBit(m);
-  return sign | ((b + 103u) << 23u) | ((m << (23u - b)) & 0x7fffffu); // 103 = 127 − 24
-}
-
-/// bfloat16 bits h → float32 bits (float32's top half; NaN → 0x7fc00000).
-fn bf16_to_f32(h: u32) -> u32 {
-  if ((h & 0x7fffu) > 0x7f80u) {
-    return 0x7fc00000u;
-  }
-  return h << 16u;
-}
-
-/// q + 1 when the `shift` low bits dropped from v round q = v >> shift up: more than half, or half and q odd (1 ≤ shift ≤ 31).
-fn round_even(v: u32, shift: u32) -> u32 {
-  let q = v >> shift;
-  let rest = v & ((1u << shift) - 1u);
-  let half = 1u << (shift - 1u);
-  return q + select(0u, 1u, rest > half || (rest == half && (q & 1u) == 1u));
-}
-
-/// float32 bits → float16 bits, rounded to nearest even (a carry out of the fraction raises the
-/// exponent, and out of the largest finite exponent gives ∞: 65520 → ∞).
-fn f32_to_f16(w: u32) -> u32 {
-  let sign = (w >> 16u) & 0x8000u;
-  let a = w & 0x7fffffffu;
-  if (a > 0x7f800000u) {
-    return 0x7e00u;
-  }
-  let e = a >> 23u;
-  if (e >= 143u) { // 2¹⁶ and up (∞ too): past 65520
-    return sign | 0x7c00u;
-  }
-  let m = a & 0x7fffffu;
-  if (e >= 113u) { // normal in float16: biased exponent e − 112 ≥ 1
-    return sign | (((e - 112u) << 10u) + round_even(m, 13u));
-  }
-  // subnormal in float16: q = value / 2⁻²⁴ = (m | 2²³)·2^(e − 126); below 2⁻²⁵ (shift > 24) rounds to 0
-  let shift = 126u - e;
-  if (e == 0u || shift > 24u) {
-    return sign;
-  }
-  return sign | round_even(m | 0x800000u, shift);
-}
-
-/// float32 bits → bfloat16 bits, rounded to nearest even (the top half of the word).
-fn f32_to_bf16(w: u32) -> u32 {
-  if ((w & 0x7fffffffu) > 0x7f800000u) {
-    return 0x7fc0u;
-  }
-  return ((w >> 16u) & 0x8000u) | round_even(w & 0x7fffffffu, 16u);
 }
 
 /// int32 → the 16-bit format with FRACTION fraction bits and BIAS, rounded once from the integer:

@@ -1,7 +1,7 @@
 /**
  * LoRA-FA in 16 bits on WebGPU: what it saves (N·r·2 bytes: XA in the operands' dtype), the
- * dispatches of a bfloat16 step next to float32's (withHalfPrecision adds casts: pinned and
- * counted below), and the in-place optimizer kernel writing 16-bit parameters and moments back.
+ * dispatches of a bfloat16 step next to float32's (fused matmuls; withHalfPrecision's casts
+ * around the rest, pinned and counted below), and the in-place optimizer kernel writing 16-bit parameters and moments back.
  */
 import { describe, expect, it } from 'vitest';
 import { measureSaved, ops, prepareLoraFactor, randn, scope, type DType, type Tensor } from '../../src/index.ts';
@@ -65,15 +65,16 @@ describe.skipIf(!webgpu)(`LoRA-FA in float16 and bfloat16 on WebGPU ${skipReason
     return counts;
   }
 
-  it('a bfloat16 step adds a cast per 16-bit operand and per output of every kernel: forward 3 → 14, backward 6 → 23 dispatches', async () => {
+  it('a bfloat16 step: its matmuls fused (no casts), the others widened (a cast per 16-bit operand and output): forward 3 → 3, backward 6 → 10', async () => {
     // float32 (as test/webgpu/dispatch-count.test.ts, + 1 for the copy of the caller's dY):
     //   forward 3 (X·A; X·W + b; σ·(XA)·B + XW), backward 6 (the dY copy; (XA)ᵀ·dY/σ; cholSolve; dY·Bᵀ; dY·Wᵀ; σ·(dY·Bᵀ)·Aᵀ + dY·Wᵀ)
     expect(await stepDispatches('float32')).toEqual({ forward: 3, backward: 6 });
-    // bfloat16: each kernel widens its 16-bit operands to float32 scratch (a cast each) and rounds
-    // its output back (a cast): X·A 2 + 1, X·W + b 3 + 1, σ·(XA)·B + XW 3 + 1 → 3 + 11 = 14;
-    // backward: the dY copy 1 + 1, (XA)ᵀ·dY 2 + 1, cholSolve 1 + 1 (the cached factor is float32),
-    // dY·Bᵀ 2 + 1, dY·Wᵀ 2 + 1, σ·(dY·Bᵀ)·Aᵀ + dY·Wᵀ 3 + 1 → 6 + 17 = 23
-    expect(await stepDispatches('bfloat16')).toEqual({ forward: 14, backward: 23 });
+    // bfloat16: every matmul here is fused (halfFused: widened on load, rounded in the epilogue),
+    // so the forward is 3 as in float32; in backward the dY copy and cholSolve go through
+    // withHalfPrecision: a cast to float32 for each 16-bit operand, one back for the output —
+    // the copy 1 + 1, cholSolve 1 + 1 (its cached factor is float32) → 6 + 4 = 10.
+    // (Without the fused matmul, every matmul would add its casts too: 14 forward, 23 backward.)
+    expect(await stepDispatches('bfloat16')).toEqual({ forward: 3, backward: 10 });
   });
 
   it('adamwStep on bfloat16 parameter, gradient and moments writes all three back in place, as the CPU (to one rounding)', async () => {

@@ -12,7 +12,7 @@ import { elementwiseKernels } from './kernels/elementwise.ts';
 import { buf, wordsOf, type Gpu } from './kernels/gpu.ts';
 import { layoutKernels } from './kernels/layout.ts';
 import { linalgKernels } from './kernels/linalg.ts';
-import { matmulKernels } from './kernels/matmul.ts';
+import { halfFused, matmulKernels } from './kernels/matmul.ts';
 import { targetGroups, type PlanOptions } from './kernels/matmul-plan.ts';
 import { nnKernels } from './kernels/nn.ts';
 import { optimKernels } from './kernels/optim.ts';
@@ -31,7 +31,9 @@ import { reduceKernels } from './kernels/reduce.ts';
  * `cast` (cast.wgsl) converts between every pair of dtypes in integer arithmetic, bit-identical
  * to the CPU, and `full` writes the packed pattern; every other kernel runs through
  * withHalfPrecision (half-precision.ts): its 16-bit operands are cast to float32 scratch, the
- * float32 kernel computes (accumulating in float32), and its outputs are cast back once.
+ * float32 kernel computes (accumulating in float32), and its outputs are cast back once — except
+ * matmul, whose vec4 kernels widen 16-bit tiles as they load them and round in their epilogue
+ * (kernels/matmul.ts, halfFused): no scratch, no casts, the same bits.
  */
 export class WebGpuBackend implements WebGpu, Gpu {
   readonly device = 'webgpu' as const;
@@ -70,7 +72,8 @@ export class WebGpuBackend implements WebGpu, Gpu {
       ...optimKernels(this),
     };
     // in-place kernels write their 16-bit operands back with a copy (same dtype and size: same words)
-    this.kernels = withHalfPrecision(kernels, { overwrite: (dst, src) => ctx.copy(buf(src), buf(dst), wordsOf(dst.dtype, dst.size) * 4) });
+    const widened = withHalfPrecision(kernels, { overwrite: (dst, src) => ctx.copy(buf(src), buf(dst), wordsOf(dst.dtype, dst.size) * 4) });
+    this.kernels = { ...widened, matmul: halfFused(this, widened.matmul) };
   }
 
   supportsDtype(dtype: DType): boolean {
