@@ -22,6 +22,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { interleaved, type Call } from './interleave.ts';
 import { writeSection } from './results.ts';
 import { configureCpu, cpuInfo, initCpu, noGrad, ops, randn, scope, type CpuOptions } from '../src/index.ts';
 
@@ -31,11 +32,6 @@ interface Case {
   /** A matmul [m, k]·[k, n] (A stored [k, m] with transA), or a LoRA-FA step. */
   matmul?: { m: number; n: number; k: number; transA: boolean };
   step?: { N: number; d: number; o: number; r: number };
-}
-
-interface Call {
-  run(): void;
-  dispose(): void;
 }
 
 interface Contender {
@@ -135,36 +131,12 @@ const tfjsWasm: Contender = {
 
 const WARMUP = 2;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((p, q) => p - q), h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
 /** Rounds for a cheap case: enough that the slowest contender runs ≥ ROUND_MS in all (a median robust to a descheduled call). */
 const ROUND_MS = 400, MAX_ROUNDS = 101;
 
 /** Median ms per call of each contender (null: no call for this case), interleaved rounds (≥ runs). */
 function measure(c: Case, contenders: Contender[], runs: number): (number | null)[] {
-  const calls = contenders.map((x) => x.prepare(c));
-  let slowest = 0;
-  for (const call of calls) {
-    const t0 = performance.now();
-    for (let i = 0; i < WARMUP; i++) call?.run();
-    slowest = Math.max(slowest, (performance.now() - t0) / WARMUP);
-  }
-  const rounds = Math.max(runs, Math.min(MAX_ROUNDS, Math.ceil(ROUND_MS / slowest)));
-  const ms = calls.map(() => [] as number[]);
-  for (let round = 0; round < rounds; round++) {
-    for (let j = 0; j < calls.length; j++) {
-      const i = (round + j) % calls.length, call = calls[i];
-      if (!call) continue;
-      const t0 = performance.now();
-      call.run();
-      ms[i]!.push(performance.now() - t0);
-    }
-  }
-  calls.forEach((call) => call?.dispose());
-  return ms.map((xs) => (xs.length ? median(xs) : null));
+  return interleaved(contenders.map((x) => x.prepare(c)), WARMUP, (slowest) => Math.max(runs, Math.min(MAX_ROUNDS, Math.ceil(ROUND_MS / slowest))));
 }
 
 async function main(): Promise<void> {

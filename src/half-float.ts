@@ -97,17 +97,92 @@ export function decodeHalf(f: HalfFormat, bits: number): number {
   return sign * (1 + fraction * f.epsilon) * 2 ** (biased - f.exponentBias);
 }
 
+/*
+ * Fast paths for the array conversions (they run on every 16-bit kernel call). They give the
+ * same bits as encodeHalf/decodeHalf — test/core/half-float.test.ts checks every pattern and
+ * random float32 inputs against them:
+ *   bfloat16 ← float32: the top half of the float32 bits, rounded to nearest even:
+ *            (u + 0x7fff + ((u >> 16) & 1)) >> 16 (a carry into the exponent is the correct
+ *            rounding up, to ±Inf past the largest finite value); NaN → quiet NaN.
+ *   float16  ← float32: integer rounding of the float32 bits (f32BitsToF16).
+ *   float32  ← bfloat16: bits << 16;  float32 ← float16: a 65536-entry table.
+ * A number that is not a float32 takes the exact scalar encodeHalf (rounding it to float32 first
+ * could round twice).
+ */
+const f32 = new Float32Array(1), i32 = new Int32Array(f32.buffer);
+
+/*
+ * The bit routines take the float32's bits as an int32 (an Int32Array view: V8 keeps those in
+ * registers, where a Uint32Array's values past 2³⁰ would be boxed) and use | 0 / >>> to stay in
+ * 32-bit integer arithmetic.
+ */
+
+/** float16 bits of the float32 with bits u (as an int32), rounded to nearest even. */
+function f32BitsToF16(u: number): number {
+  const sign = (u >>> 16) & 0x8000, a = u & 0x7fffffff;
+  if (a >= 0x7f800000) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00); // NaN (quiet) or ±Inf
+  if (a >= 0x477ff000) return sign | 0x7c00; // |x| ≥ 65520 (the midpoint past 65504) → ±Inf
+  if (a >= 0x38800000) { // normal in float16 (|x| ≥ 2⁻¹⁴): rebias the exponent by 127 − 15, round away 13 fraction bits
+    const r = a - 0x38000000;
+    return sign | ((r + 0x0fff + ((r >>> 13) & 1)) >>> 13);
+  }
+  if (a <= 0x33000000) return sign; // |x| ≤ 2⁻²⁵ (half the smallest subnormal; the tie goes to even 0)
+  // subnormal: |x| = m·2^(e − 150) = q·2⁻²⁴ with q = m·2^(e − 126), e ∈ [102, 112]: shift m right by 126 − e, to even
+  const e = a >>> 23, m = (a & 0x7fffff) | 0x800000, shift = 126 - e;
+  const q = m >>> shift, rest = m & ((1 << shift) - 1), half = 1 << (shift - 1);
+  return sign | (q + (rest > half || (rest === half && (q & 1)) ? 1 : 0)); // q = 1024 carries into the smallest normal
+}
+
+/** bfloat16 bits of the float32 with bits u (as an int32), rounded to nearest even. */
+function f32BitsToBf16(u: number): number {
+  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) & 0x8000) | 0x7fc0; // NaN (quiet, sign kept)
+  return ((u + 0x7fff + ((u >>> 16) & 1)) | 0) >>> 16; // the sum wraps mod 2³² as the unsigned one would
+}
+
+let f16Table: Float32Array | null = null;
+/** Every float16 pattern's value (256 KiB, made on first use). */
+function float16Values(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let b = 0; b < 65536; b++) f16Table[b] = decodeHalf(HALF_FORMATS.float16, b);
+  }
+  return f16Table;
+}
+
 /** dst[i] = bits of src[i] rounded to dtype; dst defaults to a new Uint16Array. */
-export function encodeHalfArray(dtype: HalfDType, src: ArrayLike<number>, dst = new Uint16Array(src.length)): Uint16Array {
+export function encodeHalfArray(dtype: HalfDType, src: ArrayLike<number>, dst: Uint16Array<ArrayBufferLike> = new Uint16Array(src.length)): Uint16Array<ArrayBufferLike> {
+  const fast = dtype === 'float16' ? f32BitsToF16 : f32BitsToBf16;
+  const n = src.length;
+  if (src instanceof Float32Array) {
+    const bits = new Int32Array(src.buffer, src.byteOffset, n);
+    if (dtype === 'bfloat16') for (let i = 0; i < n; i++) dst[i] = f32BitsToBf16(bits[i]!);
+    else for (let i = 0; i < n; i++) dst[i] = f32BitsToF16(bits[i]!);
+    return dst;
+  }
   const f = HALF_FORMATS[dtype];
-  for (let i = 0; i < src.length; i++) dst[i] = encodeHalf(f, src[i]!);
+  for (let i = 0; i < n; i++) {
+    const x = src[i]!;
+    f32[0] = x;
+    dst[i] = f32[0] === x ? fast(i32[0]!) : encodeHalf(f, x); // a float32 (not NaN): the bit path; else exact
+  }
   return dst;
 }
 
 /** dst[i] = the value of bit pattern src[i]; dst defaults to a new Float32Array (exact). */
 export function decodeHalfArray<T extends Float32Array | Float64Array = Float32Array>(dtype: HalfDType, src: Uint16Array, dst?: T): T {
-  const f = HALF_FORMATS[dtype];
   const out = dst ?? (new Float32Array(src.length) as T);
-  for (let i = 0; i < src.length; i++) out[i] = decodeHalf(f, src[i]!);
+  const n = src.length;
+  if (dtype === 'bfloat16' && out instanceof Float32Array) {
+    const bits = new Int32Array(out.buffer, out.byteOffset, n);
+    for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
+    return out;
+  }
+  if (dtype === 'float16') {
+    const table = float16Values();
+    for (let i = 0; i < n; i++) out[i] = table[src[i]!]!;
+    return out;
+  }
+  const f = HALF_FORMATS[dtype];
+  for (let i = 0; i < n; i++) out[i] = decodeHalf(f, src[i]!);
   return out;
 }

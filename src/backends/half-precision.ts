@@ -1,5 +1,5 @@
 import { Storage, type Kernels } from './backend.ts';
-import { isHalf, type HalfDType } from '../half-float.ts';
+import { decodeHalf, encodeHalf, HALF_FORMATS, isHalf, type HalfDType } from '../half-float.ts';
 import { fail } from '../errors.ts';
 
 /**
@@ -11,7 +11,11 @@ import { fail } from '../errors.ts';
  * kernel returns.
  *
  * What the base kernels must do themselves: store 16-bit storages, `cast` between every pair of
- * dtypes (16-bit ones included, rounding once from the exact source value), and `full`.
+ * dtypes (16-bit ones included, rounding once from the exact source value), `full`, and the
+ * kernels that only move elements (gatherStrided, scatterStrided, gatherRows), which copy the
+ * 16-bit patterns as they are — widening a tensor to copy a slice of it would cost a pass over
+ * all of it. A scalar operand (binaryScalar's value) is rounded to the 16-bit dtype first, as
+ * the interface says.
  *
  * Outputs that stay float32: the statistics a backward reads — layer norm's mean and rstd,
  * cross entropy's lse and valid — as PyTorch keeps them (native_layer_norm's mean/rstd are in
@@ -25,10 +29,12 @@ export interface HalfHooks {
 
 /** Outputs of multi-output kernels that stay float32 (see above). */
 const FLOAT32_OUTPUTS: ReadonlySet<string> = new Set(['mean', 'rstd', 'lse', 'valid']);
-/** Kernels that change some of their storage arguments in place. */
-const IN_PLACE: ReadonlySet<string> = new Set(['scatterStrided', 'adamwStep', 'sgdStep']);
+/** Kernels that change some of their storage arguments in place: the positions of those arguments. */
+const IN_PLACE: ReadonlyMap<string, readonly number[]> = new Map([['scatterStrided', [0]], ['adamwStep', [0, 2, 3]], ['sgdStep', [0, 2]]]);
 /** Kernels that take a dtype argument, handled by the base kernels or below. */
 const BY_DTYPE: ReadonlySet<string> = new Set(['cast', 'full', 'random']);
+/** Kernels that only move elements: with every float operand in one 16-bit dtype, the base kernel copies the bits. */
+const BIT_COPY: ReadonlySet<string> = new Set(['gatherStrided', 'scatterStrided', 'gatherRows']);
 
 type KernelFn = (...args: unknown[]) => unknown;
 
@@ -70,6 +76,8 @@ export function withHalfPrecision(base: Kernels, hooks: HalfHooks): Kernels {
   const wrap = (name: string, fn: KernelFn): KernelFn => (...args) => {
     const half = halfDtypeOf(name, args);
     if (!half) return fn(...args);
+    if (BIT_COPY.has(name) && storagesIn(args).every((s) => s.dtype === half || s.dtype === 'int32')) return fn(...args);
+    if (name === 'binaryScalar') args[2] = decodeHalf(HALF_FORMATS[half], encodeHalf(HALF_FORMATS[half], args[2] as number));
     const scratch: Storage[] = [];
     const widen = (a: unknown): unknown => {
       if (!(a instanceof Storage) || !isHalf(a.dtype)) return a;
@@ -82,13 +90,12 @@ export function withHalfPrecision(base: Kernels, hooks: HalfHooks): Kernels {
       : a);
     try {
       const result = fn(...widened);
-      if (IN_PLACE.has(name)) {
-        widened.forEach((w, i) => {
-          if (w === args[i] || !(w instanceof Storage)) return;
-          const rounded = base.cast(w as Storage, half);
-          hooks.overwrite(args[i] as Storage, rounded);
-          rounded.release();
-        });
+      for (const i of IN_PLACE.get(name) ?? []) {
+        const w = widened[i];
+        if (w === args[i] || !(w instanceof Storage)) continue;
+        const rounded = base.cast(w, half);
+        hooks.overwrite(args[i] as Storage, rounded);
+        rounded.release();
       }
       return narrowResult(result, half);
     } finally {

@@ -1,4 +1,4 @@
-import type { DType, Device } from '../dtype.ts';
+import { typedArrayFor, type DType, type Device } from '../dtype.ts';
 import { isTensor } from '../autograd/tensor-class.ts';
 import { describeValue, fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
@@ -11,11 +11,13 @@ import type { Tensor } from '../tensor.ts';
  * data section, little-endian row-major) plus an optional "__metadata__" of string → string.
  * The writer produces the reference writer's bytes (huggingface/safetensors, `prepare` in
  * safetensors/src/tensor.rs): tensors sorted by dtype in descending order of its Dtype enum
- * (… F16 < BF16 < I32 < U32 < F32 < F64 …, so F64 first, then F32, then I32), then by name;
+ * (… F16 < BF16 < I32 < U32 < F32 < F64 …, so F64 first, then F32, I32, BF16, F16), then by name;
  * a compact JSON header with "__metadata__" first, then the tensors in that order, each as
  * {"dtype","shape","data_offsets"}; the header padded with spaces to a multiple of 8 bytes.
  * (The reference keeps __metadata__ in a hash map, so the order of its keys is not defined
  * there; ours is the insertion order of the object given.)
+ * F16 and BF16 are the engine's float16 and bfloat16: their bit patterns are read and written as
+ * they are (rawData), never widened.
  */
 export interface SafetensorsContent {
   tensors: Record<string, Tensor>;
@@ -31,29 +33,14 @@ const WRITE_DTYPES: Record<DType, { code: string; rank: number }> = {
   float16: { code: 'F16', rank: 0 },
 };
 
-/** How each readable code decodes: F16 and BF16 widen to float32 (no engine dtype holds them). */
+/** How each readable code decodes: element i of the little-endian data, as the engine dtype stores it (16-bit: bits). */
 const READ_DTYPES: Record<string, { bytes: number; dtype: DType; decode: (view: DataView, i: number) => number }> = {
   F64: { bytes: 8, dtype: 'float64', decode: (v, i) => v.getFloat64(i * 8, true) },
   F32: { bytes: 4, dtype: 'float32', decode: (v, i) => v.getFloat32(i * 4, true) },
   I32: { bytes: 4, dtype: 'int32', decode: (v, i) => v.getInt32(i * 4, true) },
-  F16: { bytes: 2, dtype: 'float32', decode: (v, i) => halfToFloat(v.getUint16(i * 2, true)) },
-  BF16: { bytes: 2, dtype: 'float32', decode: (v, i) => bfloat16ToFloat(v.getUint16(i * 2, true)) },
+  F16: { bytes: 2, dtype: 'float16', decode: (v, i) => v.getUint16(i * 2, true) },
+  BF16: { bytes: 2, dtype: 'bfloat16', decode: (v, i) => v.getUint16(i * 2, true) },
 };
-
-/** IEEE 754 binary16 bits → number (subnormals, ±∞ and NaN included). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** bfloat16 bits are the top half of a float32. */
-export function bfloat16ToFloat(h: number): number {
-  const v = new DataView(new ArrayBuffer(4));
-  v.setUint32(0, h << 16, false);
-  return v.getFloat32(0, false);
-}
 
 /** The bytes of a safetensors file holding the tensors (read back from any device) and metadata. */
 export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
@@ -69,7 +56,7 @@ export async function serializeSafetensors(tensors: Record<string, Tensor>, meta
     if (name === '__metadata__') fail('safetensors', "'__metadata__' is reserved and cannot name a tensor");
     const t = tensors[name]!;
     t.assertAlive('safetensors');
-    const data = await t.data();
+    const data = await t.rawData();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(); // host order is little-endian on every supported platform
     header[name] = { dtype: WRITE_DTYPES[t.dtype].code, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
@@ -128,9 +115,9 @@ export function parseSafetensors(bytes: Uint8Array, options: { device?: Device }
   for (const { name, info, shape, begin, end } of specs) {
     const src = new DataView(data.buffer, data.byteOffset + begin, end - begin);
     const size = (end - begin) / info.bytes;
-    const values = info.dtype === 'float64' ? new Float64Array(size) : info.dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
+    const values = typedArrayFor(info.dtype, size);
     for (let i = 0; i < size; i++) values[i] = info.decode(src, i);
-    tensors[name] = tensor(values, { shape, device: options.device });
+    tensors[name] = tensor(values, { shape, dtype: info.dtype, device: options.device });
   }
   return { tensors, metadata };
 }

@@ -20,7 +20,10 @@ export type AdamWOptions = Partial<AdamWHyper>;
  * step t and its group's hyper-parameters:
  *   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
  *   p ← p − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ).
- * State: m and v, one tensor each per parameter (2 floats per trainable element).
+ * State: m and v, one tensor each per parameter (2 floats per trainable element), in the
+ * parameter's dtype — for float16/bfloat16 parameters too, as torch.optim.AdamW keeps them for a
+ * pure-bf16 model: each step widens p, g, m and v to float32, updates in float32 and rounds p, m
+ * and v back once (half-precision.ts).
  * `new AdamW(params, options)`, or parameter groups: `new AdamW([{ params, lr }, …], options)`.
  */
 export class AdamW extends Optimizer<AdamWHyper> {

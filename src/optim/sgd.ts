@@ -17,7 +17,8 @@ export type SgdOptions = Partial<SgdHyper>;
 /**
  * SGD as torch.optim.SGD (dampening 0), per parameter with its group's hyper-parameters:
  *   d = g + λp;  buf ← μ·buf + d (buf = d on the first step);  d ← nesterov ? d + μ·buf : buf;  p ← p − lr·d.
- * State: one momentum buffer per parameter of a group with μ > 0, none otherwise.
+ * State: one momentum buffer per parameter of a group with μ > 0, none otherwise, in the
+ * parameter's dtype (float16/bfloat16 too, updated in float32 and rounded back once, as AdamW).
  * `new SGD(params, options)`, or parameter groups: `new SGD([{ params, lr }, …], options)`.
  */
 export class SGD extends Optimizer<SgdHyper> {

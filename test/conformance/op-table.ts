@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { ops, prepareLoraFactor, tensor, type Tensor } from '../../src/index.ts';
+import type { HalfDType } from '../../src/half-float.ts';
 import type { Domain } from '../helpers/check-op.ts';
 
 export interface Case<P> {
@@ -31,6 +32,38 @@ export interface OpEntry<P = unknown> {
   prepare?: (xs: Tensor[]) => Promise<void>;
   tol?: Partial<Tol>;
   gradTol?: Partial<Tol>;
+  /** The error model of a float16/bfloat16 run (test/conformance/half.ts derives its tolerances from it). */
+  half?: HalfModel;
+}
+
+/**
+ * How far a 16-bit run may be from the float64 reference on the same (exactly 16-bit) inputs, per
+ * output: `rounds` is the number of roundings to the 16-bit format on the longest path from the
+ * inputs to that output (0: the op only moves elements and must be bit-exact); `normwise` says the
+ * errors scale with the largest |output| rather than with each element — true where float32 sums
+ * (reductions, products, normalisations, broadcast gradients) or roundings of intermediates feed
+ * the output, false where each element is one float32 function of exact inputs, rounded once.
+ */
+export interface HalfBound {
+  rounds: number;
+  normwise: boolean;
+  /**
+   * The scale is the largest element of the reference run on |inputs| and |upstream| instead of
+   * the output's: for a multilinear op whose gradient sums many cancelling products (VeRA's
+   * vectors), that run gives Σ|terms|, the magnitude the roundings are relative to.
+   */
+  magnitude?: boolean;
+}
+
+export interface HalfModel {
+  /** default { rounds: 1, normwise: false }: one kernel on exact inputs, rounded once. */
+  forward?: HalfBound;
+  /** default { rounds: 3, normwise: true }: the gradient kernels' products, their rounding, and a sum over broadcast axes. */
+  grad?: HalfBound;
+  /** The formats the entry runs in (default both): an entry whose domain lies past float16's range skips it. */
+  dtypes?: HalfDType[];
+  /** Cases that replace the entry's in 16-bit runs. */
+  cases?: fc.Arbitrary<Case<unknown>>;
 }
 
 /** Identity that keeps each entry's parameter type for its run(). */
@@ -97,6 +130,29 @@ const loraCase = fc.record({
 const loraOpts = (p: { r: number; dropout: number }) => ({ scale: 4 / p.r, dropout: p.dropout, seed: 17 });
 /** loraCase with a bias b [o] after B. */
 const withBias = loraCase.map((c) => ({ shapes: [...c.shapes, [c.p.o]], p: c.p }));
+/**
+ * 16-bit error models of the composite ops: the LoRA family rounds dropout(X), X·A and the fused
+ * X·W + σ·(XA)·B (+ bias) — three roundings on the longest path; DoRA adds the column norms and
+ * their division, VeRA its two diagonal scalings (four); crossEntropy rounds each row's loss, their
+ * sum and the mean (three).
+ */
+const LORA_HALF: HalfModel = { forward: { rounds: 3, normwise: true } };
+/**
+ * The ops that solve with AᵀA or BBᵀ accept a condition number up to 0.1/ε of the dtype (gram.ts:
+ * 12.8 for bfloat16, 102 for float16), which a random 4×2 matrix often exceeds: in 16-bit they run
+ * at rank 1 (test/core/half-lora.test.ts solves at rank 4 with a well-conditioned A).
+ */
+const SOLVING_HALF: HalfModel = { ...LORA_HALF, cases: loraCase.filter((c) => c.p.r === 1) as fc.Arbitrary<Case<unknown>> };
+const FOUR_ROUNDINGS: HalfModel = { forward: { rounds: 4, normwise: true } };
+const CE_HALF: HalfModel = { forward: { rounds: 3, normwise: true } };
+/** VeRA's vector gradients: sums over N·o cancelling products, bounded by the magnitude run. */
+const VERA_HALF: HalfModel = { ...FOUR_ROUNDINGS, grad: { rounds: 3, normwise: true, magnitude: true } };
+/**
+ * DoRA's backward is the longest chain here: through V = W + σ·A·B, its column norms (squares, a
+ * sum over d, a square root), the division by them and the magnitude vector's products, each
+ * kernel rounding to the format — twelve roundings on the path to B's gradient.
+ */
+const DORA_HALF: HalfModel = { ...FOUR_ROUNDINGS, grad: { rounds: 12, normwise: true } };
 
 /** [rows, cols] with row lengths around the row kernels' workgroup sizes (32 … 256). */
 const rows2d = fc.tuple(dimA, fc.constantFrom(1, 2, 5, 31, 33, 100)).map(([r, c]) => ({ shapes: [[r, c]], p: null }));
@@ -104,6 +160,8 @@ const rows2d = fc.tuple(dimA, fc.constantFrom(1, 2, 5, 31, 33, 100)).map(([r, c]
 const longRows = fc.tuple(fc.constantFrom(1, 2, 3), fc.constantFrom(255, 256, 257, 513)).map(([r, c]) => ({ shapes: [[r, c]], p: null }));
 /** Logits around 1e5: (x − m) − ln s stays exact where x − (m + ln s) loses up to ½ulp(1e5) ≈ 4e-3. */
 const LARGE_LOGITS = { min: 1e5 - 6, max: 1e5 + 6 };
+/** Past float16's largest finite value (65504): those entries run in bfloat16 only. */
+const BEYOND_FLOAT16: HalfModel = { dtypes: ['bfloat16'] };
 
 /** Integer targets for rows of logits: −100 (ignored) or a class; row 0 never ignored. */
 const ceCase = (rows: fc.Arbitrary<{ shapes: number[][] }>) => rows.chain(({ shapes: [[n, c]] }) =>
@@ -132,8 +190,8 @@ export const OPS: OpEntry[] = [
     domain: { awayFromZero: 0.3 },
   }),
   entry({ name: 'pow (fractional)', cases: one(shapeA()), run: ([x]) => ops.pow(x!, 0.5), domain: { min: 0.1, max: 4 } }),
-  entry({ name: 'sum', cases: reduceCase, run: ([x], p) => ops.sum(x!, p.axes, p.keepdim) }),
-  entry({ name: 'mean', cases: reduceCase, run: ([x], p) => ops.mean(x!, p.axes, p.keepdim) }),
+  entry({ name: 'sum', cases: reduceCase, run: ([x], p) => ops.sum(x!, p.axes, p.keepdim), half: { forward: { rounds: 1, normwise: true } } }),
+  entry({ name: 'mean', cases: reduceCase, run: ([x], p) => ops.mean(x!, p.axes, p.keepdim), half: { forward: { rounds: 2, normwise: true } } }),
   entry({ name: 'max', cases: reduceCase, run: ([x], p) => ops.max(x!, p.axes, p.keepdim), domain: { distinct: true } }),
   entry({
     name: 'reshape', cases: shapeA(1, 3).map((s) => ({ shapes: [s], p: [size(s)] })), run: ([x], p) => ops.reshape(ops.tanh(x!), p),
@@ -159,22 +217,22 @@ export const OPS: OpEntry[] = [
   entry({ name: 'expand', cases: expandCase, run: ([x], shape) => ops.expand(x!, shape) }),
   entry({
     name: 'matmul', cases: matmulCase, run: ([a, b], p) => ops.matmul(a!, b!, { transA: p.transA, transB: p.transB }),
-    tol: { atol: 1e-4 }, gradTol: { atol: 2e-4 },
+    tol: { atol: 1e-4 }, gradTol: { atol: 2e-4 }, half: { forward: { rounds: 1, normwise: true } },
   }),
-  entry({ name: 'matmul (batched)', cases: batchedCase, run: ([a, b]) => ops.matmul(a!, b!), tol: { atol: 1e-4 }, gradTol: { atol: 2e-4 } }),
+  entry({ name: 'matmul (batched)', cases: batchedCase, run: ([a, b]) => ops.matmul(a!, b!), tol: { atol: 1e-4 }, gradTol: { atol: 2e-4 }, half: { forward: { rounds: 1, normwise: true } } }),
   entry({
     name: 'softmax', cases: shapeA(1, 3).map((s) => ({ shapes: [s], p: s.length > 1 ? 0 : -1 })), run: ([x], axis) => ops.softmax(x!, axis),
     domain: { min: -6, max: 6 },
   }),
   entry({ name: 'softmax (last axis)', cases: rows2d, run: ([x]) => ops.softmax(x!), domain: { min: -6, max: 6 } }),
-  entry({ name: 'logSoftmax', cases: rows2d, run: ([x]) => ops.logSoftmax(x!), domain: { min: -6, max: 6 } }),
-  entry({ name: 'layerNorm', cases: rows2d.map(({ shapes: [[r, c]] }) => ({ shapes: [[r!, c!], [c!], [c!]], p: null })), run: ([x, g, b]) => ops.layerNorm(x!, g!, b!) }),
-  entry({ name: 'layerNorm (no affine)', cases: rows2d.map(({ shapes: [s] }) => ({ shapes: [[2, ...s!]], p: null })), run: ([x]) => ops.layerNorm(x!) }),
-  entry({ name: 'crossEntropy', cases: ceCase(rows2d), run: ([z], t) => ops.crossEntropy(z!, t), domain: { min: -6, max: 6 } }),
-  entry({ name: 'softmax (long rows, large logits)', cases: longRows, run: ([x]) => ops.softmax(x!), domain: LARGE_LOGITS }),
-  entry({ name: 'logSoftmax (long rows, large logits)', cases: longRows, run: ([x]) => ops.logSoftmax(x!), domain: LARGE_LOGITS }),
-  entry({ name: 'crossEntropy (long rows)', cases: ceCase(longRows), run: ([z], t) => ops.crossEntropy(z!, t), domain: { min: -6, max: 6 } }),
-  entry({ name: 'crossEntropy (long rows, large logits)', cases: ceCase(longRows), run: ([z], t) => ops.crossEntropy(z!, t), domain: LARGE_LOGITS }),
+  entry({ name: 'logSoftmax', cases: rows2d, run: ([x]) => ops.logSoftmax(x!), domain: { min: -6, max: 6 }, half: { forward: { rounds: 1, normwise: true } } }),
+  entry({ name: 'layerNorm', cases: rows2d.map(({ shapes: [[r, c]] }) => ({ shapes: [[r!, c!], [c!], [c!]], p: null })), run: ([x, g, b]) => ops.layerNorm(x!, g!, b!), half: { forward: { rounds: 1, normwise: true } } }),
+  entry({ name: 'layerNorm (no affine)', cases: rows2d.map(({ shapes: [s] }) => ({ shapes: [[2, ...s!]], p: null })), run: ([x]) => ops.layerNorm(x!), half: { forward: { rounds: 1, normwise: true } } }),
+  entry({ name: 'crossEntropy', cases: ceCase(rows2d), run: ([z], t) => ops.crossEntropy(z!, t), half: CE_HALF, domain: { min: -6, max: 6 } }),
+  entry({ name: 'softmax (long rows, large logits)', cases: longRows, run: ([x]) => ops.softmax(x!), domain: LARGE_LOGITS, half: BEYOND_FLOAT16 }),
+  entry({ name: 'logSoftmax (long rows, large logits)', cases: longRows, run: ([x]) => ops.logSoftmax(x!), domain: LARGE_LOGITS, half: { ...BEYOND_FLOAT16, forward: { rounds: 1, normwise: true } } }),
+  entry({ name: 'crossEntropy (long rows)', cases: ceCase(longRows), run: ([z], t) => ops.crossEntropy(z!, t), half: CE_HALF, domain: { min: -6, max: 6 } }),
+  entry({ name: 'crossEntropy (long rows, large logits)', cases: ceCase(longRows), run: ([z], t) => ops.crossEntropy(z!, t), half: { ...CE_HALF, ...BEYOND_FLOAT16 }, domain: LARGE_LOGITS }),
   entry({
     name: 'layerNorm (long rows)', cases: longRows.map(({ shapes: [[r, c]] }) => ({ shapes: [[r!, c!], [c!], [c!]], p: null })),
     run: ([x, g, b]) => ops.layerNorm(x!, g!, b!),
@@ -216,34 +274,35 @@ export const OPS: OpEntry[] = [
     name: 'linear', cases: loraCase.map((c) => ({ shapes: [c.shapes[0]!, c.shapes[1]!, [c.p.o]], p: c.p })), run: ([x, W, b]) => ops.linear(x!, W!, b!),
     gradTol: { atol: 2e-4 },
   }),
-  entry({ name: 'lora', cases: loraCase, run: ([x, W, A, B], p) => ops.lora(x!, W!, A!, B!, loraOpts(p)), gradTol: { atol: 2e-4 } }),
+  entry({ name: 'lora', cases: loraCase, run: ([x, W, A, B], p) => ops.lora(x!, W!, A!, B!, loraOpts(p)), half: LORA_HALF, gradTol: { atol: 2e-4 } }),
   entry({
-    name: 'loraFA', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFA(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, false, true],
+    name: 'loraFA', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFA(x!, W!, A!, B!, loraOpts(p)), half: SOLVING_HALF, grad: [true, false, false, true],
     prepare: ([, , A]) => prepareLoraFactor(A!, 'columns'), gradTol: { atol: 5e-4, rtol: 2e-3 },
   }),
   // the bias option (b added by X·W's epilogue, its gradient Σ rows of dY), as the adapter layers use it
   entry({
-    name: 'lora (bias)', cases: withBias, run: ([x, W, A, B, b], p) => ops.lora(x!, W!, A!, B!, { ...loraOpts(p), bias: b! }), gradTol: { atol: 2e-4 },
+    name: 'lora (bias)', cases: withBias, run: ([x, W, A, B, b], p) => ops.lora(x!, W!, A!, B!, { ...loraOpts(p), bias: b! }), half: LORA_HALF, gradTol: { atol: 2e-4 },
   }),
   entry({
     name: 'loraFA (bias)', cases: withBias, run: ([x, W, A, B, b], p) => ops.loraFA(x!, W!, A!, B!, { ...loraOpts(p), bias: b! }),
+    half: { ...SOLVING_HALF, cases: withBias.filter((c) => c.p.r === 1) as fc.Arbitrary<Case<unknown>> },
     grad: [true, false, false, true, true], prepare: ([, , A]) => prepareLoraFactor(A!, 'columns'), gradTol: { atol: 5e-4, rtol: 2e-3 },
   }),
   entry({
-    name: 'loraFB', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFB(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, true, false],
+    name: 'loraFB', cases: loraCase, run: ([x, W, A, B], p) => ops.loraFB(x!, W!, A!, B!, loraOpts(p)), half: SOLVING_HALF, grad: [true, false, true, false],
     prepare: ([, , , B]) => prepareLoraFactor(B!, 'rows'), gradTol: { atol: 5e-4, rtol: 2e-3 },
   }),
   entry({
-    name: 'loraPro', cases: loraCase, run: ([x, W, A, B], p) => ops.loraPro(x!, W!, A!, B!, loraOpts(p)), grad: [true, false, true, true],
+    name: 'loraPro', cases: loraCase, run: ([x, W, A, B], p) => ops.loraPro(x!, W!, A!, B!, loraOpts(p)), half: SOLVING_HALF, grad: [true, false, true, true],
     prepare: async ([, , A, B]) => { await prepareLoraFactor(A!, 'columns'); await prepareLoraFactor(B!, 'rows'); }, gradTol: { atol: 5e-4, rtol: 2e-3 },
   }),
   entry({
-    name: 'dora', cases: loraCase.map((c) => ({ shapes: [...c.shapes, [c.p.o]], p: c.p })), run: ([x, W, A, B, m], p) => ops.dora(x!, W!, A!, B!, m!, loraOpts(p)),
+    name: 'dora', cases: loraCase.map((c) => ({ shapes: [...c.shapes, [c.p.o]], p: c.p })), run: ([x, W, A, B, m], p) => ops.dora(x!, W!, A!, B!, m!, loraOpts(p)), half: DORA_HALF,
     grad: [true, false, true, true, true], gradTol: { atol: 5e-4, rtol: 2e-3 },
   }),
   entry({
     name: 'vera', cases: loraCase.map((c) => ({ shapes: [...c.shapes, [c.p.r], [c.p.o]], p: c.p })),
-    run: ([x, W, A, B, dv, bv], p) => ops.vera(x!, W!, A!, B!, dv!, bv!, { dropout: p.dropout, seed: 17 }), grad: [true, false, false, false, true, true],
+    run: ([x, W, A, B, dv, bv], p) => ops.vera(x!, W!, A!, B!, dv!, bv!, { dropout: p.dropout, seed: 17 }), half: VERA_HALF, grad: [true, false, false, false, true, true],
     gradTol: { atol: 2e-4 },
   }),
 ];

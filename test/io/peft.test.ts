@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { noGrad, ops, randn, tensor, type Tensor } from '../../src/index.ts';
-import { loadPeftAdapter, loadSafetensors, savePeftAdapter } from '../../src/node.ts';
+import { loadPeftAdapter, loadSafetensors, savePeftAdapter, saveSafetensors } from '../../src/node.ts';
 import { AdapterLayer } from '../../src/lora/adapter-layer.ts';
 import { applyAdapters, type AdapterOptions } from '../../src/lora/adapters.ts';
 import { fullGradients } from '../../src/lora/lora-ga.ts';
@@ -114,6 +114,31 @@ describe('round trip: savePeftAdapter then loadPeftAdapter onto a fresh base', (
     const fresh = new TwoLayer(3, [6, 5, 4]);
     applyPeftAdapter(fresh, peftAdapterState(model));
     expectClose(noGrad(() => fresh.forward(x)).dataSync(), y, { atol: 1e-12, rtol: 1e-11 });
+  });
+
+  it('loads an adapter saved in bfloat16 (as PEFT saves a bf16 model\'s) onto a float64 base: the bf16 values, widened exactly', async () => {
+    const model = new TwoLayer(3, [6, 5, 4]);
+    applyAdapters(model, { method: 'lora', rank: 2, alpha: 4, targets: ['fc1', 'fc2'], seed: 7 });
+    const dir = await mkdtemp(join(tmpdir(), 'lorafa-peft-bf16-'));
+    await savePeftAdapter(dir, model, { baseModel: 'tiny' });
+    const file = join(dir, 'adapter_model.safetensors');
+    const { tensors, metadata } = await loadSafetensors(file);
+    const bf16 = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, ops.cast(t, 'bfloat16')]));
+    await saveSafetensors(file, bf16, metadata);
+    const reread = await loadSafetensors(file);
+    for (const [k, t] of Object.entries(reread.tensors)) {
+      expect(t.dtype).toBe('bfloat16');
+      expect(Array.from(t.rawDataSync())).toEqual(Array.from(bf16[k]!.rawDataSync()));
+    }
+    const fresh = new TwoLayer(3, [6, 5, 4]);
+    await loadPeftAdapter(dir, fresh);
+    for (const name of ['fc1', 'fc2'] as const) {
+      const layer = fresh[name] as unknown as LoraLinear, saved = model[name] as unknown as LoraLinear;
+      expect(layer.B.dtype).toBe('float64');
+      // PEFT's B [out, r] is our Bᵀ: compare values, each the bf16 rounding of the saved one
+      expect(Array.from(layer.B.dataSync())).toEqual(Array.from(ops.cast(ops.cast(saved.B, 'bfloat16'), 'float64').dataSync()));
+      expect(Array.from(layer.A.dataSync())).toEqual(Array.from(ops.cast(ops.cast(saved.A, 'bfloat16'), 'float64').dataSync()));
+    }
   });
 
   it('loads a LoRA adapter as LoRA-FA when asked (A frozen, B trained)', async () => {

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LorafaError, tensor, type Tensor } from '../../src/index.ts';
-import { bfloat16ToFloat, halfToFloat, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.ts';
+import { DTYPES } from '../../src/dtype.ts';
+import { isHalf } from '../../src/half-float.ts';
+import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.ts';
 
 const fixture = new URL('./fixtures/hf-written.safetensors', import.meta.url);
 
@@ -27,7 +29,9 @@ describe('safetensors', () => {
     expect(tensors['layer.bias']!.toArraySync()).toEqual([1.5, -2.25, 1e-3]);
     expect(tensors.ids!.dtype).toBe('int32');
     expect(tensors.ids!.toArraySync()).toEqual([[1, -2], [2147483647, -2147483648]]);
+    expect(tensors.half!.dtype).toBe('float16');
     expect(tensors.half!.toArraySync()).toEqual([0.5, -1, 65504, 2 ** -14]);
+    expect(Array.from(tensors.half!.rawDataSync())).toEqual([0x3800, 0xbc00, 0x7bff, 0x0400]);
     expect(tensors.scalar!.shape).toEqual([]);
     expect(tensors.scalar!.itemSync()).toBe(3);
   });
@@ -35,14 +39,15 @@ describe('safetensors', () => {
   it('round-trips every dtype and shape exactly, with metadata', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.constantFrom('float32', 'float64', 'int32') as fc.Arbitrary<'float32' | 'float64' | 'int32'>, fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 })), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.tuple(fc.constantFrom(...DTYPES), fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 })), { minLength: 1, maxLength: 5 }),
         fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== '__metadata__'), fc.string()),
         async (specs, metadata) => {
           const tensors: Record<string, ReturnType<typeof tensor>> = {};
           specs.forEach(([dtype, shape], i) => {
             const size = shape.reduce((a, b) => a * b, 1);
-            const values = Array.from({ length: size }, (_, j) => (dtype === 'int32' ? (j * 7919 - 1000) | 0 : Math.fround(Math.sin(i + j) * 100)));
-            tensors[`t${i}.w`] = tensor(values, { dtype, shape });
+            // 16-bit: every bit pattern may occur (NaN payloads, −0, subnormals), and must come back as it was
+            const values = Array.from({ length: size }, (_, j) => (dtype === 'int32' ? (j * 7919 - 1000) | 0 : isHalf(dtype) ? (i * 40503 + j * 7919) & 0xffff : Math.fround(Math.sin(i + j) * 100)));
+            tensors[`t${i}.w`] = tensor(isHalf(dtype) ? Uint16Array.from(values) : values, { dtype, shape });
           });
           const bytes = await serializeSafetensors(tensors, metadata);
           expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0); // padded header
@@ -51,61 +56,57 @@ describe('safetensors', () => {
           for (const [name, t] of Object.entries(tensors)) {
             expect(back.tensors[name]!.dtype).toBe(t.dtype);
             expect(back.tensors[name]!.shape).toEqual(t.shape);
-            expect(Array.from(back.tensors[name]!.dataSync())).toEqual(Array.from(t.dataSync()));
+            expect(Array.from(back.tensors[name]!.rawDataSync())).toEqual(Array.from(t.rawDataSync()));
           }
         },
       ),
     );
   });
 
-  it('lays tensors out as the reference writer does: by dtype (F64, F32, I32), then by name', async () => {
+  it('lays tensors out as the reference writer does: by dtype (F64, F32, I32, BF16, F16), then by name', async () => {
     const bytes = await serializeSafetensors({
       b: tensor([1], { dtype: 'float32' }), a: tensor([1], { dtype: 'int32' }), c: tensor([1], { dtype: 'float32' }), z: tensor([2], { dtype: 'float64' }),
+      e: tensor([1, 2, 3], { dtype: 'float16' }), d: tensor([1], { dtype: 'bfloat16' }), y: tensor([1], { dtype: 'bfloat16' }),
     });
     const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-    expect(Object.keys(header)).toEqual(['z', 'b', 'c', 'a']); // I32 after F32, whatever the names
+    expect(Object.keys(header)).toEqual(['z', 'b', 'c', 'a', 'd', 'y', 'e']); // I32 after F32, then BF16, then F16, whatever the names
     expect(header.z.data_offsets).toEqual([0, 8]);
     expect(header.b.data_offsets).toEqual([8, 12]);
     expect(header.a.data_offsets).toEqual([16, 20]);
-    expect(bytes.length).toBe(8 + n + 20);
+    expect([header.d, header.y, header.e].map((h: { dtype: string; data_offsets: number[] }) => [h.dtype, h.data_offsets])).toEqual([['BF16', [20, 22]], ['BF16', [22, 24]], ['F16', [24, 30]]]);
+    expect(bytes.length).toBe(8 + n + 30);
   });
 
-  it('writes byte for byte what the Hugging Face writer wrote for the same tensors', async () => {
+  it('writes byte for byte what the Hugging Face writer wrote for the same tensors (its F16 tensor too)', async () => {
     const hf = new Uint8Array(readFileSync(fixture));
-    // The fixture's F16 tensor 'half' has no engine dtype to write it from. The reference orders
-    // F16 after I32, so 'half' is its last tensor and its 8 bytes end the file: what the reference
-    // writes for the other four is the fixture without that header entry and those bytes.
-    const n = Number(new DataView(hf.buffer, hf.byteOffset).getBigUint64(0, true));
-    const header = new TextDecoder().decode(hf.subarray(8, 8 + n)).trimEnd();
-    const withoutHalf = header.replace(',"half":{"dtype":"F16","shape":[4],"data_offsets":[68,76]}', '');
-    expect(withoutHalf).not.toBe(header);
-    const padded = withoutHalf + ' '.repeat((8 - (withoutHalf.length % 8)) % 8);
-    const expected = new Uint8Array(8 + padded.length + 68);
-    new DataView(expected.buffer).setBigUint64(0, BigInt(padded.length), true);
-    expected.set(new TextEncoder().encode(padded), 8);
-    expected.set(hf.subarray(8 + n, 8 + n + 68), 8 + padded.length);
-
     const ours = await serializeSafetensors({ // in another order than the file's: the writer sorts
+      half: tensor([0.5, -1, 65504, 2 ** -14], { dtype: 'float16' }),
       scalar: tensor([3], { shape: [] }),
       ids: tensor([[1, -2], [2147483647, -2147483648]], { dtype: 'int32' }),
       'layer.weight': tensor([[-0.5, -0.25, 0], [0.25, 0.5, 0.75]]),
       'layer.bias': tensor([1.5, -2.25, 1e-3], { dtype: 'float64' }),
     }, { format: 'np', written_by: 'safetensors 0.8.0' });
-    expect(new TextDecoder().decode(ours.subarray(8, 8 + padded.length))).toBe(padded);
-    expect(Buffer.from(ours).equals(Buffer.from(expected))).toBe(true);
+    expect(Buffer.from(ours).equals(Buffer.from(hf))).toBe(true);
   });
 
-  it('decodes half and bfloat16 bits', () => {
-    expect(halfToFloat(0x3c00)).toBe(1);
-    expect(halfToFloat(0xc000)).toBe(-2);
-    expect(halfToFloat(0x0001)).toBe(2 ** -24); // smallest subnormal
-    expect(halfToFloat(0x7c00)).toBe(Infinity);
-    expect(halfToFloat(0x7e00)).toBeNaN();
-    expect(bfloat16ToFloat(0x3f80)).toBe(1);
-    expect(bfloat16ToFloat(0xc0a0)).toBe(-5);
-    const data = new Uint8Array([0x80, 0x3f, 0x00, 0xc0]); // BF16 [1, -2], little-endian
-    expect(parseSafetensors(file({ x: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, data)).tensors.x!.toArraySync()).toEqual([1, -2]);
+  it('reads F16 and BF16 as float16 and bfloat16 tensors with their bits as they are (NaN payloads, −0, subnormals)', () => {
+    const bits = [0x3f80, 0xc000, 0x7fc1, 0x8000, 0x0001, 0xff80]; // BF16: 1, −2, a NaN with a payload, −0, the smallest subnormal, −Inf
+    const le = (b: number[]) => new Uint8Array(Uint16Array.from(b).buffer); // host order is little-endian
+    const { tensors } = parseSafetensors(file({
+      x: { dtype: 'BF16', shape: [2, 3], data_offsets: [0, 12] }, h: { dtype: 'F16', shape: [3], data_offsets: [12, 18] },
+    }, new Uint8Array([...le(bits), ...le([0x3c00, 0x7e01, 0x03ff])])));
+    expect([tensors.x!.dtype, tensors.h!.dtype]).toEqual(['bfloat16', 'float16']);
+    expect(Array.from(tensors.x!.rawDataSync())).toEqual(bits);
+    expect(Array.from(tensors.h!.rawDataSync())).toEqual([0x3c00, 0x7e01, 0x03ff]);
+    expect(tensors.x!.toArraySync()).toEqual([[1, -2, NaN], [-0, 2 ** -133, -Infinity]]);
+    expect(tensors.h!.toArraySync()).toEqual([1, NaN, 1023 * 2 ** -24]);
+  });
+
+  it('rejects a 16-bit tensor whose byte span is not 2 bytes an element', () => {
+    const bad = (f: Uint8Array, msg: RegExp) => expect(() => parseSafetensors(f)).toThrow(msg);
+    bad(file({ x: { dtype: 'F16', shape: [3], data_offsets: [0, 5] } }, new Uint8Array(5)), /'x' spans bytes \[0, 5\) of 5; expected 6 bytes for F16 \[3\]/);
+    bad(file({ x: { dtype: 'BF16', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)), /'x' spans bytes \[0, 8\) of 8; expected 4 bytes for BF16 \[2\]/);
   });
 
   it('rejects malformed files with the reason', () => {

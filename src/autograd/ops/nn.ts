@@ -4,7 +4,6 @@ import { checkValues, flattenNested, formatPosition, normalizeAxis } from '../..
 import type { Tensor } from '../../tensor.ts';
 import { isTensor, newTensor } from '../tensor-class.ts';
 import { Function, type Context } from '../function.ts';
-import { cast } from './cast.ts';
 import { div } from './elementwise.ts';
 import { sum } from './reduce.ts';
 import { reshape, transpose } from './shape.ts';
@@ -137,17 +136,13 @@ export class CrossEntropy extends Function {
     const k = logits.backend.kernels;
     const r = k.crossEntropy(logits.storage, targets.storage, rows, classes, ignoreIndex);
     const losses = wrap(r.loss, [rows]), valid = wrap(r.valid, [rows]), lse = wrap(r.lse, [rows]);
-    let count = sum(valid);
-    if (count.dtype !== losses.dtype) {
-      // 16-bit logits: valid stays float32 (half-precision.ts); the count takes the loss's dtype
-      const exact = count;
-      count = cast(exact, losses.dtype);
-      exact.dispose();
-    }
+    // valid stays float32 for 16-bit logits (half-precision.ts), so the count is exact; it is rounded once to the logits' dtype
+    const exactCount = sum(valid);
+    const count = exactCount.dtype === logits.dtype ? exactCount : wrap(k.cast(exactCount.storage, logits.dtype), []);
     const loss = div(sum(losses), count);
     ctx.meta = { ignoreIndex };
     ctx.saveForBackward(logits, lse, targets, count);
-    for (const t of [losses, valid, lse, count]) t.dispose();
+    for (const t of new Set([losses, valid, lse, exactCount, count])) t.dispose();
     return loss;
   }
   static override backward(ctx: Context<CrossEntropyMeta>, g: Tensor) {

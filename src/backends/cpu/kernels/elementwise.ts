@@ -94,6 +94,7 @@ const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
  * wrap mod 2³²). To float16/bfloat16: rounded once from the exact value (half-float.ts).
  */
 export function cast(x: TypedArray, from: DType, dtype: DType): TypedArray {
+  if (isHalf(from) && (dtype === 'float32' || dtype === 'float64')) return decodeHalfArray(from, x as Uint16Array, typedArrayFor(dtype, x.length) as FloatArray);
   const values = isHalf(from) ? decodeHalfArray(from, x as Uint16Array) : x;
   if (isHalf(dtype)) return from === dtype ? x.slice() : encodeHalfArray(dtype, values);
   const y = typedArrayFor(dtype, x.length);

@@ -27,7 +27,7 @@ export function scatterStrided(dst: TypedArray, src: TypedArray, view: StridedVi
 
 export function layoutKernels(cpu: Cpu): LayoutKernels {
   return {
-    gatherStrided: (x, view) => cpu.adopt(gatherStrided(elements(x), view)),
+    gatherStrided: (x, view) => cpu.adopt(gatherStrided(elements(x), view), x.dtype),
     scatterStrided: (dst, src, view) => scatterStrided(elements(dst), elements(src), view),
   };
 }

@@ -1,6 +1,7 @@
 import type { NnKernels } from '../../backend.ts';
+import type { TypedArray } from '../../../dtype.ts';
 import { like, type FloatArray } from '../float-array.ts';
-import { floats, ints, type Cpu } from './cpu.ts';
+import { elements, floats, ints, type Cpu } from './cpu.ts';
 
 /** Row-wise softmax or log-softmax of x [rows, cols], shifted by the row max for stability. */
 export function softmax(x: FloatArray, rows: number, cols: number, log: boolean): FloatArray {
@@ -138,8 +139,9 @@ export function crossEntropyGrad(logits: FloatArray, lse: FloatArray, targets: I
 }
 
 /** out [n, dim] = table[idx[i]]; an index outside the table gives a zero row (as on the GPU). */
-export function gatherRows(table: FloatArray, idx: Int32Array, n: number, dim: number): FloatArray {
-  const out = like(table, n * dim);
+/** Copies rows whatever the element type (float16/bfloat16 bit patterns too). */
+export function gatherRows<T extends TypedArray>(table: T, idx: Int32Array, n: number, dim: number): T {
+  const out = new (table.constructor as new (size: number) => T)(n * dim);
   const rows = table.length / dim;
   for (let i = 0; i < n; i++) {
     const r = idx[i]!;
@@ -176,7 +178,7 @@ export function nnKernels(cpu: Cpu): NnKernels {
     },
     crossEntropyGrad: (logits, lse, t, scale, rows, classes, ignore) =>
       cpu.adopt(crossEntropyGrad(floats(logits), floats(lse), ints(t), floats(scale), rows, classes, ignore)),
-    gatherRows: (table, idx, n, dim) => cpu.adopt(gatherRows(floats(table), ints(idx), n, dim)),
+    gatherRows: (table, idx, n, dim) => cpu.adopt(gatherRows(elements(table), ints(idx), n, dim), table.dtype),
     scatterAddRows: (src, idx, n, rows, dim) => cpu.adopt(scatterAddRows(floats(src), ints(idx), n, rows, dim)),
   };
 }

@@ -160,7 +160,9 @@ export class FunctionBuilder implements Callee {
   i64_load(offset = 0): void { this.mem(0x29, offset, 3); }
   f32_load(offset = 0): void { this.mem(0x2a, offset, 2); }
   f64_load(offset = 0): void { this.mem(0x2b, offset, 3); }
+  i32_load16_u(offset = 0): void { this.mem(0x2f, offset, 1); }
   i32_store(offset = 0): void { this.mem(0x36, offset, 2); }
+  i32_store16(offset = 0): void { this.mem(0x3b, offset, 1); }
   i64_store(offset = 0): void { this.mem(0x37, offset, 3); }
   f32_store(offset = 0): void { this.mem(0x38, offset, 2); }
   f64_store(offset = 0): void { this.mem(0x39, offset, 3); }

@@ -1,6 +1,6 @@
 /**
- * Strided copies (permute, slice, expand, concat), dtype-blind: elements are copied as 4- or
- * 8-byte words, so float32, int32 and float64 share the kernels.
+ * Strided copies (permute, slice, expand, concat), dtype-blind: elements are copied as 2-, 4- or
+ * 8-byte words, so float32 and int32 share a kernel, and float16 and bfloat16 (bit patterns) another.
  *
  *   strided_<w>(from, to, n0, n1, n2, n3, s0, s1, s2, s3, scatter)
  *     element (i0, i1, i2, i3) of the [n0, n1, n2, n3] view sits at byte Σ i_k·s_k on the strided
@@ -13,7 +13,7 @@
 import { type Local, type ModuleBuilder, i32 } from '../asm/emitter.ts';
 import { inc, repeat, set, whileAtLeast } from '../asm/structured.ts';
 
-function emitStrided(mod: ModuleBuilder, w: 4 | 8): void {
+function emitStrided(mod: ModuleBuilder, w: 2 | 4 | 8): void {
   const f = mod.func(`strided_${w}`, new Array<typeof i32>(11).fill(i32), []);
   const [from, to, n0, n1, n2, n3, s0, s1, s2, s3, scatter] = f.params as Local[] as [
     Local, Local, Local, Local, Local, Local, Local, Local, Local, Local, Local];
@@ -24,7 +24,9 @@ function emitStrided(mod: ModuleBuilder, w: 4 | 8): void {
   set(f, strided, () => { f.local_get(to); f.local_get(from); f.local_get(scatter); f.select(); }); // scatter ? to : from
   set(f, contiguous, () => { f.local_get(from); f.local_get(to); f.local_get(scatter); f.select(); });
   const word = (load: boolean, offset = 0): void => {
-    if (w === 4) { if (load) f.i32_load(offset); else f.i32_store(offset); } else if (load) f.i64_load(offset); else f.i64_store(offset);
+    if (w === 2) { if (load) f.i32_load16_u(offset); else f.i32_store16(offset); }
+    else if (w === 4) { if (load) f.i32_load(offset); else f.i32_store(offset); }
+    else if (load) f.i64_load(offset); else f.i64_store(offset);
   };
   repeat(f, n0, () => {
     set(f, c1, () => f.local_get(n1));
@@ -57,8 +59,9 @@ function emitStrided(mod: ModuleBuilder, w: 4 | 8): void {
   f.end();
 }
 
-/** Adds strided_4 and strided_8. */
+/** Adds strided_2, strided_4 and strided_8. */
 export function emitLayout(mod: ModuleBuilder): void {
+  emitStrided(mod, 2);
   emitStrided(mod, 4);
   emitStrided(mod, 8);
 }

@@ -6,7 +6,7 @@
 import type { ElementwiseKernels, Storage, UnaryOp } from '../../../backend.ts';
 import { BYTES_PER_ELEMENT, type DType } from '../../../../dtype.ts';
 import { broadcastStrides, collapseAxes, contiguousStrides, sizeOf } from '../../../../shape.ts';
-import { encodeHalf, HALF_FORMATS, isHalf } from '../../../../half-float.ts';
+import { decodeHalfArray, encodeHalf, encodeHalfArray, HALF_FORMATS, isHalf, type HalfDType } from '../../../../half-float.ts';
 import { rowSplit } from '../runtime/runtime.ts';
 import { Operands, viewOf, type WasmCpu } from './operands.ts';
 import type { Fallible } from './fallible.ts';
@@ -85,6 +85,22 @@ function scalarRow(cpu: WasmCpu, name: string, x: Storage, value: number, valueF
 
 export function wasmElementwise(cpu: WasmCpu): Fallible<ElementwiseKernels> {
   return {
+    /**
+     * float32 ↔ float16/bfloat16 (what half-precision.ts runs around every 16-bit kernel): the
+     * JavaScript conversions (half-float.ts) between heap views, straight into the output block —
+     * no host array to allocate and copy in.
+     */
+    cast: (x, dtype) => {
+      const from = x.dtype;
+      if (!cpu.rt.shared || !((isHalf(from) && dtype === 'float32') || (from === 'float32' && isHalf(dtype)))) return null;
+      const ops = new Operands(cpu);
+      const px = ops.input(x), out = ops.output(dtype, x.size);
+      if (!ops.ok) return ops.abandon();
+      const src = viewOf(cpu.rt, from, px, x.size), dst = viewOf(cpu.rt, dtype, out, x.size);
+      if (isHalf(dtype)) encodeHalfArray(dtype, src as Float32Array, dst as Uint16Array);
+      else decodeHalfArray(from as HalfDType, src as Uint16Array, dst as Float32Array);
+      return ops.finish()[0]!;
+    },
     /** A heap block filled in place (no wasm kernel: TypedArray.fill on the view). */
     full: (dtype, size, value) => {
       if (!cpu.rt.shared) return null;

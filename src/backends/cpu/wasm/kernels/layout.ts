@@ -1,6 +1,6 @@
 /**
  * The layout group on the WebAssembly tier: strided gathers and scatters (gen/layout.ts) for views
- * that collapse to at most 4 axes, copied as 4- or 8-byte words whatever the dtype.
+ * that collapse to at most 4 axes, copied as 2-, 4- or 8-byte words whatever the dtype.
  */
 import type { LayoutKernels, Storage, StridedView } from '../../../backend.ts';
 import { BYTES_PER_ELEMENT } from '../../../../dtype.ts';

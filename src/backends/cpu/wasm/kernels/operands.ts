@@ -83,7 +83,7 @@ export class Operands {
       const data = typedArrayFor(b.dtype, b.size);
       data.set(viewOf(rt, b.dtype, b.ptr, b.size));
       rt.heap.free(b.ptr, b.size * BYTES_PER_ELEMENT[b.dtype]);
-      return this.cpu.adopt(data);
+      return this.cpu.adopt(data, b.dtype);
     });
     this.release(this.temps);
     return out;
