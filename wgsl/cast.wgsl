@@ -6,11 +6,12 @@
 //                       toward zero. Checked explicitly: WGSL's i32(f32) of values outside the range,
 //                       and of NaN, is not the same on every backend (some wrap, some clamp).
 //   int32 → float32     round to nearest (f32(i32))
-//   16-bit → float32    exact; NaN → the quiet NaN 0x7fc00000 (as a JavaScript NaN stored in a Float32Array)
+//   16-bit → float32    exact; a float16 NaN → 0x7fc00000 (the CPU's table holds JavaScript NaNs), a
+//                       bfloat16 one keeps its bits (the CPU shifts them)
 //   → 16-bit            rounded once from the exact source value (float32 or int32 — never through
 //                       float32 first: no double rounding), ties to the even fraction; past the
 //                       largest finite value → ±∞ exactly where IEEE 754 says (float16: |x| ≥ 65520);
-//                       NaN → the positive quiet NaN (float16 0x7e00, bfloat16 0x7fc0); −0 kept
+//                       NaN → the quiet NaN of its sign (float16 ±0x7e00, bfloat16 ±0x7fc0); −0 kept
 //   float16 ↔ bfloat16  through the exact float32 value, so rounded once
 //
 // The conversions between float32 and 16-bit bit patterns are common.wgsl's (f16_to_f32, f32_to_f16, …).

@@ -14,7 +14,7 @@
 //   strided_offsets         where element i of a collapsed shape sits in up to three strided operands
 //   f16_to_f32, bf16_to_f32 16-bit bit patterns → float32 bits, exact
 //   f32_to_f16, f32_to_bf16 float32 bits → 16-bit patterns, rounded to nearest even in integer arithmetic
-//                           (as src/half-float.ts: NaN → the positive quiet NaN, overflow → ±∞)
+//                           (as src/half-float.ts: NaN → the quiet NaN of its sign, overflow → ±∞)
 
 override WG: u32 = 256u;
 
@@ -189,11 +189,8 @@ fn f16_to_f32(h: u32) -> u32 {
   return sign | ((b + 103u) << 23u) | ((m << (23u - b)) & 0x7fffffu); // 103 = 127 − 24
 }
 
-/// bfloat16 bits h → float32 bits (float32's top half; NaN → 0x7fc00000).
+/// bfloat16 bits h → float32 bits: float32's top half (a NaN keeps its sign and payload).
 fn bf16_to_f32(h: u32) -> u32 {
-  if ((h & 0x7fffu) > 0x7f80u) {
-    return 0x7fc00000u;
-  }
   return h << 16u;
 }
 
@@ -211,7 +208,7 @@ fn f32_to_f16(w: u32) -> u32 {
   let sign = (w >> 16u) & 0x8000u;
   let a = w & 0x7fffffffu;
   if (a > 0x7f800000u) {
-    return 0x7e00u;
+    return sign | 0x7e00u; // NaN: quiet, sign kept
   }
   let e = a >> 23u;
   if (e >= 143u) { // 2¹⁶ and up (∞ too): past 65520
@@ -232,7 +229,7 @@ fn f32_to_f16(w: u32) -> u32 {
 /// float32 bits → bfloat16 bits, rounded to nearest even (the top half of the word).
 fn f32_to_bf16(w: u32) -> u32 {
   if ((w & 0x7fffffffu) > 0x7f800000u) {
-    return 0x7fc0u;
+    return ((w >> 16u) & 0x8000u) | 0x7fc0u; // NaN: quiet, sign kept
   }
   return ((w >> 16u) & 0x8000u) | round_even(w & 0x7fffffffu, 16u);
 }
