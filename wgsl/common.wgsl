@@ -12,6 +12,7 @@
 //   lse_push, wg_lse        a running (max m, Σ exp(x − m)) in one pass (softmax, cross entropy)
 //   binary_op               x ∘ y for the OP codes of binary.wgsl and scalar.wgsl
 //   strided_offsets         where element i of a collapsed shape sits in up to three strided operands
+//   StridedParams           the uniforms of a strided view's kernels (strided.wgsl, strided-half.wgsl)
 //   f16_to_f32, bf16_to_f32 16-bit bit patterns → float32 bits, exact
 //   f32_to_f16, f32_to_bf16 float32 bits → 16-bit patterns, rounded to nearest even in integer arithmetic
 //                           (as src/half-float.ts: NaN → the quiet NaN of its sign, overflow → ±∞)
@@ -145,6 +146,15 @@ fn binary_op(op: u32, x: f32, y: f32) -> f32 {
     case 4u: { return select(0.0, 1.0, x == y); }
     default: { return select(0.0, 1.0, x > y); }
   }
+}
+
+/// A strided view: n elements of shape (≤ 8 axes, vec4-packed) at offset + Σ coordinate·stride.
+struct StridedParams {
+  n: u32,
+  rank: u32,
+  offset: u32,
+  shape: array<vec4u, 2>,
+  strides: array<vec4u, 2>,
 }
 
 /// Element i of a shape (its first `rank` ≤ 8 sizes, packed in two vec4u, row-major) sits at

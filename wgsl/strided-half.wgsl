@@ -5,21 +5,13 @@
 //                                       sets its half of the word with two atomics (clear, then or): the
 //                                       other half may be another thread's, written at the same time
 //
-// Bindings:  @binding(0) uniform Params { n, rank, offset, shape[8], strides[8] } (vec4-packed; n = elements)
+// Bindings:  @binding(0) uniform StridedParams (common.wgsl) { n, rank, offset, shape[8], strides[8] } (vec4-packed; n = elements)
 //            @binding(1) a: array<u32> (read)   @binding(2) b: array<atomic<u32>> (written)
 // Overrides: WG
 // Grid:      gather ceil(⌈n / 2⌉ / WG), scatter ceil(n / WG) workgroups, split over x and y when above 65535
 
 
-struct Params {
-  n: u32,
-  rank: u32,
-  offset: u32,
-  shape: array<vec4u, 2>,
-  strides: array<vec4u, 2>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: StridedParams;
 @group(0) @binding(1) var<storage, read> a: array<u32>;
 @group(0) @binding(2) var<storage, read_write> b: array<atomic<u32>>;
 
