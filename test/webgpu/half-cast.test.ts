@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backends/backend.ts';
 import type { DType, TypedArray } from '../../src/dtype.ts';
 import { decodeHalf, HALF_FORMATS, type HalfDType } from '../../src/half-float.ts';
+import { zeros } from '../../src/index.ts';
 import { cpu, skipReason, webgpu } from './gpu.ts';
 
 const HALVES: readonly HalfDType[] = ['float16', 'bfloat16'];
@@ -110,8 +111,10 @@ describe.skipIf(!webgpu)(`WebGPU float16 and bfloat16: storage and cast ${skipRe
     expect(gpu.supportsDtype('float16') && gpu.supportsDtype('bfloat16')).toBe(true);
   });
 
-  it('an upload of a Uint16Array without its 16-bit dtype is an error naming upload', () => {
+  it('an upload of a Uint16Array without its 16-bit dtype is an error naming upload; float64 is refused naming the four dtypes webgpu holds', () => {
     expect(() => gpu.upload(new Uint16Array(2))).toThrow(/upload: a Uint16Array holds float16 or bfloat16 bit patterns; pass dtype/);
+    expect(() => zeros([2], { device: 'webgpu', dtype: 'float64' })).toThrow(/zeros: dtype float64 is not supported on webgpu; expected float32, int32, float16 or bfloat16 \(float64 lives on the CPU\)/);
+    expect(() => gpu.kernels.full('float64', 2, 0)).toThrow(/full: dtype float64 is not supported on webgpu; expected float32, int32, float16 or bfloat16/);
   });
 
   for (const half of HALVES) {
