@@ -88,13 +88,13 @@ describe('dtype mismatches', () => {
   it('float ops reject int32 inputs', () => {
     const i = zeros([2], { dtype: 'int32' });
     for (const [op, fn] of [['tanh', ops.tanh], ['exp', ops.exp], ['sum', (t: typeof i) => ops.sum(t)], ['softmax', (t: typeof i) => ops.softmax(t)]] as const) {
-      expectError(() => fn(i), op, 'input [2] (int32, cpu) is not floating point', 'expected float32 or float64');
+      expectError(() => fn(i), op, 'input [2] (int32, cpu) is not floating point', 'expected float32, float64, float16 or bfloat16');
     }
     expectError(() => ops.add(i, i), 'add', '(int32, cpu) is not floating point');
   });
 
   it('cast: unknown dtype, int32 of a tensor that requires grad', () => {
-    expectError(() => ops.cast(f32([2]), 'bf16' as DType), 'cast', "unknown dtype 'bf16'", 'expected one of float32, float64, int32');
+    expectError(() => ops.cast(f32([2]), 'bf16' as DType), 'cast', "unknown dtype 'bf16'", 'expected one of float32, float64, float16, bfloat16, int32');
     expectError(() => ops.cast(zeros([2], { requiresGrad: true }), 'int32'), 'cast', 'x [2] (float32, cpu) requires grad', 'not differentiable');
   });
 
@@ -165,7 +165,9 @@ describe('factories and random', () => {
     expectError(() => tensor(new Float32Array(5), { shape: [2, 2] }), 'tensor', 'data has 5 elements');
     expectError(() => zeros([2, -1]), 'zeros', 'invalid shape [2, -1]', 'non-negative integers');
     expectError(() => ones([1.5]), 'ones', 'invalid shape [1.5]');
-    expectError(() => full([2], 1, { dtype: 'float16' as DType }), 'full', "unknown dtype 'float16'", 'expected one of float32, float64, int32');
+    expectError(() => full([2], 1, { dtype: 'float8' as DType }), 'full', "unknown dtype 'float8'", 'expected one of float32, float64, float16, bfloat16, int32');
+    expectError(() => tensor(new Uint16Array(2)), 'tensor', 'a Uint16Array holds float16 or bfloat16 bit patterns', "pass dtype: 'float16' or 'bfloat16' (got none)");
+    expectError(() => tensor(new Uint16Array(2), { dtype: 'float32' }), 'tensor', 'a Uint16Array holds float16 or bfloat16 bit patterns', '(got float32)');
     expectError(() => eye(-1), 'eye', 'invalid shape [-1, -1]');
     expectError(() => arange(0, 5, 0), 'arange', 'step must be a finite non-zero number, got 0');
     expectError(() => arange(0, 5, NaN), 'arange', 'step must be a finite non-zero number, got NaN');
@@ -176,7 +178,7 @@ describe('factories and random', () => {
     expectError(() => arange(0, 1e300, 1e-300), 'arange', 'has Infinity elements; expected at most 2147483647');
     expectError(() => arange(0, 2 ** 31), 'arange', 'has 2147483648 elements; expected at most 2147483647');
     expectError(() => zeros([2], { dtype: 'int32', requiresGrad: true }), 'zeros', 'only floating-point tensors can require grad; got dtype int32');
-    expectError(() => rand([2], { dtype: 'int32' }), 'rand', 'dtype must be float32 or float64, got int32');
+    expectError(() => rand([2], { dtype: 'int32' }), 'rand', 'dtype must be a float dtype (float32, float64, float16, bfloat16), got int32');
     expectError(() => randn([-2]), 'randn', 'invalid shape [-2]');
   });
 

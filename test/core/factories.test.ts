@@ -153,7 +153,7 @@ describe('tensor() refuses what it cannot represent', () => {
 
   it('gradients only for floating-point tensors, however requiresGrad is set', () => {
     const ints = tensor([1, 2], { dtype: 'int32' });
-    expect(err(() => void (ints.requiresGrad = true))).toBe('requiresGrad: tensor [2] (int32, cpu) is not floating point; only float32 and float64 tensors have gradients');
+    expect(err(() => void (ints.requiresGrad = true))).toBe('requiresGrad: tensor [2] (int32, cpu) is not floating point; only float tensors (float32, float64, float16, bfloat16) have gradients');
     expect(ints.requiresGrad).toBe(false);
     expect(err(() => tensor([1], { dtype: 'int32', requiresGrad: true }))).toBe('tensor: only floating-point tensors can require grad; got dtype int32');
   });
