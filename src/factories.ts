@@ -28,7 +28,7 @@ function resolve(op: string, opts: CreateOptions, fallbackDtype: DType = 'float3
   if (!DTYPES.includes(dtype)) fail(op, `unknown dtype '${String(dtype)}'; expected one of ${DTYPES.join(', ')}`);
   const backend = getBackend(opts.device ?? defaultDevice());
   if (!backend.supportsDtype(dtype)) {
-    fail(op, `dtype ${dtype} is not supported on ${backend.device}; expected ${backend.device === 'webgpu' ? 'float32 or int32 (float64 lives on the CPU)' : 'a supported dtype'}`);
+    fail(op, `dtype ${dtype} is not supported on ${backend.device}; expected ${backend.device === 'webgpu' ? 'float32, int32, float16 or bfloat16 (float64 lives on the CPU)' : 'a supported dtype'}`);
   }
   if (opts.requiresGrad && !isFloat(dtype)) fail(op, `only floating-point tensors can require grad; got dtype ${dtype}`);
   return { backend, dtype };

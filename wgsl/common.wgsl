@@ -12,6 +12,10 @@
 //   lse_push, wg_lse        a running (max m, Σ exp(x − m)) in one pass (softmax, cross entropy)
 //   binary_op               x ∘ y for the OP codes of binary.wgsl and scalar.wgsl
 //   strided_offsets         where element i of a collapsed shape sits in up to three strided operands
+//   StridedParams           the uniforms of a strided view's kernels (strided.wgsl, strided-half.wgsl)
+//   f16_to_f32, bf16_to_f32 16-bit bit patterns → float32 bits, exact
+//   f32_to_f16, f32_to_bf16 float32 bits → 16-bit patterns, rounded to nearest even in integer arithmetic
+//                           (as src/half-float.ts: NaN → the quiet NaN of its sign, overflow → ±∞)
 
 override WG: u32 = 256u;
 
@@ -144,6 +148,15 @@ fn binary_op(op: u32, x: f32, y: f32) -> f32 {
   }
 }
 
+/// A strided view: n elements of shape (≤ 8 axes, vec4-packed) at offset + Σ coordinate·stride.
+struct StridedParams {
+  n: u32,
+  rank: u32,
+  offset: u32,
+  shape: array<vec4u, 2>,
+  strides: array<vec4u, 2>,
+}
+
 /// Element i of a shape (its first `rank` ≤ 8 sizes, packed in two vec4u, row-major) sits at
 /// Σ_axis coordinate·stride in each operand: the three results are the offsets for the strides
 /// s0, s1 and s2 (pass array<vec4u, 2>() for an operand that is not there). The host collapses
@@ -165,4 +178,68 @@ fn strided_offsets(i: u32, rank: u32, shape: array<vec4u, 2>, s0: array<vec4u, 2
     at += coord * vec3u(a[v][lane], b[v][lane], c[v][lane]);
   }
   return at;
+}
+
+/// float16 bits h → the float32 bits of the same value (exact; subnormals normalised by hand).
+fn f16_to_f32(h: u32) -> u32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0x1fu) {
+    return select(sign | 0x7f800000u, 0x7fc00000u, m != 0u);
+  }
+  if (e != 0u) {
+    return sign | ((e + 112u) << 23u) | (m << 13u); // 112 = 127 − 15
+  }
+  if (m == 0u) {
+    return sign;
+  }
+  // m·2⁻²⁴ with the leading one of m at bit b: 2^(b − 24)·(1 + rest)
+  let b = firstLeadingBit(m);
+  return sign | ((b + 103u) << 23u) | ((m << (23u - b)) & 0x7fffffu); // 103 = 127 − 24
+}
+
+/// bfloat16 bits h → float32 bits: float32's top half (a NaN keeps its sign and payload).
+fn bf16_to_f32(h: u32) -> u32 {
+  return h << 16u;
+}
+
+/// q + 1 when the `shift` low bits dropped from v round q = v >> shift up: more than half, or half and q odd (1 ≤ shift ≤ 31).
+fn round_even(v: u32, shift: u32) -> u32 {
+  let q = v >> shift;
+  let rest = v & ((1u << shift) - 1u);
+  let half = 1u << (shift - 1u);
+  return q + select(0u, 1u, rest > half || (rest == half && (q & 1u) == 1u));
+}
+
+/// float32 bits → float16 bits, rounded to nearest even (a carry out of the fraction raises the
+/// exponent, and out of the largest finite exponent gives ∞: 65520 → ∞).
+fn f32_to_f16(w: u32) -> u32 {
+  let sign = (w >> 16u) & 0x8000u;
+  let a = w & 0x7fffffffu;
+  if (a > 0x7f800000u) {
+    return sign | 0x7e00u; // NaN: quiet, sign kept
+  }
+  let e = a >> 23u;
+  if (e >= 143u) { // 2¹⁶ and up (∞ too): past 65520
+    return sign | 0x7c00u;
+  }
+  let m = a & 0x7fffffu;
+  if (e >= 113u) { // normal in float16: biased exponent e − 112 ≥ 1
+    return sign | (((e - 112u) << 10u) + round_even(m, 13u));
+  }
+  // subnormal in float16: q = value / 2⁻²⁴ = (m | 2²³)·2^(e − 126); below 2⁻²⁵ (shift > 24) rounds to 0
+  let shift = 126u - e;
+  if (e == 0u || shift > 24u) {
+    return sign;
+  }
+  return sign | round_even(m | 0x800000u, shift);
+}
+
+/// float32 bits → bfloat16 bits, rounded to nearest even (the top half of the word).
+fn f32_to_bf16(w: u32) -> u32 {
+  if ((w & 0x7fffffffu) > 0x7f800000u) {
+    return ((w >> 16u) & 0x8000u) | 0x7fc0u; // NaN: quiet, sign kept
+  }
+  return ((w >> 16u) & 0x8000u) | round_even(w & 0x7fffffffu, 16u);
 }

@@ -1,6 +1,8 @@
-// full: out[i] = value for i < n, written as raw 32-bit words so one kernel serves float32 and int32.
+// full: out[i] = bits for every word i < n, so one kernel serves every dtype: n elements of
+// float32 or int32 (bits = the value's bit pattern), or 2n of float16 or bfloat16 (bits = the
+// value's 16-bit pattern in both halves; an odd size's padding half gets it too, never read).
 //
-// Bindings:  @binding(0) uniform Params { n, bits }   bits = the value's float32 or int32 bit pattern
+// Bindings:  @binding(0) uniform Params { n, bits }   n = words
 //            @binding(1) out: array<u32> [n]
 // Overrides: WG (threads per workgroup)
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535 (index = (y·X + x)·WG + local)

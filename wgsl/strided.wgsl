@@ -5,21 +5,13 @@
 //   scatter (scatterStrided, in place): b at the view = a (contiguous) (concat, slice backward, assign);
 //                                       the view must not overlap itself (no stride-0 axes)
 //
-// Bindings:  @binding(0) uniform Params { n, rank, offset, shape[8], strides[8] } (vec4-packed)
+// Bindings:  @binding(0) uniform StridedParams (common.wgsl) { n, rank, offset, shape[8], strides[8] } (vec4-packed)
 //            @binding(1) a: array<u32> (read)   @binding(2) b: array<u32> (written)
 // Overrides: WG
 // Grid:      ceil(n / WG) workgroups, split over x and y when above 65535
 
 
-struct Params {
-  n: u32,
-  rank: u32,
-  offset: u32,
-  shape: array<vec4u, 2>,
-  strides: array<vec4u, 2>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: StridedParams;
 @group(0) @binding(1) var<storage, read> a: array<u32>;
 @group(0) @binding(2) var<storage, read_write> b: array<u32>;
 

@@ -1,24 +1,29 @@
 /**
  * The conformance suite in float16 and bfloat16: every op of the table, forward and gradient, on
  * every CPU tier (JavaScript; WebAssembly on one thread, three threads with every call split, and
- * without shared memory) against the float64 reference run on the same, exactly 16-bit, inputs —
- * with tolerances derived from the format's ε and the op's error model (half.ts).
+ * without shared memory) and on WebGPU where an adapter exists (required in CI; packed 16-bit
+ * storage) against the float64 reference run on the same, exactly 16-bit, inputs — with
+ * tolerances derived from the format's ε and the op's error model (half.ts).
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackend, loraFactorStats } from '../../src/index.ts';
-import { evaluate, expectConform, inputValues, REFERENCE, upstreamValues } from './evaluate.ts';
+import { evaluate, expectConform, inputValues, REFERENCE, upstreamValues, type Target } from './evaluate.ts';
 import { cpuHalfTargets, HALF_DTYPES, halfTolerances, needsMagnitudeRun, roundedTo, runsIn } from './half.ts';
 import { OPS } from './op-table.ts';
+import { webgpu } from '../webgpu/gpu.ts';
 
 /** Cases per op and format (each runs the reference and four tiers). */
 const RUNS = Math.min(Number(process.env.FC_RUNS ?? 10), 10);
 
-describe.each(HALF_DTYPES)('conformance of every op in %s on every CPU tier against cpu js float64', (dtype) => {
-  const targets = cpuHalfTargets(dtype);
+const devices = webgpu ? (['cpu', 'webgpu'] as const) : (['cpu'] as const);
+const liveBuffers = () => devices.reduce((n, d) => n + getBackend(d).memory().liveBuffers, 0);
+
+describe.each(HALF_DTYPES)(`conformance of every op in %s on every CPU tier${webgpu ? ' and WebGPU' : ''} against cpu js float64`, (dtype) => {
+  const targets: Target[] = [...cpuHalfTargets(dtype), ...(webgpu ? [{ label: `webgpu ${dtype}`, device: 'webgpu' as const, dtype }] : [])];
   let baseline = { buffers: 0, factors: 0 };
   beforeAll(() => {
-    baseline = { buffers: getBackend('cpu').memory().liveBuffers, factors: loraFactorStats().cached };
+    baseline = { buffers: liveBuffers(), factors: loraFactorStats().cached };
   });
 
   for (const op of OPS.filter((o) => runsIn(o, dtype))) {
@@ -42,6 +47,6 @@ describe.each(HALF_DTYPES)('conformance of every op in %s on every CPU tier agai
   }
 
   it('leaves no buffer behind (but the cached LoRA factors, freed with their matrices by the GC)', () => {
-    expect(getBackend('cpu').memory().liveBuffers - baseline.buffers).toBe(loraFactorStats().cached - baseline.factors);
+    expect(liveBuffers() - baseline.buffers).toBe(loraFactorStats().cached - baseline.factors);
   });
 });

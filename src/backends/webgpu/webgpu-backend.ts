@@ -1,16 +1,18 @@
 import { AllocationTracker } from '../allocations.ts';
 import { Storage, type AllocationStats, type Kernels } from '../backend.ts';
-import { BYTES_PER_ELEMENT, type DType, type TypedArray } from '../../dtype.ts';
+import { dtypeOfArray, type DType, type TypedArray } from '../../dtype.ts';
 import { fail } from '../../errors.ts';
+import { isHalf } from '../../half-float.ts';
+import { withHalfPrecision } from '../half-precision.ts';
 import { unregisterBackend } from '../registry.ts';
 import type { AdapterReport, GpuCounters, PoolStats, WebGpu } from './api.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { GpuContext, Launch } from './gpu-context.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
-import type { Gpu } from './kernels/gpu.ts';
+import { buf, wordsOf, type Gpu } from './kernels/gpu.ts';
 import { layoutKernels } from './kernels/layout.ts';
 import { linalgKernels } from './kernels/linalg.ts';
-import { matmulKernels } from './kernels/matmul.ts';
+import { halfFused, matmulKernels } from './kernels/matmul.ts';
 import { targetGroups, type PlanOptions } from './kernels/matmul-plan.ts';
 import { nnKernels } from './kernels/nn.ts';
 import { optimKernels } from './kernels/optim.ts';
@@ -18,9 +20,20 @@ import { randomKernels } from './kernels/random.ts';
 import { reduceKernels } from './kernels/reduce.ts';
 
 /**
- * WebGPU backend (float32 and int32; float64 lives on the CPU). Every kernel is a WGSL compute
- * shader from wgsl/; kernels only record dispatches, and `read()` is the only read-back (so
- * forward and backward never wait for the GPU). Storages hold pooled GPUBuffers.
+ * WebGPU backend (float32, int32, float16, bfloat16; float64 lives on the CPU). Every kernel is a
+ * WGSL compute shader from wgsl/; kernels only record dispatches, and `read()` is the only
+ * read-back (so forward and backward never wait for the GPU). Storages hold pooled GPUBuffers.
+ *
+ * float16 and bfloat16: stored at 2 bytes per element, two elements packed in each u32 word
+ * (element 2k in the low half of word k; the buffer rounded up to whole words, while
+ * Storage.bytes and the allocation counts stay size·2). WGSL has no 16-bit storage type without
+ * the 'shader-f16' feature (which llvmpipe lacks), so the packed layout serves every adapter:
+ * `cast` (cast.wgsl) converts between every pair of dtypes in integer arithmetic, bit-identical
+ * to the CPU, and `full` writes the packed pattern; every other kernel runs through
+ * withHalfPrecision (half-precision.ts): its 16-bit operands are cast to float32 scratch, the
+ * float32 kernel computes (accumulating in float32), and its outputs are cast back once — except
+ * matmul, whose vec4 kernels widen 16-bit tiles as they load them and round in their epilogue
+ * (kernels/matmul.ts, halfFused): no scratch, no casts, the same bits.
  */
 export class WebGpuBackend implements WebGpu, Gpu {
   readonly device = 'webgpu' as const;
@@ -48,7 +61,7 @@ export class WebGpuBackend implements WebGpu, Gpu {
     const kind = options.llvmpipe ? 'llvmpipe' : 'gpu';
     const threads = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 2;
     this.matmulPlan = { kind, targetGroups: targetGroups(kind, threads), maxLoop: ctx.maxLoopIterations };
-    this.kernels = {
+    const kernels: Kernels = {
       ...elementwiseKernels(this),
       ...layoutKernels(this),
       ...matmulKernels(this),
@@ -58,16 +71,19 @@ export class WebGpuBackend implements WebGpu, Gpu {
       ...linalgKernels(this),
       ...optimKernels(this),
     };
+    // in-place kernels write their 16-bit operands back with a copy (same dtype and size: same words)
+    const widened = withHalfPrecision(kernels, { overwrite: (dst, src) => ctx.copy(buf(src), buf(dst), wordsOf(dst.dtype, dst.size) * 4) });
+    this.kernels = { ...widened, matmul: halfFused(this, widened.matmul) };
   }
 
   supportsDtype(dtype: DType): boolean {
-    return dtype === 'float32' || dtype === 'int32';
+    return dtype !== 'float64';
   }
 
   alloc(op: string, dtype: DType, size: number): Storage<GPUBuffer> {
     this.checkAlive(op);
-    if (!this.supportsDtype(dtype)) fail(op, `dtype ${dtype} is not supported on webgpu; expected float32 or int32 (float64 lives on the CPU)`);
-    const bytes = size * BYTES_PER_ELEMENT[dtype];
+    if (!this.supportsDtype(dtype)) fail(op, `dtype ${dtype} is not supported on webgpu; expected float32, int32, float16 or bfloat16 (float64 lives on the CPU)`);
+    const bytes = wordsOf(dtype, size) * 4;
     const limit = this.ctx.device.limits.maxStorageBufferBindingSize;
     if (bytes > limit) fail(op, `a ${dtype} buffer of ${size} elements (${bytes} bytes) exceeds this adapter's maxStorageBufferBindingSize (${limit} bytes)`);
     const { buffer, reused } = this.pool.acquire(bytes);
@@ -87,22 +103,26 @@ export class WebGpuBackend implements WebGpu, Gpu {
     }
   }
 
-  upload(data: TypedArray): Storage {
-    if (data instanceof Float64Array) fail('upload', 'float64 data cannot live on webgpu; expected a Float32Array or Int32Array (cast to float32 first)');
-    const s = this.alloc('upload', data instanceof Int32Array ? 'int32' : 'float32', data.length);
+  /** A storage holding `data` (a Uint16Array holds the bits of `dtype`, float16 or bfloat16). */
+  upload(data: TypedArray, dtype?: DType): Storage {
+    if (data instanceof Float64Array) fail('upload', 'float64 data cannot live on webgpu; expected a Float32Array, Int32Array or Uint16Array (cast to float32 first)');
+    const s = this.alloc('upload', dtypeOfArray(data, dtype, 'upload'), data.length);
     const buffer = s.handle;
     // writeBuffer runs before commands recorded but not yet submitted: a recycled buffer that
     // they may still read must wait until they are submitted
     if (this.recycled.has(buffer) && this.ctx.hasPending) this.ctx.flush();
-    if (data.byteLength > 0) this.ctx.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    // writeBuffer takes whole words: an odd number of 16-bit elements gets a zero padding half
+    const words = data.length % 2 === 1 && data instanceof Uint16Array ? Uint16Array.from({ length: data.length + 1 }, (_, i) => data[i] ?? 0) : data;
+    if (words.byteLength > 0) this.ctx.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
     return s;
   }
 
   async read(s: Storage): Promise<TypedArray> {
     this.checkAlive('read');
-    const out = s.dtype === 'int32' ? Int32Array : Float32Array;
+    const out = s.dtype === 'int32' ? Int32Array : isHalf(s.dtype) ? Uint16Array : Float32Array;
     if (s.size === 0) return new out(0);
-    return new out(await this.ctx.read(s.handle as GPUBuffer, s.bytes));
+    const bytes = await this.ctx.read(s.handle as GPUBuffer, wordsOf(s.dtype, s.size) * 4);
+    return new out(bytes, 0, s.size);
   }
 
   free(s: Storage): void {

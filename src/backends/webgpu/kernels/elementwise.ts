@@ -1,9 +1,10 @@
-/** full, cast, unary, unaryGrad, binary and where on WebGPU (one thread per output element). */
+/** full, cast (every pair of float32, int32, float16, bfloat16), unary, unaryGrad, binary and where on WebGPU (one thread per output element). */
 import type { BinaryOp, ElementwiseKernels, UnaryOp } from '../../backend.ts';
-import { typedArrayFor } from '../../../dtype.ts';
+import { typedArrayFor, type DType } from '../../../dtype.ts';
+import { encodeHalf, HALF_FORMATS, isHalf } from '../../../half-float.ts';
 import { broadcastStrides, contiguousStrides, sizeOf } from '../../../shape.ts';
 import { Params } from '../gpu-context.ts';
-import { buf, grid1d, type Gpu } from './gpu.ts';
+import { buf, grid1d, wordsOf, type Gpu } from './gpu.ts';
 import { kernelAxes, MAX_RANK } from './layout.ts';
 
 /** The OP override of unary.wgsl. */
@@ -14,10 +15,17 @@ const UNARY_CODE: Readonly<Record<UnaryOp, number>> = {
 /** The OP override of binary.wgsl and scalar.wgsl. */
 const BINARY_CODE: Readonly<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, eq: 4, gt: 5 };
 
-/** The MODE override of cast.wgsl: 0 copy, 1 float32 → int32, 2 int32 → float32. */
-function castMode(from: string, to: string): number {
-  if (from === to) return 0;
-  return to === 'int32' ? 1 : 2;
+/** The FROM and TO overrides of cast.wgsl (float64 never reaches webgpu: alloc refuses it). */
+const CAST_CODE: Readonly<Record<Exclude<DType, 'float64'>, number>> = { float32: 0, int32: 1, float16: 2, bfloat16: 3 };
+
+/** The u32 word that full.wgsl repeats: the value's float32 or int32 bits, or its 16-bit bits twice (two elements per word). */
+function fullWord(dtype: DType, value: number): number {
+  if (isHalf(dtype)) {
+    const bits = encodeHalf(HALF_FORMATS[dtype], value);
+    return (bits | (bits << 16)) >>> 0;
+  }
+  // the value converted exactly as the CPU's typed-array fill does
+  return new Uint32Array(typedArrayFor(dtype, 1).fill(value).buffer)[0]!;
 }
 
 /** Collapsed output shape and per-operand strides of a broadcast over outShape (≤ 8 axes). */
@@ -32,14 +40,17 @@ export function elementwiseKernels(gpu: Gpu): ElementwiseKernels {
   return {
     full(dtype, size, value) {
       const out = gpu.alloc('full', dtype, size);
-      // the value converted exactly as the CPU's typed-array fill does, then sent as its bits
-      const bits = new Uint32Array(typedArrayFor(dtype, 1).fill(value).buffer)[0]!;
-      gpu.run({ shader: 'full', params: new Params().u32(size).u32(bits), buffers: [buf(out)], groups: grid1d(size) });
+      const words = wordsOf(dtype, size);
+      gpu.run({ shader: 'full', params: new Params().u32(words).u32(fullWord(dtype, value)), buffers: [buf(out)], groups: grid1d(words) });
       return out;
     },
     cast(x, dtype) {
       const out = gpu.alloc('cast', dtype, x.size);
-      gpu.run({ shader: 'cast', constants: { MODE: castMode(x.dtype, dtype) }, params: new Params().u32(x.size), buffers: [buf(x), buf(out)], groups: grid1d(x.size) });
+      const codes = CAST_CODE as Record<DType, number>;
+      gpu.run({
+        shader: 'cast', constants: { FROM: codes[x.dtype], TO: codes[dtype] },
+        params: new Params().u32(x.size), buffers: [buf(x), buf(out)], groups: grid1d(wordsOf(dtype, x.size)),
+      });
       return out;
     },
     unary(op, x, param) {

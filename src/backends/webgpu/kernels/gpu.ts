@@ -1,6 +1,6 @@
 /** What the kernel modules need from the backend, and launch-size helpers shared by them. */
 import type { Kernels, Storage } from '../../backend.ts';
-import type { DType } from '../../../dtype.ts';
+import { BYTES_PER_ELEMENT, type DType } from '../../../dtype.ts';
 import { grid, type Launch } from '../gpu-context.ts';
 import type { PlanOptions } from './matmul-plan.ts';
 
@@ -23,6 +23,14 @@ export interface Gpu {
 /** The GPUBuffer behind a storage of this backend. */
 export function buf(s: Storage): GPUBuffer {
   return s.handle as GPUBuffer;
+}
+
+/**
+ * The u32 words holding `size` elements of dtype: one per float32/int32 element, one per two
+ * float16/bfloat16 elements (element 2k in word k's low half, 2k + 1 in its high half).
+ */
+export function wordsOf(dtype: DType, size: number): number {
+  return Math.ceil((size * BYTES_PER_ELEMENT[dtype]) / 4);
 }
 
 /** Threads per workgroup of the 1-D kernels (their WGSL default). */

@@ -1,9 +1,13 @@
-/** Strided copies and broadcasting: the host collapses shapes, the kernels walk ≤ 8 axes. */
+/**
+ * Strided copies and broadcasting: the host collapses shapes, the kernels walk ≤ 8 axes. They copy
+ * elements as they are: 32-bit words (strided.wgsl) or packed 16-bit patterns (strided-half.wgsl).
+ */
 import type { LayoutKernels, StridedView } from '../../backend.ts';
 import { fail, fmtShape } from '../../../errors.ts';
+import { isHalf } from '../../../half-float.ts';
 import { collapseAxes, contiguousStrides, sizeOf } from '../../../shape.ts';
 import { Params } from '../gpu-context.ts';
-import { buf, grid1d, type Gpu } from './gpu.ts';
+import { buf, grid1d, wordsOf, type Gpu } from './gpu.ts';
 
 /** Axes the shaders can walk after collapsing (two vec4u per shape or stride array). */
 export const MAX_RANK = 8;
@@ -31,12 +35,14 @@ export function layoutKernels(gpu: Gpu): LayoutKernels {
     gatherStrided(x, view) {
       const { params, n } = viewParams('gatherStrided', view);
       const out = gpu.alloc('gatherStrided', x.dtype, n);
-      gpu.run({ shader: 'strided', entry: 'gather', params, buffers: [buf(x), buf(out)], groups: grid1d(n) });
+      const shader = isHalf(x.dtype) ? 'strided-half' : 'strided';
+      gpu.run({ shader, entry: 'gather', params, buffers: [buf(x), buf(out)], groups: grid1d(wordsOf(x.dtype, n)) });
       return out;
     },
     scatterStrided(dst, src, view) {
       const { params, n } = viewParams('scatterStrided', view);
-      gpu.run({ shader: 'strided', entry: 'scatter', params, buffers: [buf(src), buf(dst)], groups: grid1d(n) });
+      const shader = isHalf(dst.dtype) ? 'strided-half' : 'strided';
+      gpu.run({ shader, entry: 'scatter', params, buffers: [buf(src), buf(dst)], groups: grid1d(n) });
     },
   };
 }

@@ -13,6 +13,7 @@
  * source states its semantics, tiling, bank analysis, bindings and grid.
  */
 import { fail } from '../../../errors.ts';
+import type { HalfDType } from '../../../half-float.ts';
 
 export interface Variant {
   name: string;
@@ -136,8 +137,40 @@ function tileLoads(v: Variant): { A: Record<'t' | 'n', Load[]>; B: Record<'t' | 
   return { A, B };
 }
 
-/** The WGSL of a variant (without the common.wgsl prelude, which shaders.ts puts in front). */
-export function matmulWgsl(v: Variant): string {
+/** The shader name of a variant reading and writing a 16-bit dtype (packed: 4 elements per vec2u). */
+export function halfVariantName(v: Variant, half: HalfDType): string {
+  return `${v.name}-${half}`;
+}
+
+/**
+ * WGSL that widens 4 packed 16-bit elements (a vec2u) to a vec4f, exactly, and rounds a vec4f back
+ * to them (common.wgsl's integer conversions: round to nearest even, as a cast).
+ */
+function halfIo(half: HalfDType): string[] {
+  const [widen, narrow] = half === 'float16' ? ['f16_to_f32', 'f32_to_f16'] : ['bf16_to_f32', 'f32_to_bf16'];
+  return [
+    `/// 4 ${half} elements (element 4q + i in half i % 2 of word i / 2) → vec4f.`,
+    'fn unpack4(w: vec2u) -> vec4f {',
+    `  return bitcast<vec4f>(vec4u(${widen}(w.x & 0xffffu), ${widen}(w.x >> 16u), ${widen}(w.y & 0xffffu), ${widen}(w.y >> 16u)));`,
+    '}',
+    '',
+    `/// vec4f → 4 ${half} elements, each rounded once.`,
+    'fn pack4(v: vec4f) -> vec2u {',
+    '  let u = bitcast<vec4u>(v);',
+    `  return vec2u(${narrow}(u.x) | (${narrow}(u.y) << 16u), ${narrow}(u.z) | (${narrow}(u.w) << 16u));`,
+    '}',
+    '',
+  ];
+}
+
+/**
+ * The WGSL of a variant (without the common.wgsl prelude, which shaders.ts puts in front). With
+ * `half` (vec4 variants only), a, b, out, bias and c hold that 16-bit dtype packed two per u32
+ * (a vec2u per 4 elements): tile loads widen them to float32 exactly, the products accumulate in
+ * float32, and the epilogue rounds alpha·acc (+ bias) (+ c) once — the result of casting every
+ * operand to float32, multiplying and casting back, bit for bit, without the float32 copies.
+ */
+export function matmulWgsl(v: Variant, half: HalfDType | null = null): string {
   const t = tiling(v);
   const { TM, VN, WG_X, WG_Y, TILE_K } = v;
   const { BM, BN, THREADS, KV, AS, AR, BS, AS_SIZE, BS_SIZE, LA, LB } = t;
@@ -145,7 +178,11 @@ export function matmulWgsl(v: Variant): string {
     (AS_SIZE + BS_SIZE) * 16 > WORKGROUP_BYTES || (v.direct && !v.vec) || (v.direct === 'A' && WG_X !== 1) || (v.direct === 'B' && WG_Y !== 1)) {
     fail('matmul', `variant ${v.name} is inconsistent: ${JSON.stringify(v)}`);
   }
-  const G = v.vec ? 'vec4f' : 'f32';
+  if (half && !v.vec) fail('matmul', `variant ${v.name} reads f32 elements; 16-bit operands need a vec4 variant`);
+  /** Registers and staged tiles: vec4f or f32. Bindings: the same, or vec2u (4 packed 16-bit elements). */
+  const G = v.vec ? 'vec4f' : 'f32', BIND = half ? 'vec2u' : G;
+  /** A global read as float32, and a float32 result as stored. */
+  const rd = (x: string) => (half ? `unpack4(${x})` : x), wr = (x: string) => (half ? `pack4(${x})` : x);
   const ZERO = v.vec ? 'vec4f(0.0)' : '0.0';
   const L: string[] = [];
   const o = (...lines: string[]) => L.push(...lines);
@@ -190,8 +227,9 @@ export function matmulWgsl(v: Variant): string {
     '//',
     '// Bindings:  @binding(0) uniform Params { m, n, k, zCount, aBatchStride, bBatchStride, splits, kChunk, alpha,',
     '//            epilogue (bit 0: + bias, bit 1: + c) }',
-    `//            @binding(1) a: array<${G}>  @binding(2) b: array<${G}>  @binding(3) out: array<${G}>`,
-    `//            @binding(4) bias: array<${G}> [n]  @binding(5) c: array<${G}> (any buffer where the epilogue leaves them out)`,
+    `//            @binding(1) a: array<${BIND}>  @binding(2) b: array<${BIND}>  @binding(3) out: array<${BIND}>`,
+    `//            @binding(4) bias: array<${BIND}> [n]  @binding(5) c: array<${BIND}> (any buffer where the epilogue leaves them out)`,
+    ...(half ? [`//            ${half}: 4 elements per vec2u, widened on load, the epilogue's result rounded once on store.`] : []),
     `// Overrides: TRANS_A, TRANS_B; ALIGNED (m % ${BM} = 0, n % ${BN} = 0, k % ${TILE_K} = 0, kChunk % ${TILE_K} = 0: no bounds checks).`,
     '//            (The epilogue is a uniform, not an override: each override set is a pipeline compiled anew.)',
     `// Grid:      (ceil(n / ${BN}), ceil(m / ${BM}), min(zCount, 65535)); z loops over zCount.`,
@@ -204,21 +242,22 @@ export function matmulWgsl(v: Variant): string {
     'struct Params { m: u32, n: u32, k: u32, zCount: u32, aBatchStride: u32, bBatchStride: u32, splits: u32, kChunk: u32, alpha: f32, epilogue: u32 }',
     '',
     '@group(0) @binding(0) var<uniform> p: Params;',
-    `@group(0) @binding(1) var<storage, read> a: array<${G}>;`,
-    `@group(0) @binding(2) var<storage, read> b: array<${G}>;`,
-    `@group(0) @binding(3) var<storage, read_write> out: array<${G}>;`,
-    `@group(0) @binding(4) var<storage, read> bias: array<${G}>;`,
-    `@group(0) @binding(5) var<storage, read> c: array<${G}>;`,
+    `@group(0) @binding(1) var<storage, read> a: array<${BIND}>;`,
+    `@group(0) @binding(2) var<storage, read> b: array<${BIND}>;`,
+    `@group(0) @binding(3) var<storage, read_write> out: array<${BIND}>;`,
+    `@group(0) @binding(4) var<storage, read> bias: array<${BIND}>;`,
+    `@group(0) @binding(5) var<storage, read> c: array<${BIND}>;`,
     '',
     `var<workgroup> As: array<vec4f, ${AS_SIZE}>;`,
     `var<workgroup> Bs: array<vec4f, ${BS_SIZE}>;`,
-    '');
+    '',
+    ...(half ? halfIo(half) : []));
 
   const loads = tileLoads(v);
   const branch = (flag: string, tl: string[], nl: string[]) => [`  if (${flag}) {`, ...tl.map((x) => `    ${x}`), '  } else {', ...nl.map((x) => `    ${x}`), '  }'];
   const range = `op(a)[row0 .. +${BM}, k0 .. +${TILE_K}] and op(b)[k0 .. +${TILE_K}, col0 .. +${BN}] (zero outside the matrices and past kEnd)`;
   if (!v.prefetch) {
-    const one = (l: Load) => `{ ${l.idx} var v = ${ZERO}; if (ALIGNED || (${l.cond})) { v = ${l.src}; } ${l.store('v')} }`;
+    const one = (l: Load) => `{ ${l.idx} var v = ${ZERO}; if (ALIGNED || (${l.cond})) { v = ${rd(l.src)}; } ${l.store('v')} }`;
     o(`/// Copies ${range} into As and Bs.`,
       'fn load_tiles(li: u32, aBase: u32, bBase: u32, row0: u32, col0: u32, k0: u32, kEnd: u32) {',
       '  let m = p.m; let n = p.n; let k = p.k;',
@@ -226,7 +265,7 @@ export function matmulWgsl(v: Variant): string {
       ...branch('TRANS_B', loads.B.t.map(one), loads.B.n.map(one)),
       '}');
   } else {
-    const fetch = (name: string) => (l: Load, s: number) => `{ ${l.idx} st.${name}${s} = ${ZERO}; if (ALIGNED || (${l.cond})) { st.${name}${s} = ${l.src}; } }`;
+    const fetch = (name: string) => (l: Load, s: number) => `{ ${l.idx} st.${name}${s} = ${ZERO}; if (ALIGNED || (${l.cond})) { st.${name}${s} = ${rd(l.src)}; } }`;
     const stash = (name: string) => (l: Load, s: number) => `{ ${l.idx} ${l.store(`st.${name}${s}`)} }`;
     const fields = [...Array(LA).keys()].map((s) => `a${s}: ${G}`).concat([...Array(LB).keys()].map((s) => `b${s}: ${G}`));
     o('/// A thread\'s share of the next k tile, held in registers while the current tile is multiplied.',
@@ -252,7 +291,7 @@ export function matmulWgsl(v: Variant): string {
     o('/// op(a)[row0 + r, k0 + 4·k4 .. +3] straight from a (stored [m, k]).',
       'fn ra(aBase: u32, row0: u32, r: u32, k0: u32, k4: u32, kEnd: u32) -> vec4f {',
       '  let row = row0 + r; let kq = k0 / 4u + k4;',
-      '  if (ALIGNED || (row < p.m && 4u * kq < kEnd)) { return a[aBase + row * (p.k / 4u) + kq]; }',
+      `  if (ALIGNED || (row < p.m && 4u * kq < kEnd)) { return ${rd('a[aBase + row * (p.k / 4u) + kq]')}; }`,
       '  return vec4f(0.0);',
       '}',
       '');
@@ -261,7 +300,7 @@ export function matmulWgsl(v: Variant): string {
       'fn rb(bBase: u32, col0: u32, c4: u32, k0: u32, kk: u32, kEnd: u32) -> vec4f {',
       `  if (TRANS_B) { return Bs[kk * ${BS}u + c4]; }`,
       '  let kg = k0 + kk; let cq = col0 / 4u + c4;',
-      '  if (ALIGNED || (kg < kEnd && 4u * cq < p.n)) { return b[bBase + kg * (p.n / 4u) + cq]; }',
+      `  if (ALIGNED || (kg < kEnd && 4u * cq < p.n)) { return ${rd('b[bBase + kg * (p.n / 4u) + cq]')}; }`,
       '  return vec4f(0.0);',
       '}',
       '');
@@ -337,9 +376,9 @@ export function matmulWgsl(v: Variant): string {
           '        if (ALIGNED || (row < m && 4u * c4 < n)) {',
           '          let idx = outBase + row * (n / 4u) + c4;',
           `          var v = p.alpha * ${acc(i, j)};`,
-          '          if (hasBias) { v += bias[c4]; }',
-          '          if (hasC) { v += c[idx]; }',
-          '          out[idx] = v;',
+          `          if (hasBias) { v += ${rd('bias[c4]')}; }`,
+          `          if (hasC) { v += ${rd('c[idx]')}; }`,
+          `          out[idx] = ${wr('v')};`,
           '        } }');
       } else {
         o(`      { let col = col0 + 4u * (${j * WG_X}u + tx); let r = p.alpha * ${acc(i, j)};`);

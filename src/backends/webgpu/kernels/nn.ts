@@ -1,7 +1,8 @@
 /** Row-wise kernels (softmax, layerNorm, crossEntropy and their gradients) and embedding rows. */
 import type { NnKernels } from '../../backend.ts';
 import { grid, Params } from '../gpu-context.ts';
-import { buf, grid1d, rowLoops, rowWorkgroup, type Gpu, WG } from './gpu.ts';
+import { isHalf } from '../../../half-float.ts';
+import { buf, grid1d, rowLoops, rowWorkgroup, type Gpu, WG, wordsOf } from './gpu.ts';
 import { COLS, columnLoops } from './reduce.ts';
 
 export function nnKernels(gpu: Gpu): NnKernels {
@@ -75,8 +76,8 @@ export function nnKernels(gpu: Gpu): NnKernels {
       const out = gpu.alloc('embedding', table.dtype, n * dim);
       const tableRows = dim === 0 ? 0 : table.size / dim;
       gpu.run({
-        shader: 'gather-rows', params: new Params().u32(n * dim).u32(dim).u32(tableRows),
-        buffers: [buf(table), buf(indices), buf(out)], groups: grid1d(n * dim),
+        shader: 'gather-rows', constants: { HALF: isHalf(table.dtype) }, params: new Params().u32(n * dim).u32(dim).u32(tableRows),
+        buffers: [buf(table), buf(indices), buf(out)], groups: grid1d(wordsOf(table.dtype, n * dim)),
       });
       return out;
     },
