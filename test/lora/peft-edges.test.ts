@@ -168,6 +168,7 @@ describe('DoRA layer', () => {
     layer.merge();
     layer.dispose();
     expect(cpu.memory().liveBytes).toBe(before - 8 * (5 * 3 + 3)); // the base's W and b go with the layer
+    expect(() => new DoraLinear(linear(5, 3, 2), { rank: 2, alpha: 2 }).dispose()).not.toThrow(); // never merged: no norm kept
   });
 });
 
