@@ -105,6 +105,22 @@ describe('ops.dora', () => {
 });
 
 describe('ops.loraPro', () => {
+  it('frees every intermediate of forward and backward, and names itself in option errors', () => {
+    const x = randn([3, 4], { ...f64, seed: 1, requiresGrad: true });
+    const W = randn([4, 3], { ...f64, seed: 2, parameter: true });
+    const A = randn([4, 2], { ...f64, seed: 3, parameter: true, requiresGrad: true });
+    const B = randn([2, 3], { ...f64, seed: 4, parameter: true, requiresGrad: true });
+    ops.loraPro(x, W, A, B, { scale: 2 }).dispose(); // the factors are cached from here on
+    const before = cpu.memory().liveBytes;
+    const dY = randn([3, 3], { ...f64, seed: 5 });
+    const y = ops.loraPro(x, W, A, B, { scale: 2, dropout: 0.5, seed: 1 });
+    y.backward(dY);
+    for (const t of [y, dY, x.grad!, A.grad!, B.grad!]) t.dispose();
+    expect(cpu.memory().liveBytes).toBe(before);
+    expectError(() => ops.loraPro(x, W, A, B, { scale: 0 }), 'loraPro', 'scale = 0 is invalid');
+  });
+
+
   it('factors nothing when only x needs a gradient, and shares B\'s factor with LoRA-FB', () => {
     const x = randn([3, 4], { ...f64, seed: 1, requiresGrad: true });
     const W = randn([4, 3], { ...f64, seed: 2, parameter: true });
@@ -185,7 +201,39 @@ describe('VeRA', () => {
   });
 });
 
+describe('VeRA projections', () => {
+  it('slices per width: a full-width layer gets A and B themselves, each narrower width its own slice; rank 1 is fine', () => {
+    const proj = new VeraProjections(3, 8, 6, { seed: 1, dtype: 'float64' });
+    const full = proj.slicesFor(8, 6);
+    expect([full.A.storage, full.B.storage]).toEqual([proj.A.storage, proj.B.storage]);
+    expect([full.A.isParameter, proj.slicesFor(5, 4).A.isParameter, proj.slicesFor(5, 4).B.isParameter]).toEqual([true, true, true]);
+    expect([proj.slicesFor(3, 2).A.shape, proj.slicesFor(3, 2).B.shape]).toEqual([[3, 3], [3, 2]]);
+    expectError(() => proj.slicesFor(2, 7), 'VeraProjections', 'a layer W [2, 7] is wider than the shared A [8, 3] and B [3, 6]; expected d ≤ 8 and o ≤ 6');
+    expect(new VeraProjections(1, 2, 2).rank).toBe(1);
+  });
+
+  it('B is uniform in ±√(6/r); dispose() frees A, B and the slices', () => {
+    const before = cpu.memory().liveBytes;
+    const proj = new VeraProjections(4, 64, 64, { seed: 2, dtype: 'float64' });
+    const Bmax = Math.max(...Array.from(proj.B.dataSync(), Math.abs));
+    expect(Bmax).toBeLessThanOrEqual(Math.sqrt(6 / 4));
+    expect(Bmax).toBeGreaterThan(0.9 * Math.sqrt(6 / 4)); // 256 draws: the largest is near the bound
+    for (const t of Object.values(proj.slicesFor(5, 7))) t.dispose();
+    proj.dispose();
+    expect(cpu.memory().liveBytes).toBe(before);
+  });
+});
+
 describe('LoRA+', () => {
+  it('refuses a ratio or lr that is not a finite number, accepts lr = 0, and says why B is needed', () => {
+    const model = new One(4, 3, 1);
+    for (const ratio of [Infinity, NaN, '16' as never]) expectError(() => loraPlusGroups(model, { lr: 1, ratio }), 'loraPlusGroups', `ratio = ${String(ratio)} is invalid`);
+    for (const lr of [Infinity, NaN, '1' as never]) expectError(() => loraPlusGroups(model, { lr, ratio: 16 }), 'loraPlusGroups', `lr = ${String(lr)} is invalid`);
+    expect(loraPlusGroups(model, { lr: 0, ratio: 16 }).map((g) => g.lr)).toEqual([0, 0]);
+    model.fc.bias!.requiresGrad = false;
+    expect(() => loraPlusGroups(model, { lr: 1, ratio: 16 })).toThrow("loraPlusGroups: no trainable lora_B (or 1-D) parameter among fc.weight; LoRA+ scales B's learning rate");
+  });
+
   it('with no A-like parameter trained (LoRA-FA) there is one group, B at λ·lr', () => {
     const layer = new LoraFaLinear(linear(4, 3, 1), { rank: 2, alpha: 2, seed: 1 });
     layer.base.bias!.requiresGrad = false;
