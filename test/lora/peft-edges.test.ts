@@ -139,7 +139,7 @@ describe('ops.loraPro', () => {
 
 describe('DoRA layer', () => {
   it('refuses correction, no options at all and a bad rank, naming DoraLinear; its norm is live by default', () => {
-    expectError(() => new DoraLinear(linear(6, 4, 3), { rank: 2, alpha: 2, correction: 'projected' }), 'DoraLinear', 'correction and ridge do not apply to DoRA');
+    expectError(() => new DoraLinear(linear(6, 4, 3), { rank: 2, alpha: 2, correction: 'closed-form' }), 'DoraLinear', 'correction and ridge do not apply to DoRA');
     expect(() => new DoraLinear(linear(6, 4, 3), undefined as never)).toThrow(LorafaError);
     expect(() => new DoraLinear(linear(6, 4, 3), { rank: 0, alpha: 2 })).toThrow(/^DoraLinear: /);
     expect(new DoraLinear(linear(6, 4, 3), { rank: 2, alpha: 2 }).detachNorm).toBe(false);
