@@ -201,6 +201,22 @@ describe('VeRA', () => {
   });
 });
 
+describe('ops.vera shapes', () => {
+  it('refuses each tensor of the wrong rank or size, naming the expected layout', () => {
+    const t = (shape: number[]) => randn(shape, f64);
+    const ok = { x: [2, 4], W: [4, 3], A: [4, 2], B: [2, 3], d: [2], b: [3] };
+    const bad: Record<string, number[][]> = { A: [[4, 2, 1], [5, 2], [4, 0]], B: [[2, 3, 1], [3, 3], [2, 4]], d: [[2, 1], [3]], b: [[3, 1], [4]] };
+    const run = (s: typeof ok) => () => ops.vera(t(s.x), t(s.W), t(s.A), t(s.B), t(s.d), t(s.b));
+    expect(run(ok)().shape).toEqual([2, 3]);
+    expectError(run({ ...ok, A: [4, 0], B: [0, 3], d: [0] }), 'vera', 'shapes do not fit'); // r = 0
+    for (const [name, shapes] of Object.entries(bad)) {
+      for (const shape of shapes) {
+        expectError(run({ ...ok, [name]: shape }), 'vera', 'shapes do not fit', 'expected x [..., d], W [d, o], A [d, r], B [r, o], d [r], b [o] with r ≥ 1');
+      }
+    }
+  });
+});
+
 describe('VeRA projections', () => {
   it('slices per width: a full-width layer gets A and B themselves, each narrower width its own slice; rank 1 is fine', () => {
     const proj = new VeraProjections(3, 8, 6, { seed: 1, dtype: 'float64' });
