@@ -12,24 +12,14 @@ import { loraPlusGroups } from '../../src/lora/loraplus.ts';
 import { LoraFaLinear } from '../../src/lora/layers.ts';
 import { VeraLinear, VeraProjections } from '../../src/lora/vera-layer.ts';
 import { Linear } from '../../src/nn/linear.ts';
-import { Module } from '../../src/nn/module.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { expectError } from '../helpers/errors.ts';
+import { One } from '../helpers/one-linear.ts';
 
 const f64 = { dtype: 'float64' as const };
 const cpu = getBackend('cpu');
 const linear = (d: number, o: number, s: number, bias = true) => new Linear(d, o, { dtype: 'float64', seed: s, bias });
 
-class One extends Module {
-  fc: Linear;
-  constructor(d: number, o: number, s: number) {
-    super();
-    this.fc = this.registerModule('fc', linear(d, o, s));
-  }
-  forward(x: Tensor): Tensor {
-    return this.fc.forward(x);
-  }
-}
 
 /** DoRA as a generic graph: x·V·diag(m/n), V = W + σAB, n = ‖V‖_col (a constant when detached). */
 function doraGraph(x: Tensor, W: Tensor, A: Tensor, B: Tensor, m: Tensor, scale: number, detach: boolean): Tensor {
