@@ -22,6 +22,8 @@ export class Context<M = Record<string, unknown>> {
   /** The shape of the op's output (set by apply when the op records; the output's own shape array). */
   outputShape: readonly number[] = [];
   private released = false;
+  /** Whether this context still holds the contexts of its inputs (dropped once, when no one holds it). */
+  private holdsInputs = true;
   /** Holders of this context: its output tensor and the later contexts that consume that output. */
   private consumers = 0;
   readonly recording: boolean;
@@ -110,11 +112,15 @@ export class Context<M = Record<string, unknown>> {
   release(cascade = true): void {
     const work: Context<unknown>[] = [this];
     for (let ctx = work.pop(); ctx; ctx = work.pop()) {
-      if (ctx.released) continue;
-      ctx.released = true;
-      for (const slot of ctx.saved) slot?.release(); // untracked aliases without a graph: no recursion
-      ctx.saved = [];
-      if (ctx !== this || cascade) {
+      if (!ctx.released) {
+        ctx.released = true;
+        for (const slot of ctx.saved) slot?.release(); // untracked aliases without a graph: no recursion
+        ctx.saved = [];
+      }
+      // a context backward released (without cascade) still holds its inputs' contexts: those a
+      // failed backward never reached are released here, when the last holder lets go
+      if ((ctx !== this || cascade) && ctx.holdsInputs) {
+        ctx.holdsInputs = false;
         for (const e of ctx.edges) if (e && 'gradFn' in e && --e.gradFn.consumers <= 0) work.push(e.gradFn);
       }
     }

@@ -36,8 +36,10 @@ export function doraWeight(W: Tensor, A: Tensor, B: Tensor, m: Tensor, scale: nu
   const k = W.backend.kernels;
   const V = addScaledInto(view(W, W.shape), scale, mm(A, B));
   const sq = hadamard(V, V);
-  const n = wrap(k.unary('sqrt', columnSums(sq).storage, 0), [W.shape[1]!]);
+  const sums = columnSums(sq);
+  const n = wrap(k.unary('sqrt', sums.storage, 0), [W.shape[1]!]);
   sq.dispose();
+  sums.dispose();
   const s = wrap(k.binary('div', m.storage, m.shape, n.storage, n.shape, m.shape), m.shape);
   return { V, n, s };
 }

@@ -6,7 +6,7 @@
  * engine holds freed. Own file (own process), so live bytes are not disturbed by other files.
  */
 import { describe, expect, it } from 'vitest';
-import { Context, Function, getBackend, keep, measureSaved, ops, savedStats, scope, Tensor, tensor } from '../../src/index.ts';
+import { Context, detectAnomaly, Function, getBackend, keep, measureSaved, ops, savedStats, scope, Tensor, tensor } from '../../src/index.ts';
 import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
 
 const cpu = getBackend('cpu');
@@ -165,6 +165,22 @@ describe('releasing a graph without backward', () => {
     expect(savedStats().liveBytes).toBeGreaterThan(before);
     d.dispose();
     a.dispose();
+    expect(savedStats().liveBytes).toBe(before);
+  });
+
+  it('after a backward that failed midway, dropping the outputs frees what the contexts it never reached saved', () => {
+    const x = f64([4, 1]);
+    const before = savedStats().liveBytes;
+    const h = ops.exp(x); //                saves its output: reached by no backward below
+    const t = ops.sub(h, Math.exp(1));
+    const s = ops.sqrt(t); //               saves its output; its gradient 1/(2√t) is ∞ at x = 1
+    const y = ops.sum(s); //                released by backward, which then fails at sqrt
+    expect(() => detectAnomaly(() => y.backward())).toThrow(/^sqrt: anomaly detected/);
+    expect(savedStats().liveBytes).toBeGreaterThan(before);
+    y.dispose(); //                         sum's context, already released, lets go of sqrt's
+    s.dispose();
+    t.dispose();
+    h.dispose();
     expect(savedStats().liveBytes).toBe(before);
   });
 });

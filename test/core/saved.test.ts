@@ -165,4 +165,15 @@ describe('saved-tensor accounting (exact bytes)', () => {
     expect(r.peakBytes).toBe(800);
     expect(r.bytes).toBe(8);
   });
+
+  it('a report is final when measureSaved returns: later saves are not added to it', () => {
+    const x = activation([2, 3]);
+    const r = measureSaved(() => ops.exp(x));
+    const later = ops.tanh(x);
+    expect(r.entries.map((e) => e.op)).toEqual(['exp']);
+    expect(measureSaved(() => ops.exp(x)).entries.map((e) => e.op)).toEqual(['exp']);
+    expect(r.entries.map((e) => e.op)).toEqual(['exp']);
+    r.result.dispose();
+    later.dispose();
+  });
 });

@@ -4,7 +4,7 @@
  * WebGPU: the CPU kernels behind a backend with no readSync and no float64).
  */
 import { describe, expect, it } from 'vitest';
-import { LorafaError, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
+import { getBackend, LorafaError, ops, randn, tensor, Tensor, zeros } from '../../src/index.ts';
 import { CpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
 import type { Backend } from '../../src/backends/backend.ts';
 import { registerBackend } from '../../src/backends/registry.ts';
@@ -12,6 +12,11 @@ import { loraFactor, loraFactorStats, prepareLoraFactor, primeLoraFactor, releas
 import { Linear } from '../../src/nn/linear.ts';
 import { LoraFaLinear, LoraFbLinear } from '../../src/lora/layers.ts';
 import { expectClose } from '../helpers/allclose.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const step = (A: Tensor) => {
   const B = randn([A.shape[1]!, 3], { seed: 5, dtype: A.dtype, parameter: true, requiresGrad: true });
@@ -94,6 +99,25 @@ describe('factor cache', () => {
     const A = tensor([[1, 1], [1, 1], [0, 0]], { dtype: 'float64', parameter: true });
     expect(() => loraFactor('test', A, 'columns', 1e-300)).toThrow(/test: AᵀA \+ 1e-300·I of A \[3, 2\] \(float64\) is (singular|ill-conditioned).*; use a larger ridge/);
     expect(loraFactor('test', A, 'columns', 0.1).dataSync().every(Number.isFinite)).toBe(true);
+  });
+
+  it('frees the factor of a matrix the garbage collector reclaimed', async () => {
+    const collect = async () => {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 5)); // finalizers run as tasks after a collection
+    };
+    for (let i = 0; i < 3; i++) await collect(); // what earlier tests left to the collector goes first
+    const before = loraFactorStats().cached;
+    const liveBefore = getBackend('cpu').memory().liveBytes;
+    (() => {
+      const A = randn([5, 2], { seed: 7, dtype: 'float64', parameter: true });
+      loraFactor('test', A, 'columns').dispose();
+      A.dispose(); // the storage object stays until collected; so does its cache entry
+    })();
+    expect(loraFactorStats().cached).toBe(before + 1);
+    for (let i = 0; i < 20 && loraFactorStats().cached > before; i++) await collect();
+    expect(loraFactorStats().cached).toBe(before);
+    expect(getBackend('cpu').memory().liveBytes).toBe(liveBefore); // the 2×2 float64 factor is freed too
   });
 
   it("the 'rows' side factors BBᵀ (LoRA-FB)", () => {

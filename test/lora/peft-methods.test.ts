@@ -20,12 +20,12 @@ import { loraPlusGroups } from '../../src/lora/loraplus.ts';
 import { LoraFaLinear, LoraFbLinear, LoraLinear, LoraProLinear, type LoraAdapterLinear } from '../../src/lora/layers.ts';
 import { VeraLinear, VeraProjections } from '../../src/lora/vera-layer.ts';
 import { Linear } from '../../src/nn/linear.ts';
-import { Module } from '../../src/nn/module.ts';
 import { SGD } from '../../src/optim/sgd.ts';
 import { singularValues, mat, matmul as dmm, transpose, norm, sub, scale as dscale, combine, type Mat } from '../../src/verify/dense.ts';
 import { dim, seed } from '../helpers/arbitraries.ts';
 import { expectClose } from '../helpers/allclose.ts';
 import { expectError } from '../helpers/errors.ts';
+import { One } from '../helpers/one-linear.ts';
 
 const EPS = 2 ** -52;
 const f64 = { dtype: 'float64' as const };
@@ -33,17 +33,6 @@ const sigmaSign = fc.boolean().map((neg) => (neg ? -1 : 1));
 const host = (t: Tensor): Mat => mat(t.shape[0]!, t.shape.length > 1 ? t.shape[1]! : 1, Float64Array.from(t.dataSync()));
 const linear = (d: number, o: number, s: number) => new Linear(d, o, { dtype: 'float64', seed: s });
 
-/** One Linear inside a module, so applyAdapters and fullGradients can target it by name. */
-class One extends Module {
-  fc: Linear;
-  constructor(d: number, o: number, s: number) {
-    super();
-    this.fc = this.registerModule('fc', linear(d, o, s));
-  }
-  forward(x: Tensor): Tensor {
-    return this.fc.forward(x);
-  }
-}
 
 describe('rsLoRA', () => {
   it('σ = α/√r; with orthonormal A the first step gain σ²‖A‖_F² = α² for every r (LoRA: α²/r)', () => {
