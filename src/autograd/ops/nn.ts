@@ -8,6 +8,7 @@ import { div } from './elementwise.ts';
 import { sum } from './reduce.ts';
 import { reshape, transpose } from './shape.ts';
 import { checkFloat, wrap } from './util.ts';
+import { autocastOp } from '../autocast.ts';
 
 /** Rows and columns of x seen as [rows, last axis]. */
 function rowsCols(x: Tensor): [number, number] {
@@ -54,8 +55,8 @@ function alongAxis(op: string, F: typeof SoftmaxLast, x: Tensor, axis: number): 
   return y;
 }
 
-export const softmax = (x: Tensor, axis = -1): Tensor => alongAxis('softmax', SoftmaxLast, x, axis);
-export const logSoftmax = (x: Tensor, axis = -1): Tensor => alongAxis('logSoftmax', LogSoftmaxLast, x, axis);
+export const softmax = (x: Tensor, axis = -1): Tensor => autocastOp('float32', [x], (cx) => alongAxis('softmax', SoftmaxLast, cx, axis));
+export const logSoftmax = (x: Tensor, axis = -1): Tensor => autocastOp('float32', [x], (cx) => alongAxis('logSoftmax', LogSoftmaxLast, cx, axis));
 
 /**
  * Forward: y = (x − μ)/√(σ² + eps)·γ + β over the last axis (biased variance).
@@ -100,7 +101,7 @@ export class LayerNorm extends Function {
 }
 
 export function layerNorm(x: Tensor, gamma: Tensor | null = null, beta: Tensor | null = null, eps = 1e-5): Tensor {
-  return LayerNorm.apply(x, gamma, beta, eps);
+  return autocastOp('float32', [x, gamma, beta], (cx, cg, cb) => LayerNorm.apply(cx, cg, cb, eps));
 }
 
 interface CrossEntropyMeta {
@@ -175,7 +176,7 @@ function withIndices<T>(op: string, idx: Indices, like: Tensor, run: (indices: T
 }
 
 export function crossEntropy(logits: Tensor, targets: Indices, options: { ignoreIndex?: number } = {}): Tensor {
-  return withIndices('crossEntropy', targets, logits, (t) => CrossEntropy.apply(logits, t, options.ignoreIndex ?? -100));
+  return autocastOp('float32', [logits], (cl) => withIndices('crossEntropy', targets, cl, (t) => CrossEntropy.apply(cl, t, options.ignoreIndex ?? -100)));
 }
 
 /**
