@@ -1,5 +1,6 @@
 import { isTensor } from '../autograd/tensor-class.ts';
 import { fail } from '../errors.ts';
+import { isFloat } from '../dtype.ts';
 import type { Tensor } from '../tensor.ts';
 
 /**
@@ -45,7 +46,7 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
       if (!(typeof g.lr === 'number' && g.lr >= 0 && Number.isFinite(g.lr))) fail(op, `${where}lr = ${g.lr}; expected a finite non-negative number`);
       check(g, where);
     });
-    const bad = this.params.find((p) => !p.requiresGrad || (p.dtype !== 'float32' && p.dtype !== 'float64'));
+    const bad = this.params.find((p) => !p.requiresGrad || !isFloat(p.dtype));
     if (bad) fail(op, `parameter '${bad.name || '(unnamed)'}' (${bad.dtype}, requiresGrad ${bad.requiresGrad}) cannot be optimized; expected float tensors that require grad`);
     this.base = defaults.lr;
     this.ratios = this.paramGroups.map((g) => (this.base > 0 ? g.lr / this.base : g.lr === 0 ? 1 : null));
