@@ -137,17 +137,24 @@ export class CrossEntropy extends Function {
     const k = logits.backend.kernels;
     const r = k.crossEntropy(logits.storage, targets.storage, rows, classes, ignoreIndex);
     const losses = wrap(r.loss, [rows]), valid = wrap(r.valid, [rows]), lse = wrap(r.lse, [rows]);
+    // 16-bit logits: the row losses are summed and divided in float32 (the kernel's valid and lse
+    // are float32) and the mean rounded once to the logits' dtype
+    const wide = losses.dtype === valid.dtype ? null : wrap(k.cast(r.loss, valid.dtype), [rows]);
     const count = sum(valid);
-    const loss = div(sum(losses), count);
+    const mean = div(sum(wide ?? losses), count);
+    const loss = mean.dtype === logits.dtype ? mean : wrap(k.cast(mean.storage, logits.dtype), []);
     ctx.meta = { ignoreIndex };
     ctx.saveForBackward(logits, lse, targets, count);
-    for (const t of [losses, valid, lse, count]) t.dispose();
+    for (const t of [losses, valid, lse, count, wide]) t?.dispose();
+    if (loss !== mean) mean.dispose();
     return loss;
   }
   static override backward(ctx: Context<CrossEntropyMeta>, g: Tensor) {
     const [logits, lse, targets, count] = ctx.savedTensors as Tensor[] as [Tensor, Tensor, Tensor, Tensor];
     const [rows, classes] = logits.shape as [number, number];
-    const scale = div(g, count);
+    const wide = g.dtype === count.dtype ? null : wrap(g.backend.kernels.cast(g.storage, count.dtype), g.shape);
+    const scale = div(wide ?? g, count);
+    wide?.dispose();
     return [wrap(g.backend.kernels.crossEntropyGrad(logits.storage, lse.storage, targets.storage, scale.storage, rows, classes, ctx.meta.ignoreIndex), logits.shape), null, null];
   }
 }
