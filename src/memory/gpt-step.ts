@@ -16,7 +16,7 @@
 import type { GptConfig } from '../nn/transformer.ts';
 import type { AdapterKind } from './adapters.ts';
 import { fail } from '../errors.ts';
-import { baseLayerActivations, elementBytes, layerActivations, layerLinears, methodMemory, PRECISION_BYTES, type Checkpointing, type ElementBytes, type TransformerConfig } from './model.ts';
+import { baseLayerActivations, elementBytes, layerActivations, layerLinears, methodMemory, mlpOutputBytes, PRECISION_BYTES, savedWeights, type Checkpointing, type ElementBytes, type TransformerConfig } from './model.ts';
 import type { TrainingPrecision } from './precision.ts';
 
 export interface Correction {
@@ -56,7 +56,7 @@ export function transformerConfig(cfg: GptConfig): TransformerConfig {
  * every linear adapted this is the full set minus the attention LayerNorm's input and statistics.
  * Under autocast P·V keeps its own 16-bit copy of P (P̃) and QKᵀ's scale a 2-byte copy.
  */
-function blockZero(tcfg: TransformerConfig, run: GptStep, T: ReadonlySet<string>, b: ElementBytes): number {
+function blockZero(tcfg: TransformerConfig, run: GptStep, T: ReadonlySet<string>, b: ElementBytes, gelu: number): number {
   const N = run.batch * run.seq, d = tcfg.hidden, P = tcfg.heads * run.batch * run.seq * run.seq;
   const autocast = run.precision === 'autocast-bf16';
   const qk = T.has('q') || T.has('k');
@@ -67,20 +67,21 @@ function blockZero(tcfg: TransformerConfig, run: GptStep, T: ReadonlySet<string>
     + (qk ? N * d * b.matmul : 0) //                                         V, kept by P̃·V for P̃'s gradient
     + (autocast && qk ? b.matmul : 0) //                                     the scale's copy, kept by ·(1/√dh)
     + (h ? N * d * b.float32 + 2 * N * 4 : 0) //                             MLP LayerNorm input, mean and rstd (float32)
-    + (h || T.has('up') ? N * tcfg.ffn * b.matmul : 0); //                   GELU input
+    + (h || T.has('up') ? N * tcfg.ffn * gelu : 0); //                       GELU input
 }
 
 /**
- * Under autocast, block 0's linears whose input needs no gradient keep no 16-bit weight copies
- * (nothing before block 0 trains): q, k and v always, o unless q, k or v train, up unless one of
- * q, k, v, o trains, down unless one of those or up trains.
+ * Under autocast, the 16-bit weight copies block 0's linears do not keep because their input
+ * needs no gradient (nothing before block 0 trains): q, k and v always, o unless q, k or v train,
+ * up unless one of q, k, v, o trains, down unless one of those or up trains (savedWeights).
  */
 function blockZeroWeightCopies(tcfg: TransformerConfig, method: AdapterKind, run: GptStep, T: ReadonlySet<string>, b: ElementBytes): number {
   const attn = T.has('q') || T.has('k') || T.has('v'), h = attn || T.has('o');
   const inputNeedsGrad: Record<string, boolean> = { q: false, k: false, v: false, o: attn, up: h, down: h || T.has('up') };
-  const copies = layerActivations(tcfg, method, { batch: run.batch, seq: run.seq, bytes: 4, rank: run.rank, targets: [...T], precision: run.precision }).kept
-    .filter((i) => i.name.endsWith('weight copies (autocast)'));
-  return copies.filter((i) => !inputNeedsGrad[i.name.split(':')[0]!]).reduce((n, i) => n + i.elements * b.matmul, 0);
+  return layerLinears(tcfg).filter((l) => !inputNeedsGrad[l.name]).reduce((n, l) => {
+    const kind = T.has(l.name) ? method : 'full', dims = { d: l.in, o: l.out, r: run.rank };
+    return n + (savedWeights(kind, dims, true) - savedWeights(kind, dims, false)) * b.matmul;
+  }, 0);
 }
 
 /**
@@ -112,9 +113,9 @@ export function savedBreakdown(cfg: GptConfig, method: AdapterKind, run: GptStep
   if (method === 'full') {
     corrections.push({ what: 'token indices (int32 [b, s])', bytes: N * 4, why: 'the trained embedding table needs them for its scatter-add backward' });
   } else if (mode === 'none') {
-    const base = baseLayerActivations(tcfg, shape).filter((i) => !i.name.endsWith('mask'));
+    const base = baseLayerActivations(tcfg, shape, method).filter((i) => !i.name.endsWith('mask'));
     const full = base.reduce((n, i) => n + i.bytes, 0) + 4 * N * 4; // with block 0's two LayerNorms' statistics
-    corrections.push({ what: 'block 0 before its first adapted linear', bytes: blockZero(tcfg, run, T, b) - full, why: 'the embeddings and the base are frozen, so no gradient reaches block 0\'s input: its ops before the first adapted linear record nothing (with all six adapted: the attention LayerNorm)' });
+    corrections.push({ what: 'block 0 before its first adapted linear', bytes: blockZero(tcfg, run, T, b, mlpOutputBytes({ ...shape, targets: [...T] }, method)) - full, why: 'the embeddings and the base are frozen, so no gradient reaches block 0\'s input: its ops before the first adapted linear record nothing (with all six adapted: the attention LayerNorm)' });
   } else if (mode === 'selective') {
     corrections.push({ what: 'block 0 attention LayerNorm statistics', bytes: -2 * N * 4, why: 'nothing before block 0 needs a gradient, so its first LayerNorm records nothing' });
   }

@@ -148,7 +148,7 @@ const ATTENTION_SCORE_ITEMS = new Set(['softmax output', 'attention dropout mask
  * while it recomputes that layer (the rest of the layer's tensors).
  */
 export function layerActivations(cfg: TransformerConfig, method: AdapterKind, run: RunShape): { kept: Item[]; recomputed: Item[] } {
-  const all = [...baseLayerActivations(cfg, run), ...adapterLayerActivations(cfg, method, run)];
+  const all = [...baseLayerActivations(cfg, run, method), ...adapterLayerActivations(cfg, method, run)];
   const mode = run.checkpoint ?? 'none';
   if (mode === 'none') return { kept: all, recomputed: [] };
   if (mode === 'selective') {
@@ -158,10 +158,22 @@ export function layerActivations(cfg: TransformerConfig, method: AdapterKind, ru
   return { kept: [{ name: 'layer input (checkpoint)', elements: N * cfg.hidden, bytes: N * cfg.hidden * elementBytes(run).float32 }], recomputed: all };
 }
 
-/** Tensors one layer saves for backward that do not depend on the method (16-bit: 20·bsd + 5·bhs² for GPT). */
-export function baseLayerActivations(cfg: TransformerConfig, run: RunShape): Item[] {
+/**
+ * Bytes per element of an MLP linear's output (the GELU / SiLU input): what matmul-like ops make,
+ * except under autocast when DoRA or VeRA adapts it: their layers add the float32 bias after the
+ * op, which promotes the output to float32.
+ */
+export function mlpOutputBytes(run: RunShape, method: AdapterKind = 'full'): number {
+  const b = elementBytes(run);
+  const adaptsUp = (run.targets ?? ['up']).includes('up') || (run.targets ?? []).includes('gate');
+  return run.precision === 'autocast-bf16' && (method === 'dora' || method === 'vera') && adaptsUp ? b.float32 : b.matmul;
+}
+
+/** Tensors one layer saves for backward that do not depend on the method (16-bit: 20·bsd + 5·bhs² for GPT), but for mlpOutputBytes. */
+export function baseLayerActivations(cfg: TransformerConfig, run: RunShape, method: AdapterKind = 'full'): Item[] {
   const N = run.batch * run.seq, d = cfg.hidden, kv = cfg.kvHidden ?? d;
   const { matmul: m, float32: f } = elementBytes(run);
+  const u = mlpOutputBytes(run, method);
   const autocast = run.precision === 'autocast-bf16';
   const probs = cfg.heads * run.batch * run.seq * run.seq;
   const items: [string, number, number][] = [
@@ -174,8 +186,8 @@ export function baseLayerActivations(cfg: TransformerConfig, run: RunShape): Ite
   if (cfg.dropout) items.push(['attention dropout mask', probs, 1], ['dropped probabilities', probs, m], ['output dropout mask', N * d, 1], ['MLP dropout mask', N * d, 1]);
   else if (autocast) items.push(['probabilities, 16-bit copy (input of ·V)', probs, m]);
   if (autocast) items.push(['1/√dh, 16-bit copy (QKᵀ scale)', 1, m]);
-  if (cfg.mlp === 'gelu') items.push(['GELU input', N * cfg.ffn, m]);
-  else items.push(['gate output (silu input)', N * cfg.ffn, m], ['silu output', N * cfg.ffn, m], ['up output', N * cfg.ffn, m]);
+  if (cfg.mlp === 'gelu') items.push(['GELU input', N * cfg.ffn, u]);
+  else items.push(['gate output (silu input)', N * cfg.ffn, u], ['silu output', N * cfg.ffn, u], ['up output', N * cfg.ffn, u]);
   return items.map(([name, elements, bytes]) => ({ name, elements, bytes: elements * bytes }));
 }
 
@@ -190,7 +202,7 @@ export function adapterLayerActivations(cfg: TransformerConfig, method: AdapterK
   for (const l of linears) {
     const isAdapted = method === 'full' || adapted.has(l.name);
     if (autocast) {
-      const elements = l.in * l.out + (isAdapted ? savedAdapterWeights(method, { d: l.in, o: l.out, r: run.rank }) : 0);
+      const elements = savedWeights(isAdapted ? method : 'full', { d: l.in, o: l.out, r: run.rank }, true);
       items.push({ name: `${l.name}: 16-bit weight copies (autocast)`, elements, bytes: elements * e });
     }
     if (!isAdapted) continue;
@@ -213,9 +225,15 @@ export function adapterLayerActivations(cfg: TransformerConfig, method: AdapterK
   return items;
 }
 
-/** Adapter tensors a method's op keeps for backward when its input needs a gradient: A and B, DoRA's m, VeRA's d and b. */
-function savedAdapterWeights(method: AdapterKind, { d, o, r }: { d: number; o: number; r: number }): number {
-  return { full: 0, lora: r * (d + o), lorafa: r * (d + o), lorafb: r * (d + o), lorapro: r * (d + o), dora: r * (d + o) + o, vera: r * (d + o) + r + o }[method];
+/**
+ * Weight elements a linear's op keeps for backward (what autocast keeps 16-bit copies of), by
+ * whether its input needs a gradient ('full': a plain linear, W only then). With it, every
+ * weight of the op: W, A, B, DoRA's m, VeRA's d and b; without it, what the trained factors'
+ * gradients need: LoRA and LoRA-FB B, LoRA-Pro A and B, DoRA all, VeRA B, d and b.
+ */
+export function savedWeights(method: AdapterKind, { d, o, r }: { d: number; o: number; r: number }, inputNeedsGrad: boolean): number {
+  if (inputNeedsGrad) return d * o + { full: 0, lora: r * (d + o), lorafa: r * (d + o), lorafb: r * (d + o), lorapro: r * (d + o), dora: r * (d + o) + o, vera: r * (d + o) + r + o }[method];
+  return { full: 0, lora: r * o, lorafa: 0, lorafb: r * o, lorapro: r * (d + o), dora: d * o + r * (d + o) + o, vera: r * o + r + o }[method];
 }
 
 export interface MethodMemory<K extends AdapterKind = AdapterKind> {
