@@ -75,7 +75,6 @@ export const MODELS: Record<string, TransformerConfig> = {
   'llama3-8b': { name: 'Llama3-8B', layers: 32, hidden: 4096, heads: 32, ffn: 14336, vocab: 128256, mlp: 'swiglu', kvHidden: 1024, dropout: false, tiedEmbeddings: false },
 };
 
-export const BYTES: Record<string, number> = { fp32: 4, float32: 4, bf16: 2, fp16: 2 };
 
 /** The linear layers of one transformer layer, with which saved input each reads. */
 export function layerLinears(cfg: TransformerConfig): LinearSpec[] {
