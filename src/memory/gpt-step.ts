@@ -108,7 +108,7 @@ export function savedBreakdown(cfg: GptConfig, method: AdapterKind, run: GptStep
   // full checkpointing keeps only each block's input: of the LayerNorm statistics only lnF's remain
   const lnCount = mode === 'full' ? 1 : 2 * L + 1;
   const corrections: Correction[] = [
-    { what: `LayerNorm mean and rstd (${lnCount} LayerNorm${lnCount > 1 ? 's' : ''} × 2 × N float32)`, bytes: lnCount * 2 * N * 4, why: 'the LayerNorm op keeps its per-row statistics for backward, in float32 in every precision; Korthikanti et al. count only its input' },
+    { what: `LayerNorm mean and rstd (${lnCount} LayerNorm${lnCount > 1 ? 's' : ''} × 2 × N floats)`, bytes: lnCount * 2 * N * 4, why: 'the LayerNorm op keeps its per-row statistics for backward, in float32 in every precision; Korthikanti et al. count only its input' },
   ];
   if (method === 'full') {
     corrections.push({ what: 'token indices (int32 [b, s])', bytes: N * 4, why: 'the trained embedding table needs them for its scatter-add backward' });
