@@ -15,7 +15,8 @@
  * Weight-cast cache (PyTorch's): the 16-bit copy of a leaf that requires grad (a trained weight)
  * is made once per autocast region and reused by every op in it, so it is saved once; copies of
  * other tensors (activations, frozen weights, buffers) are made per op, as PyTorch makes them.
- * What an op saves is what it gets: linear under autocast saves the 16-bit copies of x and W.
+ * What an op saves is what it gets: linear under autocast saves the 16-bit copies of x and W. Copies
+ * of parameters are marked (weight-copies.ts): measureSaved lists them with `weightCopy: true`.
  *
  * fn must be synchronous (the region ends when fn returns). Nesting and exceptions restore the
  * previous state; `autocast(null, fn)` turns autocast off inside fn.
