@@ -393,10 +393,10 @@ async function gptSaved(kind: 'full' | 'lora' | 'lorafa', rank: number, targets:
   return { measured, predicted: savedBreakdown(gcfg, kind, { batch: gb, seq: gs, rank, targets, precision }).expected };
 }
 const mark = (r: { measured: number; predicted: number } | string) => (typeof r === 'string' ? r : `${fmtBytes(r.measured)}${r.measured === r.predicted ? '' : ` **≠ ${fmtBytes(r.predicted)}**`}`);
-/** LoRA-FA in bf16 refuses an A whose AᵀA is too ill-conditioned for bf16's ε (src/lora/gram.ts: cond > 0.1/ε = 12.8): a cell says so. */
-const orRefused = (f: () => Promise<{ measured: number; predicted: number }>) => f().catch((e: Error) => {
+/** LoRA-FA refuses an A whose AᵀA is too ill-conditioned for the dtype's ε (src/lora/gram.ts: cond > 0.1/ε): a cell says so. */
+const orRefused = (f: () => Promise<{ measured: number; predicted: number }>, dtype: string) => f().catch((e: Error) => {
   if (!/ill-conditioned/.test(e.message)) throw e;
-  return 'refused: AᵀA ill-conditioned in bf16';
+  return `refused: AᵀA ill-conditioned in ${dtype}`;
 });
 const ALL = ['q', 'k', 'v', 'o', 'up', 'down'] as const;
 say('### 7. Sweeps on the lab GPT: rank, and the number of adapted linears');
@@ -404,14 +404,15 @@ say();
 say(`The lab GPT of section 5 (b = ${gb}, s = ${gs}), forward only: \`measureSaved\` bytes of \`model.loss\`, every cell equal to \`savedBreakdown\`'s`);
 say('prediction unless marked ≠. Rank (all six linears adapted, float32 and bf16): LoRA keeps X for each adapted linear, LoRA-FA only XA, so');
 say('LoRA-FA grows by L·6·N·r·bytes per unit of rank while LoRA starts from the inputs. LoRA-FA in bf16 refuses a random A [d, r] once');
-say('cond(AᵀA) ≈ ((1 + √(r/d))/(1 − √(r/d)))² exceeds 0.1/ε = 12.8 for bfloat16 (src/lora/gram.ts): its corrected gradient would have no correct digit.');
+say('cond(AᵀA) ≈ ((1 + √(r/d))/(1 − √(r/d)))² exceeds 0.1/ε = 12.8 for bfloat16 (src/lora/gram.ts): its corrected gradient would have no correct digit;');
+say(`at r = d = ${gcfg.dim} a random square A is refused in float32 too. The lab GPT's width d = ${gcfg.dim} caps the rank (r ≤ min(d, o)), so the sweep stops at ${Math.min(gcfg.dim, 128)}.`);
 say();
 say('| r | LoRA fp32 | LoRA-FA fp32 | LoRA bf16 | LoRA-FA bf16 | LoRA-FA / LoRA (fp32) |');
 say('| ---: | ---: | ---: | ---: | ---: | ---: |');
 const maxRank = Math.min(gcfg.dim, 128);
 for (const r of [1, 2, 4, 8, 16, 32, 64, 128].filter((x) => x <= maxRank)) {
-  const [l32, fa32, l16, fa16] = [await gptSaved('lora', r, ALL), await gptSaved('lorafa', r, ALL), await gptSaved('lora', r, ALL, 'bf16'), await orRefused(() => gptSaved('lorafa', r, ALL, 'bf16'))];
-  say(`| ${r} | ${mark(l32)} | ${mark(fa32)} | ${mark(l16)} | ${mark(fa16)} | ${(fa32.measured / l32.measured).toFixed(3)} |`);
+  const [l32, fa32, l16, fa16] = [await gptSaved('lora', r, ALL), await orRefused(() => gptSaved('lorafa', r, ALL), 'fp32'), await gptSaved('lora', r, ALL, 'bf16'), await orRefused(() => gptSaved('lorafa', r, ALL, 'bf16'), 'bf16')];
+  say(`| ${r} | ${mark(l32)} | ${mark(fa32)} | ${mark(l16)} | ${mark(fa16)} | ${typeof fa32 === 'string' ? '–' : (fa32.measured / l32.measured).toFixed(3)} |`);
 }
 say();
 say(`Adapted linears (rank ${gr}, float32; Figure 4(b) in kind: memory against how many linears carry adapters), added in the order`);
