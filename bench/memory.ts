@@ -386,6 +386,7 @@ async function gptSaved(kind: 'full' | 'lora' | 'lorafa', rank: number, targets:
   model.autocast = PRECISION_DTYPES[precision].autocast;
   if (kind === 'full') model.unfreeze();
   else if (targets.length) applyAdapters(model, { method: kind, rank, alpha: 2 * rank, seed: 1, targets: [...targets] });
+  else model.freeze(); // no adapter: the base frozen, nothing trains
   const batch = new BatchSampler(ids, gb, gs, 7).next();
   const measured = measureForward(() => model.loss(batch.x, batch.y)).bytes;
   for (const t of [batch.x, batch.y]) t.dispose();
