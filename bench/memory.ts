@@ -3,11 +3,15 @@
  *   1. one adapted linear layer: each method against docs/math.md's table, and LoRA-FA/LoRA against r/(d + r);
  *   2. one transformer block: each op against the paper's Table 7 (float32 columns) and the
  *      block against Korthikanti et al.'s 34·b·s·d + 5·b·h·s² (16-bit);
+ *   2b. the same block measured per op in float32, pure float16, pure bfloat16 and autocast-bf16,
+ *      each next to Table 7's cell of its row (FP32, FP16, Autocast-BF16);
  *   3. the block per method against the per-layer analytic model (src/memory methodMemory);
  *   4. the block with full and selective activation checkpointing (kept, peak saved, peak allocated, ms);
  *   5. Full-FT, LoRA, LoRA-FA, LoRA with checkpointed blocks and LoRA-FA with selective recomputation
  *      on the lab GPT (saved bytes against the prediction, a step's peak, ms/step, interleaved);
- *   6. the memory timeline of one step per run of 5, drawn to docs/memory-timeline.svg.
+ *   6. the memory timeline of one step per run of 5, drawn to docs/memory-timeline.svg;
+ *   7. sweeps on the lab GPT: rank 1 … 128 and the number of adapted linears (Figure 4(b) in kind),
+ *      saved bytes measured against the prediction.
  * Sections 1–3 run forward passes only (saved bytes are known once forward returns). Prints
  * markdown and rewrites the memory section of bench/RESULTS.md (between its memory markers).
  */
@@ -15,7 +19,8 @@ import { writeSection } from './results.ts';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { loadavg } from 'node:os';
-import { full, measureSaved, noGrad, ops, profileMemory, randn, scope, type MemoryProfile, type Tensor } from '../src/index.ts';
+import { autocast, full, measureSaved, noGrad, ops, profileMemory, randn, scope, type MemoryProfile, type Tensor } from '../src/index.ts';
+import { PRECISION_DTYPES, type TrainingPrecision } from '../src/memory/precision.ts';
 import { renderSvg } from '../src/lab/charts.ts';
 import { BASE_CHECKPOINT, loadCheckpoint } from '../src/lab/checkpoint.ts';
 import { memoryTimelineChart } from '../src/lab/memory-timeline.ts';
@@ -24,12 +29,12 @@ import { BatchSampler } from '../src/data/text.ts';
 import { loadText } from '../src/data/load-text.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { fmtBytes } from '../src/memory/format.ts';
-import { bytesByColumn, LN_STATS, measureForward } from '../src/memory/table7-columns.ts';
+import { bytesByColumn, LN_STATS, measureForward, OTHER, WEIGHT_COPIES } from '../src/memory/table7-columns.ts';
 import { korthikantiBytes, methodMemory } from '../src/memory/model.ts';
 import { ADAPTER_KINDS } from '../src/memory/adapters.ts';
 import { DoraLinear } from '../src/lora/dora-layer.ts';
 import { VeraLinear, VeraProjections } from '../src/lora/vera-layer.ts';
-import { expectedCell, TABLE7, TABLE7_COLUMNS } from '../src/memory/table7.ts';
+import { expectedCell, fmtCell, TABLE7, TABLE7_COLUMNS, type Precision } from '../src/memory/table7.ts';
 import { Linear } from '../src/nn/linear.ts';
 import { LoraFaLinear, LoraFbLinear, LoraLinear, LoraProLinear } from '../src/lora/layers.ts';
 import { buildModule, type Module } from '../src/nn/module.ts';
@@ -162,6 +167,70 @@ say(`− 8·bs (the LayerNorm statistics at 2 bytes, which Korthikanti et al. do
 say('The printed FP32 row sum 114·bsd + 9·bhs² equals the sum of its own cells, but the GELU cell (64·bsd) is 4× what it stores (16·bsd): from first principles FP32 is 66·bsd + 9·bhs².');
 say();
 
+// ---------------------------------------------------------------- 2b. the block in every precision against Table 7's rows
+/** The block of section 2 built and run in a precision: bytes per Table 7 column (and the extra rows). */
+function blockColumns(precision: TrainingPrecision): Map<string, number> {
+  const { weights, autocast: dtype } = PRECISION_DTYPES[precision];
+  const m = buildModule(() => new Block(d, h, s, { dropout: 0.1, seed: 5, dtype: weights }));
+  const leaf = randn([b, s, d], { seed: 9, requiresGrad: true, dtype: weights });
+  const columns = scope(() => {
+    const x = ops.add(leaf, 0);
+    return bytesByColumn(autocast(dtype, () => measureForward(() => m.forward(x))).entries);
+  });
+  noGrad(() => m.dispose());
+  leaf.dispose();
+  return columns;
+}
+const PRECISION_ROWS: { precision: TrainingPrecision; table7: Precision }[] = [
+  { precision: 'fp32', table7: 'fp32' }, { precision: 'fp16', table7: 'fp16' }, { precision: 'bf16', table7: 'fp16' }, { precision: 'autocast-bf16', table7: 'bf16-autocast' },
+];
+const byPrecision = new Map(PRECISION_ROWS.map((r) => [r.precision, blockColumns(r.precision)]));
+const why16: Record<string, string> = {
+  'attention LN': 'LN input: 2 B in fp16/bf16; autocast: float32 (the residual stream stays float32)',
+  'QKV input': 'fp16/bf16: one shared copy; autocast: q, k and v each cast the float32 LN output (one 16-bit copy per op, as F.linear under torch.autocast) — 3× Table 7\'s 2·bsd, which assumes one fused QKV input',
+  QKV: 'Q, K, V in 16 bits in all three 16-bit columns',
+  softmax: 'autocast: softmax runs and saves in float32',
+  'attention dropout mask': 'not stored: regenerated from (seed, offset) in backward',
+  'matmul V': 'the dropped probabilities; autocast: their 16-bit copy (P·V is a matmul)',
+  'output input': '16-bit in all three (the attention output comes out of a 16-bit matmul)',
+  'output dropout mask': 'not stored (regenerated)',
+  'MLP LN': 'autocast: float32 (x + attn promotes to float32)',
+  'up input': 'autocast: up casts the float32 LN output to 16 bits',
+  'GELU input': 'up\'s 16-bit output, 8·bsd; Table 7\'s autocast cell is printed "5sd" (unit lost), its FP32 cell 64·bsd is 4× too large',
+  'down input': 'the GELU output, 16-bit',
+  'MLP dropout mask': 'not stored (regenerated)',
+};
+say('### 2b. The block in every precision, per op, next to Table 7\'s row (measured, not scaled)');
+say();
+say('The block of section 2 (dropout 0.1), built with its weights in each precision\'s dtype and run under its autocast (src/memory/precision.ts),');
+say('forward only; each column is `measureSaved`\'s bytes sorted into Table 7\'s columns. "T7" is the paper\'s printed cell of that row:');
+say('FP32 for fp32, FP16 for pure float16 and pure bfloat16 (both 2 bytes per element), Autocast-BF16 for autocast-bf16.');
+say('Pure bf16/fp16 run on the CPU through 16-bit storage with float32 arithmetic (src/backends/half-precision.ts).');
+say();
+say('| column | fp32 T7 | fp32 | fp16 T7 | fp16 | bf16 | autocast T7 | autocast-bf16 | why they differ |');
+say('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+const unitOf = (c: number) => (expectedCell('fp32', c).bhss ? 'bhs²' : 'bsd');
+TABLE7_COLUMNS.forEach((c, i) => {
+  const cells = PRECISION_ROWS.map((r) => coef(byPrecision.get(r.precision)!.get(c)!, unitOf(i)));
+  const t7 = (p: Precision) => fmtCell(TABLE7[p].columns[i]!).replace('bhss', 'bhs²');
+  say(`| ${c} | ${t7('fp32')} | ${cells[0]} | ${t7('fp16')} | ${cells[1]} | ${cells[2]} | ${t7('bf16-autocast')} | ${cells[3]} | ${why16[c]} |`);
+});
+for (const [row, unit, text] of [[LN_STATS, 'bs', 'mean and rstd of both LayerNorms: float32 in every precision (16·bs)'],
+  [WEIGHT_COPIES, 'bsd', `autocast only: each linear keeps the 16-bit W it ran with (24·d² = ${24 * d * d} bytes) and ·1/√dh its 2-byte scale`], [OTHER, 'bs', 'nothing else']] as const) {
+  const cells = PRECISION_ROWS.map((r) => byPrecision.get(r.precision)!.get(row)!);
+  say(`| ${row} | – | ${cells[0]} B | – | ${cells[1]} B | ${cells[2]} B | – | ${cells[3]} B | ${text}${unit === 'bs' && cells[0] ? ` (${coef(cells[0], 'bs')} in fp32)` : ''} |`);
+}
+const totals = PRECISION_ROWS.map((r) => [...byPrecision.get(r.precision)!.values()].reduce((a, x) => a + x, 0));
+say(`| **total bytes** | ${cell(TABLE7.fp32.printedSum)} | ${totals[0]} | ${cell(TABLE7.fp16.printedSum)} | ${totals[1]} | ${totals[2]} | ${cell(TABLE7['bf16-autocast'].printedSum)} | ${totals[3]} | |`);
+say();
+const ac = byPrecision.get('autocast-bf16')!, f16 = byPrecision.get('fp16')!;
+const activations = (cols: Map<string, number>) => [...cols.entries()].filter(([k]) => k !== WEIGHT_COPIES && k !== LN_STATS).reduce((a, [, v]) => a + v, 0);
+say(`Per precision, the measured activations (without LN statistics and weight copies) by hand: fp32 64·bsd + 8·bhs² = ${64 * bsd + 8 * bhss} (measured ${activations(byPrecision.get('fp32')!)});`);
+say(`fp16 and bf16 32·bsd + 4·bhs² = ${32 * bsd + 4 * bhss} (measured ${activations(f16)} and ${activations(byPrecision.get('bf16')!)}); autocast-bf16 40·bsd + 6·bhs² = ${40 * bsd + 6 * bhss}`);
+say(`(measured ${activations(ac)}): the LN inputs and the softmax output stay float32 (+2·bsd, +2·bsd, +2·bhs² over fp16), q, k and v keep three`);
+say('input copies (+4·bsd), the masks are not stored; its weight copies add the row above.');
+say();
+
 // ---------------------------------------------------------------- 3. the block per method against methodMemory
 say('### 3. The block per method against the per-layer analytic model');
 say();
@@ -239,14 +308,16 @@ const base = await loadCheckpoint(BASE_CHECKPOINT);
 const gcfg = base.model.config;
 base.model.dispose();
 const [gb, gs, gr] = [8, 64, 8];
-const RUNS = [
-  { label: 'Full-FT', kind: 'full', checkpoint: 'none' },
-  { label: 'LoRA', kind: 'lora', checkpoint: 'none' },
-  { label: 'LoRA-FA', kind: 'lorafa', checkpoint: 'none' },
-  { label: 'LoRA, blocks checkpointed', kind: 'lora', checkpoint: 'full' },
-  { label: 'LoRA-FA + selective recomputation', kind: 'lorafa', checkpoint: 'selective' },
-] as const;
-say(`### 5. Methods on the lab GPT, with and without checkpointing (float32)`);
+const RUNS: readonly { label: string; kind: 'full' | 'lora' | 'lorafa'; checkpoint: BlockCheckpoint; precision: TrainingPrecision }[] = [
+  { label: 'Full-FT', kind: 'full', checkpoint: 'none', precision: 'fp32' },
+  { label: 'LoRA', kind: 'lora', checkpoint: 'none', precision: 'fp32' },
+  { label: 'LoRA-FA', kind: 'lorafa', checkpoint: 'none', precision: 'fp32' },
+  { label: 'LoRA, blocks checkpointed', kind: 'lora', checkpoint: 'full', precision: 'fp32' },
+  { label: 'LoRA-FA + selective recomputation', kind: 'lorafa', checkpoint: 'selective', precision: 'fp32' },
+  { label: 'LoRA-FA, bf16', kind: 'lorafa', checkpoint: 'none', precision: 'bf16' },
+  { label: 'LoRA-FA, autocast-bf16', kind: 'lorafa', checkpoint: 'none', precision: 'autocast-bf16' },
+];
+say(`### 5. Methods on the lab GPT, with and without checkpointing (float32), and LoRA-FA in bf16 and autocast-bf16`);
 say();
 say(`The committed base GPT (${JSON.stringify(gcfg)}), b = ${gb}, s = ${gs}, adapters of rank ${gr} (α ${2 * gr}) on q, k, v, o, up, down,`);
 say('one AdamW training step (forward, backward, clip 1, AdamW) per row: "saved" is `measureSaved` of the forward (predicted by');
@@ -258,7 +329,8 @@ say('| run | saved | = predicted | peak (step 1) | ms/step |');
 say('| --- | ---: | :---: | ---: | ---: |');
 const ids = base.tokenizer.encode(loadText('finetune'));
 const models = await Promise.all(RUNS.map(async (run) => {
-  const { model } = await loadCheckpoint(BASE_CHECKPOINT);
+  const { model } = await loadCheckpoint(BASE_CHECKPOINT, undefined, PRECISION_DTYPES[run.precision].weights);
+  model.autocast = PRECISION_DTYPES[run.precision].autocast;
   if (run.kind !== 'full') applyAdapters(model, { method: run.kind, rank: gr, alpha: 2 * gr, seed: 1 });
   else model.unfreeze();
   model.setCheckpointing(run.checkpoint);
@@ -277,17 +349,20 @@ for (let step = 0; step < 6; step++) {
   }
 }
 for (const m of models) {
-  const predicted = savedBreakdown(gcfg, m.run.kind, { batch: gb, seq: gs, rank: gr, checkpoint: m.run.checkpoint }).expected;
+  const predicted = savedBreakdown(gcfg, m.run.kind, { batch: gb, seq: gs, rank: gr, checkpoint: m.run.checkpoint, precision: m.run.precision }).expected;
   say(`| ${m.run.label} | ${fmtBytes(m.saved)} | ${m.saved === predicted ? 'yes' : `**no** (${fmtBytes(predicted)})`} | ${fmtBytes(m.profile!.peak!.event.allocatedBytes)} | ${median(m.ms).toFixed(0)} |`);
 }
 say();
 say('ms/step includes the profiled step 1 (profiling samples at each op: a few percent). Checkpointing costs one more forward of each block in backward.');
+say('The bf16 rows run on the CPU through 16-bit storage with float32 arithmetic and a conversion at every kernel call (src/backends/half-precision.ts,');
+say('not yet fast): their ms/step measure that wrapper, not 16-bit arithmetic. autocast-bf16 keeps 16-bit copies of every weight its linears');
+say('use (the head\'s too), which is why its saved bytes exceed pure bf16\'s.');
 say();
 
 // ---------------------------------------------------------------- 6. the memory timeline of one step per run
 const timelines = models.map((m) => ({ label: m.run.label, profile: m.profile! }));
 const svgPath = new URL('../docs/memory-timeline.svg', import.meta.url);
-await writeFileAtomic(fileURLToPath(svgPath), await renderSvg(memoryTimelineChart(timelines, `One training step of the lab GPT per run (float32, b ${gb}, s ${gs}, r ${gr})`)));
+await writeFileAtomic(fileURLToPath(svgPath), await renderSvg(memoryTimelineChart(timelines, `One training step of the lab GPT per run (b ${gb}, s ${gs}, r ${gr}; float32 unless named)`)));
 say('### 6. The memory timeline of one step per run');
 say();
 say('Step 1 of each run of section 5 under `profileMemory`, drawn as a stacked area over op index (saved for backward, everything else),');
@@ -302,6 +377,57 @@ for (const m of models) {
   m.opt.dispose();
   m.model.dispose();
 }
+say();
+
+// ---------------------------------------------------------------- 7. sweeps: rank and adapted linears
+/** Saved bytes of a forward of the lab GPT (b gb, s gs) with adapters of a kind, rank and targets, and the prediction. */
+async function gptSaved(kind: 'full' | 'lora' | 'lorafa', rank: number, targets: readonly string[], precision: TrainingPrecision = 'fp32') {
+  const { model } = await loadCheckpoint(BASE_CHECKPOINT, undefined, PRECISION_DTYPES[precision].weights);
+  model.autocast = PRECISION_DTYPES[precision].autocast;
+  if (kind === 'full') model.unfreeze();
+  else if (targets.length) applyAdapters(model, { method: kind, rank, alpha: 2 * rank, seed: 1, targets: [...targets] });
+  else model.freeze(); // no adapter: the base frozen, nothing trains
+  const batch = new BatchSampler(ids, gb, gs, 7).next();
+  const measured = measureForward(() => model.loss(batch.x, batch.y)).bytes;
+  for (const t of [batch.x, batch.y]) t.dispose();
+  model.dispose();
+  return { measured, predicted: savedBreakdown(gcfg, kind, { batch: gb, seq: gs, rank, targets, precision }).expected };
+}
+const mark = (r: { measured: number; predicted: number } | string) => (typeof r === 'string' ? r : `${fmtBytes(r.measured)}${r.measured === r.predicted ? '' : ` **≠ ${fmtBytes(r.predicted)}**`}`);
+/** LoRA-FA refuses an A whose AᵀA is too ill-conditioned for the dtype's ε (src/lora/gram.ts: cond > 0.1/ε): a cell says so. */
+const orRefused = (f: () => Promise<{ measured: number; predicted: number }>, dtype: string) => f().catch((e: Error) => {
+  if (!/ill-conditioned/.test(e.message)) throw e;
+  return `refused: AᵀA ill-conditioned in ${dtype}`;
+});
+const ALL = ['q', 'k', 'v', 'o', 'up', 'down'] as const;
+say('### 7. Sweeps on the lab GPT: rank, and the number of adapted linears');
+say();
+say(`The lab GPT of section 5 (b = ${gb}, s = ${gs}), forward only: \`measureSaved\` bytes of \`model.loss\`, every cell equal to \`savedBreakdown\`'s`);
+say('prediction unless marked ≠. Rank (all six linears adapted, float32 and bf16): LoRA keeps X for each adapted linear, LoRA-FA only XA, so');
+say('LoRA-FA grows by L·6·N·r·bytes per unit of rank while LoRA starts from the inputs. LoRA-FA in bf16 refuses a random A [d, r] once');
+say('cond(AᵀA) ≈ ((1 + √(r/d))/(1 − √(r/d)))² exceeds 0.1/ε = 12.8 for bfloat16 (src/lora/gram.ts): its corrected gradient would have no correct digit;');
+say(`at r = d = ${gcfg.dim} a random square A is refused in float32 too. The lab GPT's width d = ${gcfg.dim} caps the rank (r ≤ min(d, o)), so the sweep stops at ${Math.min(gcfg.dim, 128)}.`);
+say();
+say('| r | LoRA fp32 | LoRA-FA fp32 | LoRA bf16 | LoRA-FA bf16 | LoRA-FA / LoRA (fp32) |');
+say('| ---: | ---: | ---: | ---: | ---: | ---: |');
+const maxRank = Math.min(gcfg.dim, 128);
+for (const r of [1, 2, 4, 8, 16, 32, 64, 128].filter((x) => x <= maxRank)) {
+  const [l32, fa32, l16, fa16] = [await gptSaved('lora', r, ALL), await orRefused(() => gptSaved('lorafa', r, ALL), 'fp32'), await gptSaved('lora', r, ALL, 'bf16'), await orRefused(() => gptSaved('lorafa', r, ALL, 'bf16'), 'bf16')];
+  say(`| ${r} | ${mark(l32)} | ${mark(fa32)} | ${mark(l16)} | ${mark(fa16)} | ${typeof fa32 === 'string' ? '–' : (fa32.measured / l32.measured).toFixed(3)} |`);
+}
+say();
+say(`Adapted linears (rank ${gr}, float32; Figure 4(b) in kind: memory against how many linears carry adapters), added in the order`);
+say(`${ALL.join(', ')}; Full-FT for reference: ${mark(await gptSaved('full', gr, ALL))}.`);
+say();
+say('| adapted | LoRA | LoRA-FA | LoRA − LoRA-FA |');
+say('| --- | ---: | ---: | ---: |');
+for (let n = 0; n <= ALL.length; n++) {
+  const targets = ALL.slice(0, n);
+  const [lora, fa] = [await gptSaved('lora', gr, targets), await gptSaved('lorafa', gr, targets)];
+  say(`| ${n ? targets.join(', ') : 'none'} | ${mark(lora)} | ${mark(fa)} | ${fmtBytes(lora.measured - fa.measured)} |`);
+}
+say();
+say('With no adapter nothing needs a gradient and nothing is saved. The timeline of one step per method is section 6\'s chart.');
 say();
 say(`(${((performance.now() - t0) / 1000).toFixed(0)} s on ${process.platform}, Node ${process.version}, load: ${loadavg().map((l) => l.toFixed(2)).join(' ')}.)`);
 

@@ -11,6 +11,7 @@ export { scope, keep } from './autograd/scope.ts';
 export { measureSaved, savedStats, resetSavedPeak, withModule, type SavedEntry, type SavedReport } from './autograd/saved.ts';
 export { graphOf, toDot, toMermaid, savedLines, type AutogradGraph, type GraphNode, type GraphEdge, type GraphSaved } from './autograd/graph.ts';
 export { checkpoint, selectiveCheckpoint, recomputeEverything, recomputeAttentionScores, type CheckpointPolicy, type SaveInfo } from './autograd/checkpoint.ts';
+export { autocast, autocastDtype, AUTOCAST_DTYPES, type AutocastDtype } from './autograd/autocast.ts';
 export { profileMemory, type MemoryEvent, type MemoryPeak, type MemoryProfile } from './autograd/profile.ts';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.ts';
 export { Function, Context } from './autograd/function.ts';

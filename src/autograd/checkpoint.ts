@@ -3,6 +3,7 @@ import { describe, describeValue, fail, fmtShape } from '../errors.ts';
 import { getRandomState, setRandomState } from '../random.ts';
 import { isGradEnabled, withGradMode } from './grad-mode.ts';
 import { duringRecompute } from './op-events.ts';
+import { autocastDtype, withAutocastState } from './autocast.ts';
 import { currentModule, currentModulePath, recordRecomputed, withModulePath } from './saved.ts';
 import { KeptSlot, packSaved, withPacker, type SavedSlot, type SavePacker } from './saved-tensors.ts';
 import { scope } from './scope.ts';
@@ -121,6 +122,8 @@ class Frame implements SavePacker {
   private readonly inputFlags: { requiresGrad: boolean; parameter: boolean }[];
   private readonly random = getRandomState();
   private readonly modulePath = currentModulePath();
+  /** The autocast state of the first run (the recomputation runs fn under it again). */
+  private readonly autocast = autocastDtype();
 
   /** The non-tensor arguments (tensor arguments are held by their slots only). */
   private readonly others: unknown[];
@@ -202,7 +205,7 @@ class Frame implements SavePacker {
         setRandomState(this.random);
         this.mode = 'recompute';
         this.saves = 0;
-        withModulePath(this.modulePath, () => withGradMode(true, () => withPacker(this, () => duringRecompute(() => this.fn(...values)))));
+        withModulePath(this.modulePath, () => withGradMode(true, () => withPacker(this, () => duringRecompute(() => withAutocastState(this.autocast, () => this.fn(...values))))));
       });
     } finally {
       setRandomState(generator);

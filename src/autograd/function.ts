@@ -74,9 +74,21 @@ export class Context<M = Record<string, unknown>> {
   /** The arguments while forward runs (cleared after, so the context does not keep their handles alive). */
   forwardArgs: readonly unknown[] | null = null;
 
-  /** The op that computed t: an input's own producer (null for a leaf), or this op for what its forward made. */
+  /**
+   * The op that computed t: an input's own producer (null for a leaf), or this op for what its
+   * forward made. Casts are looked through (autocast's 16-bit copy of softmax's output was
+   * produced, for a checkpoint policy, by softmax).
+   */
   private producerOf(t: Tensor): string | null {
-    for (const a of this.forwardArgs ?? []) if (isTensor(a) && a.storage === t.storage) return a.gradFn?.opName ?? null;
+    for (const a of this.forwardArgs ?? []) {
+      if (!isTensor(a) || a.storage !== t.storage) continue;
+      let ctx: Context | null = a.gradFn;
+      while (ctx?.opName === 'cast') {
+        const e = ctx.edges[0];
+        ctx = e && 'gradFn' in e ? e.gradFn : null;
+      }
+      return ctx?.opName ?? null;
+    }
     return this.opName;
   }
 

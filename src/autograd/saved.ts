@@ -1,5 +1,6 @@
 import type { Storage } from '../backends/backend.ts';
 import type { DType } from '../dtype.ts';
+import { isWeightCopy } from './weight-copies.ts';
 
 /**
  * Saved-tensor accounting: the bytes autograd holds for backward, counted exactly.
@@ -23,6 +24,8 @@ export interface SavedEntry {
   /** Bytes this save added to the live total: 0 for parameters, recomputed saves and storage already saved. */
   bytes: number;
   kind: 'activation' | 'parameter' | 'recomputed';
+  /** An autocast copy of a weight (autocast.ts): counted in bytes like an activation, listed apart. */
+  weightCopy?: true;
 }
 
 export interface SavedReport<T = unknown> {
@@ -61,7 +64,7 @@ export function recordSave(storage: Storage, shape: number[], op: string, module
       peakBytes = Math.max(peakBytes, liveBytes);
     }
   }
-  addEntry({ op, module, shape: [...shape], dtype: storage.dtype, bytes, kind });
+  addEntry({ op, module, shape: [...shape], dtype: storage.dtype, bytes, kind, ...(isWeightCopy(storage) ? { weightCopy: true as const } : {}) });
   if (kind === 'parameter') return () => {};
   return () => {
     const rec = live.get(storage.id)!;

@@ -5,7 +5,8 @@
  *   lorafa calc --model llama2-7b --batch 8 --seq 1024 --dtype bf16
  *   lorafa calc --model custom --layers 2 --hidden 64 --heads 4 --ffn 256 --vocab 77 --mlp gelu --dtype fp32
  */
-import { appendixC, auditTable7, BYTES, CHECKPOINTING, korthikantiBytes, layerLinears, methodMemory, MODELS, PEFT_METHODS, type Checkpointing, type TransformerConfig } from '../memory/index.ts';
+import { TRAINING_PRECISIONS, type TrainingPrecision } from '../memory/precision.ts';
+import { appendixC, auditTable7, CHECKPOINTING, elementBytes, PRECISION_BYTES, korthikantiBytes, layerLinears, methodMemory, MODELS, PEFT_METHODS, type Checkpointing, type TransformerConfig } from '../memory/index.ts';
 import { fmtBytes } from '../memory/format.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
 
@@ -18,7 +19,10 @@ export const CALC = {
     model: { kind: 'string', default: 'llama2-7b', choices: [...Object.keys(MODELS), 'custom'], help: 'a known model, or custom (with the options below)' },
     batch: { kind: 'int', default: 8, min: 1, help: 'sequences per batch, b' },
     seq: { kind: 'int', default: 1024, min: 1, help: 'sequence length, s' },
-    dtype: { kind: 'string', default: 'bf16', choices: ['bf16', 'fp16', 'fp32'], help: 'element type of weights and activations' },
+    dtype: {
+      kind: 'string', default: 'bf16', choices: TRAINING_PRECISIONS,
+      help: 'precision as lorafa trains in it: fp32; bf16/fp16 (pure 16-bit: weights, activations, gradients, AdamW moments); autocast-bf16 (float32 weights/gradients/moments, 16-bit matmul inputs and weight copies, float32 softmax/LayerNorm)',
+    },
     rank: { kind: 'int', default: 16, min: 1, help: 'adapter rank, r' },
     targets: { kind: 'list', meta: 'q,k,v,...', help: "the adapted linears (default: every linear of the model's layers)" },
     checkpoint: {
@@ -64,7 +68,8 @@ export function run(args: string[]): Promise<number> {
 
 async function calc(v: Values<typeof CALC.options>): Promise<number> {
   const cfg = modelConfig(v);
-  const bytes = BYTES[v.dtype]!;
+  const precision = v.dtype as TrainingPrecision;
+  const bytes = PRECISION_BYTES[precision];
   const { batch, seq, rank } = v;
   const names = layerLinears(cfg).map((l) => l.name);
   const targets = v.targets ?? names;
@@ -74,10 +79,10 @@ async function calc(v: Values<typeof CALC.options>): Promise<number> {
   const maxRank = Math.min(...layerLinears(cfg).filter((l) => targets.includes(l.name)).map((l) => Math.min(l.in, l.out)));
   if (rank > maxRank) throw new UsageError(`--rank ${rank} exceeds min(d, o) = ${maxRank} of the adapted linears (${targets.join(', ')}); expected an integer ≤ ${maxRank}`);
   const checkpoint = v.checkpoint as Checkpointing;
-  const run = { batch, seq, bytes, rank, targets, peftDropout: v['peft-dropout'], checkpoint };
+  const run = { batch, seq, bytes, rank, targets, peftDropout: v['peft-dropout'], checkpoint, precision };
 
   console.log(`${cfg.name}: L = ${cfg.layers}, d = ${cfg.hidden}, h = ${cfg.heads}, MLP ${cfg.mlp} of width ${cfg.ffn}, vocabulary ${cfg.vocab}` +
-    `${cfg.kvHidden ? `, k/v width ${cfg.kvHidden}` : ''}; b = ${batch}, s = ${seq}, ${v.dtype} (${bytes} bytes per element), rank ${rank}, adapters on ${targets.join(', ')}` +
+    `${cfg.kvHidden ? `, k/v width ${cfg.kvHidden}` : ''}; b = ${batch}, s = ${seq}, ${precision} (${bytes}-byte weights), rank ${rank}, adapters on ${targets.join(', ')}` +
     `${v['peft-dropout'] ? "; LoRA with PEFT's adapter dropout (own dropped copy of X and a 1-byte mask per adapted linear)" : ''}\n`);
   const recompute = checkpoint !== 'none';
   const rows = [['method', 'trainable', 'weights', 'gradients', 'AdamW state', 'activations', ...(recompute ? ['recomputed'] : []), 'total', 'what it changes']];
@@ -89,8 +94,9 @@ async function calc(v: Values<typeof CALC.options>): Promise<number> {
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((x, c) => (c === 0 || c === r.length - 1 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  ').trimEnd());
-  console.log('\nweights: every parameter (A and B included) at the dtype; gradients: trainable parameters at the dtype; AdamW: two fp32 moments per trainable parameter;');
+  console.log(`\nweights: every parameter (A and B included) at ${bytes} bytes; gradients: trainable parameters at ${bytes} bytes; AdamW: two moments per trainable parameter (${precision === 'bf16' || precision === 'fp16' ? '16-bit, in the parameters\' dtype' : 'float32'});`);
   console.log('activations: what autograd keeps for backward in all layers (Korthikanti et al.\'s tensors plus each method\'s linear inputs and XA), no output head;');
+  if (precision === 'autocast-bf16') console.log('autocast-bf16: matmul inputs, Q, K, V, GELU input and XA 16-bit, LayerNorm inputs and softmax output float32; q, k, v each keep their own 16-bit copy of the LN output; every linear keeps 16-bit copies of its weights (W, A, B);');
   if (checkpoint === 'full') console.log('checkpointing full: each layer keeps only its input [b·s, d]; recomputed: one layer\'s tensors, held again while backward recomputes it;');
   if (checkpoint === 'selective') console.log('checkpointing selective: the attention scores (softmax output, its dropout) are recomputed; recomputed: one layer\'s b·h·s² tensors, held again in backward;');
   console.log(v['peft-dropout']
@@ -100,10 +106,11 @@ async function calc(v: Values<typeof CALC.options>): Promise<number> {
   const [lora, fa] = [mem.get('lora')!, mem.get('lorafa')!];
   console.log(`LoRA-FA saves ${gb(lora.activations - fa.activations)} (${fmtBytes(lora.activations - fa.activations)}) of activations versus LoRA with these settings.\n`);
 
-  const c = appendixC(cfg, batch, seq, bytes);
+  const activationBytes = elementBytes(run).matmul; // what a linear's saved input costs per element
+  const c = appendixC(cfg, batch, seq, activationBytes);
   console.log('Appendix C (LoRA keeps each adapted linear\'s input X; LoRA-FA keeps only XA):');
   for (const line of c.accounting) console.log(`  ${line}`);
-  if (cfg === MODELS['llama2-7b'] && batch === 8 && seq === 1024 && bytes === 2) {
+  if (cfg === MODELS['llama2-7b'] && batch === 8 && seq === 1024 && activationBytes === 2) {
     const holds = (x: number) => (x >= 18e9 ? 'holds' : 'does not hold');
     console.log(`  the paper's "at least 18 GB": ${holds(c.ownCopies)} with own copies (${gb(c.ownCopies)}), ${holds(c.sharedInputs)} with shared inputs (${gb(c.sharedInputs)})`);
   }

@@ -28,6 +28,7 @@ import { savePeftAdapter } from '../io/peft-files.ts';
 import type { GPT } from '../nn/transformer.ts';
 import { evaluate } from '../lab/train.ts';
 import { runCommand, UsageError, type Values } from './options.ts';
+import { PRECISION_DTYPES, TRAINING_PRECISIONS, type TrainingPrecision } from '../memory/precision.ts';
 
 const METHOD_NAMES = Object.keys(LAB_METHODS) as LabMethod[];
 
@@ -57,6 +58,10 @@ export const LAB = {
     checkpoint: {
       kind: 'string', default: 'none', choices: ['none', 'blocks', 'selective'],
       help: "activation checkpointing: blocks keeps only each block's input and recomputes the block in backward; selective recomputes only the attention scores",
+    },
+    dtype: {
+      kind: 'string', default: 'fp32', choices: TRAINING_PRECISIONS,
+      help: 'precision: fp32; bf16 or fp16 (weights, activations, gradients and AdamW moments in 16 bits); autocast-bf16 (float32 weights, matmuls in bfloat16, softmax/LayerNorm/loss in float32)',
     },
     out: { kind: 'string', meta: 'DIR', help: 'where to write the report (default runs/<timestamp>)' },
   },
@@ -88,6 +93,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const methods = v.methods.includes('all') ? METHOD_NAMES : [...new Set(v.methods as LabMethod[])];
   const veraRank = v['vera-rank'];
   const checkpointing = LAB_CHECKPOINTING[v.checkpoint]!;
+  const precision = v.dtype as TrainingPrecision;
   const device = v.backend as Device;
   const t0 = performance.now();
 
@@ -127,9 +133,9 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const baseLr = (m: LabMethod) => (m === 'full' ? fullLr : lr);
   const run = (e: PlanEntry, runSeed: number, runLr: number, split: 'validation' | 'tune', saveAdapter?: string) => {
     const bar = progressBar(`${e.label}${split === 'tune' ? ` lr ${runLr.toPrecision(2)}` : ''} · seed ${runSeed}`, steps);
-    return fineTune(() => loadCheckpoint(v.base, device), text, {
+    return fineTune(() => loadCheckpoint(v.base, device, PRECISION_DTYPES[precision].weights), text, {
       method: e.method, key: e.key, label: e.label, rank: e.rank, alpha: e.alpha, split, steps, seed: runSeed, batch, seq, device,
-      alignAt: split === 'tune' ? [] : alignAt, veraRank, lr: runLr, checkpointing,
+      alignAt: split === 'tune' ? [] : alignAt, veraRank, lr: runLr, checkpointing, precision,
       ...(saveAdapter ? { saveAdapter: { folder: saveAdapter, write: (folder: string, model: GPT) => savePeftAdapter(folder, model, { baseModel: 'lorafa/tiny-gpt' }) } } : {}),
       evalEvery: Math.max(1, Math.floor(steps / 5)), logEvery: v['log-every'],
       onStep: (step, loss) => bar.update(step, loss),
@@ -149,7 +155,7 @@ async function lab(v: Values<typeof LAB.options>, args: string[]): Promise<numbe
   const lrOf = (e: PlanEntry) => sweep.find((s) => s.key === e.key)?.chosen ?? baseLr(e.method);
 
   const settings = (): LabSettings => ({
-    steps, rank, alpha, seeds, batch, seq, veraRank, lr: { 'Full-FT': fullLr, adapters: lr }, lrSweep: sweep, backend: getBackend(device).description, checkpointing,
+    steps, rank, alpha, seeds, batch, seq, veraRank, lr: { 'Full-FT': fullLr, adapters: lr }, lrSweep: sweep, backend: getBackend(device).description, checkpointing, precision,
     command: `lorafa lab ${args.join(' ')}`.trim(), checkpoint: base.metadata, baseValLoss, seconds: (performance.now() - t0) / 1000,
   });
   const entries: EntryRuns[] = [];
@@ -189,7 +195,7 @@ async function writeReport(outDir: string, entries: EntryRuns[], settings: LabSe
   await writeFileAtomic(join(outDir, 'memory.svg'), await renderSvg(memoryChart(firstSeed)));
   await writeFileAtomic(join(outDir, 'memory-per-method.svg'), await renderSvg(memoryPerMethodChart(firstSeed)));
   const timelines = firstSeed.map((r) => ({ label: r.label, profile: r.timeline }));
-  await writeFileAtomic(join(outDir, 'memory-timeline.svg'), await renderSvg(memoryTimelineChart(timelines, `Memory over the first training step (float32, checkpointing ${settings.checkpointing})`)));
+  await writeFileAtomic(join(outDir, 'memory-timeline.svg'), await renderSvg(memoryTimelineChart(timelines, `Memory over the first training step (${settings.precision ?? 'fp32'}, checkpointing ${settings.checkpointing})`)));
   const results = entries.flatMap((e) => e.runs).map(({ timeline, ...r }) => ({ ...r, timelinePeak: timeline.peak }));
   await writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ settings, status, results, comparisons: comparisons(entries) }, null, 2));
 }

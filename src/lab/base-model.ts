@@ -2,7 +2,7 @@ import type { SafetensorsContent } from '../io/safetensors.ts';
 import { fail } from '../errors.ts';
 import { buildModule } from '../nn/module.ts';
 import { GPT, type GptConfig } from '../nn/transformer.ts';
-import type { Device } from '../dtype.ts';
+import type { DType, Device } from '../dtype.ts';
 import { CharTokenizer } from '../data/text.ts';
 
 /** A GPT and its tokenizer, with what the checkpoint's metadata says about how it was made. */
@@ -15,9 +15,9 @@ export interface Checkpoint {
 /**
  * Rebuilds the GPT from a parsed checkpoint (parseSafetensors of what saveCheckpoint wrote, from a
  * file or fetched by a page): config and vocabulary from __metadata__, then the weights; `source`
- * names it in errors. The parsed tensors are disposed either way.
+ * names it in errors; the GPT is built in `dtype` (float32 by default). The parsed tensors are disposed either way.
  */
-export function checkpointFrom(content: SafetensorsContent, source: string, device?: Device): Checkpoint {
+export function checkpointFrom(content: SafetensorsContent, source: string, device?: Device, dtype?: DType): Checkpoint {
   const { tensors, metadata } = content;
   try {
     if (!metadata.config || !metadata.vocab) fail('loadCheckpoint', `${source} has no "config" and "vocab" metadata; expected a checkpoint written by saveCheckpoint (npm run pretrain)`);
@@ -27,7 +27,7 @@ export function checkpointFrom(content: SafetensorsContent, source: string, devi
     if (typeof vocab !== 'string') fail('loadCheckpoint', `${source}: metadata "vocab" is ${metadata.vocab}; expected a JSON string of the vocabulary's characters`);
     const tokenizer = new CharTokenizer(vocab);
     if (tokenizer.size !== config.vocab) fail('loadCheckpoint', `${source}: the vocabulary has ${tokenizer.size} characters but config.vocab is ${config.vocab}`);
-    const model = buildModule(() => new GPT(config, { device, seed: 0 }));
+    const model = buildModule(() => new GPT(config, { device, dtype, seed: 0 })); // loadStateDict converts the weights to dtype
     try {
       model.loadStateDict(tensors);
     } catch (e) {

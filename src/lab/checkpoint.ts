@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { Device } from '../dtype.ts';
+import type { DType, Device } from '../dtype.ts';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors-files.ts';
 import type { GPT } from '../nn/transformer.ts';
 import type { CharTokenizer } from '../data/text.ts';
@@ -19,8 +19,8 @@ export async function saveCheckpoint(path: string | URL, model: GPT, tokenizer: 
   await saveSafetensors(path instanceof URL ? fileURLToPath(path) : path, model.stateDict(), metadata);
 }
 
-/** Rebuilds the GPT from a checkpoint file (base-model.ts) and loads its weights (float32, on device). */
-export async function loadCheckpoint(path: string | URL = BASE_CHECKPOINT, device?: Device): Promise<Checkpoint> {
+/** Rebuilds the GPT from a checkpoint file (base-model.ts) and loads its weights (on device, converted to dtype: float32 by default). */
+export async function loadCheckpoint(path: string | URL = BASE_CHECKPOINT, device?: Device, dtype?: DType): Promise<Checkpoint> {
   const file = path instanceof URL ? fileURLToPath(path) : path;
-  return checkpointFrom(await loadSafetensors(file, { device }), file, device);
+  return checkpointFrom(await loadSafetensors(file, { device }), file, device, dtype);
 }

@@ -1,4 +1,5 @@
 import { getBackend } from '../backends/registry.ts';
+import { fail } from '../errors.ts';
 import { BatchSampler, evalStarts, splitTrainVal, type Batch, type CharTokenizer } from '../data/text.ts';
 import type { Device } from '../dtype.ts';
 import { AdapterLayer } from '../lora/adapter-layer.ts';
@@ -7,6 +8,7 @@ import { fullGradients } from '../lora/lora-ga.ts';
 import { loraPlusGroups } from '../lora/loraplus.ts';
 import type { AdapterKind } from '../memory/adapters.ts';
 import type { Checkpointing } from '../memory/model.ts';
+import { PRECISION_DTYPES, type TrainingPrecision } from '../memory/precision.ts';
 import type { MemoryProfile } from '../autograd/profile.ts';
 import type { GPT } from '../nn/transformer.ts';
 import { AdamW } from '../optim/adamw.ts';
@@ -92,6 +94,11 @@ export interface FineTuneOptions {
   saveAdapter?: { folder: string; write: (folder: string, model: GPT) => Promise<void> };
   /** Activation checkpointing of every block (none by default). */
   checkpointing?: Checkpointing;
+  /**
+   * The run's precision (src/memory/precision.ts; fp32 by default): `load` must build the model in
+   * its weight dtype; fineTune sets the model's autocast (autocast-bf16).
+   */
+  precision?: TrainingPrecision;
   /** When a step's loss arrives (step 1-based): the loss and StepInfo. */
   onStep?: (step: number, loss: number, info: StepInfo) => void;
   /** After an alignAt step (1-based): its cos(−ΔW, G) means (MethodResult['alignment']). */
@@ -166,6 +173,13 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const backend = getBackend(o.device);
   const baseline = backend.memory().liveBytes;
   const { model, tokenizer } = await load();
+  const precision = PRECISION_DTYPES[o.precision ?? 'fp32'];
+  const loaded = model.head.weight.dtype;
+  if (loaded !== precision.weights) {
+    model.dispose();
+    fail('fineTune', `the loaded model is ${loaded} but precision '${o.precision}' trains ${precision.weights} weights; expected load to build the model in ${precision.weights}`);
+  }
+  model.autocast = precision.autocast;
   const parts = splitTrainVal(tokenizer.encode(text));
   const { train, val } = o.split === 'validation' ? parts : splitTrainVal(parts.train);
   const rank = spec.adapter?.method === 'vera' ? o.veraRank : o.rank;
@@ -248,7 +262,7 @@ export async function fineTune(load: () => Promise<{ model: GPT; tokenizer: Char
   const valLoss = await evaluate(model, val, valStarts, o.seq, o.batch);
   valCurve.push({ step: o.steps, loss: valLoss });
   const trainLoss = await evaluate(model, train, evalStarts(train, o.seq, windows), o.seq, o.batch);
-  const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank, checkpoint: o.checkpointing });
+  const breakdown = savedBreakdown(model.config, spec.kind, { batch: o.batch, seq: o.seq, rank, checkpoint: o.checkpointing, precision: o.precision });
   const [trainable, total] = [model.numParameters({ trainable: true }), model.numParameters()];
   const adapterSaved = o.saveAdapter ? await saveAdapter(model, spec, `${o.saveAdapter.folder}/${o.key}`, o.saveAdapter.write) : undefined;
   opt.dispose();

@@ -4,6 +4,7 @@
  * do not support —, the exact saved-bytes accounting per method, and the alignment per step.
  */
 import type { Checkpointing } from '../memory/model.ts';
+import type { TrainingPrecision } from '../memory/precision.ts';
 import { warmupSteps, type FineTuneOptions, type MethodResult } from './fine-tune.ts';
 import { comparisons, comparisonSentence, spread, type EntryRuns, type Spread } from './summary.ts';
 
@@ -32,6 +33,8 @@ export interface LabSettings extends Pick<FineTuneOptions, 'steps' | 'rank' | 'a
   checkpoint: Record<string, string>;
   /** Activation checkpointing of the blocks (the lab's --checkpoint: none, blocks → full, selective). */
   checkpointing: Checkpointing;
+  /** The lab's --dtype (src/memory/precision.ts); fp32 when absent (reports written before it existed). */
+  precision?: TrainingPrecision;
   baseValLoss: number;
   seconds: number;
 }
@@ -141,7 +144,7 @@ export function markdownReport(entries: readonly EntryRuns[], s: LabSettings, st
     `Command: \`${s.command}\` — ${s.seconds.toFixed(0)} s on ${s.backend}.`,
     '',
     ...(incomplete.length ? [`This report is incomplete: it has the ${entries.length} method(s) that finished. ${incomplete.join(' ')}`, ''] : []),
-    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method on the same ${k} seed(s) (${s.seeds.join(', ')}): a seed fixes the batches (${s.batch} × ${s.seq} characters) and the adapters' initial values, the same for every method. ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}; rsLoRA σ = α/√r = ${(s.alpha / Math.sqrt(s.rank)).toFixed(3)}; VeRA at its own rank ${s.veraRank}, without a scale; entries at another rank say so), adapters on q, k, v, o, up and down of every block. Activation checkpointing: ${s.checkpointing === 'none' ? 'none' : s.checkpointing === 'full' ? 'every block keeps only its input and is recomputed in backward' : 'every block recomputes its attention scores (softmax output, its dropout) in backward'}.`,
+    `The base checkpoint (checkpoints/base.safetensors: a character-level GPT ${s.checkpoint.config ?? ''}, pre-trained on Brown corpus press reportage with \`${s.checkpoint.command ?? 'npm run pretrain'}\`, seed ${s.checkpoint.seed ?? '?'}) is fine-tuned on Brown corpus romance fiction (data/finetune.txt) with each method on the same ${k} seed(s) (${s.seeds.join(', ')}): a seed fixes the batches (${s.batch} × ${s.seq} characters) and the adapters' initial values, the same for every method. ${s.steps} AdamW steps (warm-up ${warmupSteps(s.steps)} steps, cosine decay to a tenth, clip 1, weight decay 0.01), rank ${s.rank}, α ${s.alpha} (σ = ${(s.alpha / s.rank).toFixed(3)}; rsLoRA σ = α/√r = ${(s.alpha / Math.sqrt(s.rank)).toFixed(3)}; VeRA at its own rank ${s.veraRank}, without a scale; entries at another rank say so), adapters on q, k, v, o, up and down of every block. Precision: ${s.precision ?? 'fp32'}. Activation checkpointing: ${s.checkpointing === 'none' ? 'none' : s.checkpointing === 'full' ? 'every block keeps only its input and is recomputed in backward' : 'every block recomputes its attention scores (softmax output, its dropout) in backward'}.`,
     '',
     ...lrLines(entries, s),
     '',

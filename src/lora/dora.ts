@@ -8,6 +8,7 @@
  * Shapes: x [..., d] as X [N, d]; W [d, o]; A [d, r]; B [r, o]; m [o]. docs/math.md, "DoRA".
  */
 import { Function, type Context } from '../autograd/function.ts';
+import { autocastOp } from '../autograd/autocast.ts';
 import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d, view, wrap } from '../autograd/ops/util.ts';
 import { describe, fail } from '../errors.ts';
@@ -116,5 +117,6 @@ export class Dora extends Function {
 export function dora(x: Tensor, W: Tensor, A: Tensor, B: Tensor, m: Tensor, options: DoraOptions): Tensor {
   const detach = options?.detachNorm ?? false;
   if (typeof detach !== 'boolean') fail('dora', `detachNorm = ${String(detach)} is invalid; expected true or false`);
-  return Dora.apply(x, W, A, B, m, parseOptions('dora', x, options), detach);
+  const cfg = parseOptions('dora', x, options);
+  return autocastOp('lower', [x, W, A, B, m], (cx, cW, cA, cB, cm) => Dora.apply(cx, cW, cA, cB, cm, cfg, detach));
 }

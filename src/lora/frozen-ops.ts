@@ -8,6 +8,7 @@
  * computed once per frozen matrix, in float64, and applied with the `cholSolve` kernel.
  */
 import { Function, type Context } from '../autograd/function.ts';
+import { autocastOp } from '../autograd/autocast.ts';
 import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d } from '../autograd/ops/util.ts';
 import type { Tensor } from '../tensor.ts';
@@ -109,11 +110,11 @@ export class LoraFB extends Function {
  */
 export function loraFA(x: Tensor, W: Tensor, A: Tensor, B: Tensor, options: LoraFrozenOptions & LoraBiasOption): Tensor {
   const cfg = parseOptions('loraFA', x, options);
-  return LoraFA.apply(x, W, A, B, options.bias ?? null, cfg);
+  return autocastOp('lower', [x, W, A, B, options.bias ?? null], (cx, cW, cA, cB, cb) => LoraFA.apply(cx, cW, cA, cB, cb, cfg));
 }
 
 /** LoRA-FB: the same forward with B and W frozen; A receives g_A·(BBᵀ)⁻¹/σ² (or g_A with correction 'none'). */
 export function loraFB(x: Tensor, W: Tensor, A: Tensor, B: Tensor, options: LoraFrozenOptions & LoraBiasOption): Tensor {
   const cfg = parseOptions('loraFB', x, options);
-  return LoraFB.apply(x, W, A, B, options.bias ?? null, cfg);
+  return autocastOp('lower', [x, W, A, B, options.bias ?? null], (cx, cW, cA, cB, cb) => LoraFB.apply(cx, cW, cA, cB, cb, cfg));
 }

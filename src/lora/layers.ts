@@ -34,6 +34,7 @@ import { linear } from '../autograd/ops/linear.ts';
 import { matmul } from '../autograd/ops/matmul.ts';
 import { scope } from '../autograd/scope.ts';
 import { typedArrayFor } from '../dtype.ts';
+import { decodeHalfArray, encodeHalfArray, isHalf } from '../half-float.ts';
 import { describe, describeValue, fail } from '../errors.ts';
 import { tensor } from '../factories.ts';
 import { Linear } from '../nn/linear.ts';
@@ -184,9 +185,12 @@ export abstract class LoraAdapterLinear extends AdapterLayer {
   /** Registers a factor on W's device and dtype; a frozen one gets its Cholesky factor cached from the host values. */
   private factor(name: string, values: Float64Array, shape: [number, number], trained: boolean, side: GramSide): { tensor: Tensor; stored: ArrayLike<number> } {
     const W = this.base.weight;
-    const stored = typedArrayFor(W.dtype, values.length);
-    stored.set(values); // rounded to W's dtype: the factor must be that of the stored matrix
-    const t = this.registerParameter(name, tensor(stored, { shape, dtype: W.dtype, device: W.device }));
+    // rounded to W's dtype: the factor must be that of the stored matrix (16-bit: stored as bits, the values decoded)
+    const dtype = W.dtype;
+    const bits = isHalf(dtype) ? encodeHalfArray(dtype, values) : null;
+    const stored = bits && isHalf(dtype) ? decodeHalfArray(dtype, bits) : typedArrayFor(dtype, values.length);
+    if (!bits) stored.set(values);
+    const t = this.registerParameter(name, tensor(bits ?? stored, { shape, dtype, device: W.device }));
     t.requiresGrad = trained;
     if (!trained && this.correction === 'closed-form') primeLoraFactor(this.spec.name, t, side, this.ridge, stored);
     return { tensor: t, stored };

@@ -7,6 +7,7 @@
  * mathematics is in docs/math.md; `npm run verify` checks every claim of it.
  */
 import { Function, type Context } from '../autograd/function.ts';
+import { autocastOp } from '../autograd/autocast.ts';
 import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d } from '../autograd/ops/util.ts';
 import type { Tensor } from '../tensor.ts';
@@ -61,5 +62,5 @@ export class Lora extends Function {
 /** Standard LoRA: x·W + b + σ·(dropout(x)·A)·B (b: options.bias, if given). */
 export function lora(x: Tensor, W: Tensor, A: Tensor, B: Tensor, options: LoraOptions & LoraBiasOption): Tensor {
   const cfg = parseOptions('lora', x, options);
-  return Lora.apply(x, W, A, B, options.bias ?? null, cfg);
+  return autocastOp('lower', [x, W, A, B, options.bias ?? null], (cx, cW, cA, cB, cb) => Lora.apply(cx, cW, cA, cB, cb, cfg));
 }

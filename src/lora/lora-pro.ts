@@ -15,6 +15,7 @@
  * 1e-8, which is also what makes the usual start B = 0 (BBᵀ = 0) usable.
  */
 import { Function, type Context } from '../autograd/function.ts';
+import { autocastOp } from '../autograd/autocast.ts';
 import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d } from '../autograd/ops/util.ts';
 import type { Tensor } from '../tensor.ts';
@@ -81,5 +82,5 @@ export class LoraPro extends Function {
  */
 export function loraPro(x: Tensor, W: Tensor, A: Tensor, B: Tensor, options: LoraProOptions): Tensor {
   const cfg = parseOptions('loraPro', x, { ...options, correction: 'closed-form' });
-  return LoraPro.apply(x, W, A, B, options.bias ?? null, cfg);
+  return autocastOp('lower', [x, W, A, B, options.bias ?? null], (cx, cW, cA, cB, cb) => LoraPro.apply(cx, cW, cA, cB, cb, cfg));
 }

@@ -6,6 +6,7 @@
  * (no α/r scale). In PyTorch's layout this is PEFT's Λ_b·B_pt·Λ_d·A_pt. docs/math.md, "VeRA".
  */
 import { Function, type Context } from '../autograd/function.ts';
+import { autocastOp } from '../autograd/autocast.ts';
 import { checkLinear, given } from '../autograd/ops/linear.ts';
 import { mm } from '../autograd/ops/matmul.ts';
 import { reshaped, rows2d } from '../autograd/ops/util.ts';
@@ -82,5 +83,5 @@ export function vera(x: Tensor, W: Tensor, A: Tensor, B: Tensor, d: Tensor, b: T
   if (typeof options !== 'object' || options === null) fail('vera', 'expected an options object { dropout?, seed? }');
   const { dropout: p } = checkAdapterOptions('vera', options);
   const cfg: LoraConfig = { scale: 1, p, ...dropoutState('vera', x, p, options.seed), closedForm: false, ridge: 0 };
-  return Vera.apply(x, W, A, B, d, b, cfg);
+  return autocastOp('lower', [x, W, A, B, d, b], (cx, cW, cA, cB, cd, cb) => Vera.apply(cx, cW, cA, cB, cd, cb, cfg));
 }

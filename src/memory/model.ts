@@ -26,9 +26,20 @@
  *              copy) are recomputed in backward: kept = the rest (Korthikanti et al.'s 34·b·s·d at 16 bits);
  *   full       only the layer's input [N, d] is kept (2·b·s·d at 16 bits);
  * and backward holds one layer's recomputed tensors at a time on top of what is kept (`recomputed`).
+ *
+ * Precision (`precision`, src/memory/precision.ts; without it every element is `bytes`):
+ *   fp32, bf16, fp16  every kept tensor, weight, gradient and AdamW moment at 4 / 2 / 2 bytes;
+ *   autocast-bf16     weights, gradients and moments float32; what matmul-like ops save is 16-bit
+ *                     (their inputs' copies, Q, K, V, the GELU input, XA), what softmax and the
+ *                     LayerNorms save is float32; a linear reading a float32 tensor (a LayerNorm's
+ *                     output) keeps its own 16-bit copy of it (one cast per op: q, k and v keep
+ *                     three); softmax keeps P in float32 and P·V a 16-bit copy of it; every op
+ *                     whose input needs a gradient keeps 16-bit copies of its weights (W, and A, B,
+ *                     DoRA's m, VeRA's d and b) and QKᵀ's scale keeps a 2-byte copy of 1/√dh.
  */
 
 import { adapterStored, adapterTrainable, type AdapterKind } from './adapters.ts';
+import type { TrainingPrecision } from './precision.ts';
 
 export { auditTable7, type Table7Audit } from './table7.ts';
 
@@ -64,7 +75,6 @@ export const MODELS: Record<string, TransformerConfig> = {
   'llama3-8b': { name: 'Llama3-8B', layers: 32, hidden: 4096, heads: 32, ffn: 14336, vocab: 128256, mlp: 'swiglu', kvHidden: 1024, dropout: false, tiedEmbeddings: false },
 };
 
-export const BYTES: Record<string, number> = { fp32: 4, float32: 4, bf16: 2, fp16: 2 };
 
 /** The linear layers of one transformer layer, with which saved input each reads. */
 export function layerLinears(cfg: TransformerConfig): LinearSpec[] {
@@ -102,58 +112,105 @@ export interface RunShape {
   peftDropout?: boolean;
   /** Activation checkpointing of every layer (none by default). */
   checkpoint?: Checkpointing;
+  /** The training precision (precision.ts); without it every element is `bytes` and AdamW moments float32. */
+  precision?: TrainingPrecision;
 }
+
+/** Bytes per element: weights (and gradients), AdamW moments, what matmul-like ops keep, what softmax / LayerNorm keep. */
+export interface ElementBytes {
+  weights: number;
+  moments: number;
+  matmul: number;
+  float32: number;
+}
+
+export function elementBytes(run: Pick<RunShape, 'bytes' | 'precision'>): ElementBytes {
+  switch (run.precision) {
+    case undefined: return { weights: run.bytes, moments: 4, matmul: run.bytes, float32: run.bytes };
+    case 'fp32': return { weights: 4, moments: 4, matmul: 4, float32: 4 };
+    case 'bf16': case 'fp16': return { weights: 2, moments: 2, matmul: 2, float32: 2 };
+    case 'autocast-bf16': return { weights: 4, moments: 4, matmul: 2, float32: 4 };
+  }
+}
+
+/** The bytes per weight element of a precision (what `RunShape.bytes` is with it). */
+export const PRECISION_BYTES: Record<TrainingPrecision, number> = { fp32: 4, bf16: 2, fp16: 2, 'autocast-bf16': 4 };
 
 export type Checkpointing = 'none' | 'full' | 'selective';
 export const CHECKPOINTING: readonly Checkpointing[] = ['none', 'full', 'selective'];
 
 /** Names of baseLayerActivations' b·h·s² items: what selective checkpointing recomputes. */
-const ATTENTION_SCORE_ITEMS = new Set(['softmax output', 'attention dropout mask', 'dropped probabilities']);
+const ATTENTION_SCORE_ITEMS = new Set(['softmax output', 'attention dropout mask', 'dropped probabilities', 'probabilities, 16-bit copy (input of ·V)']);
 
 /**
  * What one layer keeps for backward under the run's checkpointing, and what backward holds again
  * while it recomputes that layer (the rest of the layer's tensors).
  */
 export function layerActivations(cfg: TransformerConfig, method: AdapterKind, run: RunShape): { kept: Item[]; recomputed: Item[] } {
-  const all = [...baseLayerActivations(cfg, run), ...adapterLayerActivations(cfg, method, run)];
+  const all = [...baseLayerActivations(cfg, run, method), ...adapterLayerActivations(cfg, method, run)];
   const mode = run.checkpoint ?? 'none';
   if (mode === 'none') return { kept: all, recomputed: [] };
   if (mode === 'selective') {
     return { kept: all.filter((i) => !ATTENTION_SCORE_ITEMS.has(i.name)), recomputed: all.filter((i) => ATTENTION_SCORE_ITEMS.has(i.name)) };
   }
   const N = run.batch * run.seq;
-  return { kept: [{ name: 'layer input (checkpoint)', elements: N * cfg.hidden, bytes: N * cfg.hidden * run.bytes }], recomputed: all };
+  return { kept: [{ name: 'layer input (checkpoint)', elements: N * cfg.hidden, bytes: N * cfg.hidden * elementBytes(run).float32 }], recomputed: all };
 }
 
-/** Tensors one layer saves for backward that do not depend on the method (16-bit: 20·bsd + 5·bhs² for GPT). */
-export function baseLayerActivations(cfg: TransformerConfig, run: RunShape): Item[] {
-  const N = run.batch * run.seq, d = cfg.hidden, kv = cfg.kvHidden ?? d, e = run.bytes;
+/**
+ * Bytes per element of an MLP linear's output (the GELU / SiLU input): what matmul-like ops make,
+ * except under autocast when DoRA or VeRA adapts it: their layers add the float32 bias after the
+ * op, which promotes the output to float32.
+ */
+export function mlpOutputBytes(run: RunShape, method: AdapterKind = 'full'): number {
+  const b = elementBytes(run);
+  const adaptsUp = (run.targets ?? ['up']).includes('up') || (run.targets ?? []).includes('gate');
+  return run.precision === 'autocast-bf16' && (method === 'dora' || method === 'vera') && adaptsUp ? b.float32 : b.matmul;
+}
+
+/** Tensors one layer saves for backward that do not depend on the method (16-bit: 20·bsd + 5·bhs² for GPT), but for mlpOutputBytes. */
+export function baseLayerActivations(cfg: TransformerConfig, run: RunShape, method: AdapterKind = 'full'): Item[] {
+  const N = run.batch * run.seq, d = cfg.hidden, kv = cfg.kvHidden ?? d;
+  const { matmul: m, float32: f } = elementBytes(run);
+  const u = mlpOutputBytes(run, method);
+  const autocast = run.precision === 'autocast-bf16';
   const probs = cfg.heads * run.batch * run.seq * run.seq;
   const items: [string, number, number][] = [
-    ['attention LN input', N * d, e],
-    ['q, k (for QKᵀ)', N * (d + kv), e],
-    ['softmax output', probs, e],
-    ['v (for probs·V)', N * kv, e],
-    ['MLP LN input', N * d, e],
+    ['attention LN input', N * d, f],
+    ['q, k (for QKᵀ)', N * (d + kv), m],
+    ['softmax output', probs, f],
+    ['v (for probs·V)', N * kv, m],
+    ['MLP LN input', N * d, f],
   ];
-  if (cfg.dropout) items.push(['attention dropout mask', probs, 1], ['dropped probabilities', probs, e], ['output dropout mask', N * d, 1], ['MLP dropout mask', N * d, 1]);
-  if (cfg.mlp === 'gelu') items.push(['GELU input', N * cfg.ffn, e]);
-  else items.push(['gate output (silu input)', N * cfg.ffn, e], ['silu output', N * cfg.ffn, e], ['up output', N * cfg.ffn, e]);
+  if (cfg.dropout) items.push(['attention dropout mask', probs, 1], ['dropped probabilities', probs, m], ['output dropout mask', N * d, 1], ['MLP dropout mask', N * d, 1]);
+  else if (autocast) items.push(['probabilities, 16-bit copy (input of ·V)', probs, m]);
+  if (autocast) items.push(['1/√dh, 16-bit copy (QKᵀ scale)', 1, m]);
+  if (cfg.mlp === 'gelu') items.push(['GELU input', N * cfg.ffn, u]);
+  else items.push(['gate output (silu input)', N * cfg.ffn, u], ['silu output', N * cfg.ffn, u], ['up output', N * cfg.ffn, u]);
   return items.map(([name, elements, bytes]) => ({ name, elements, bytes: elements * bytes }));
 }
 
 /** The method-dependent tensors one layer saves: linear inputs, XA products and DoRA's / VeRA's N×o products. */
 export function adapterLayerActivations(cfg: TransformerConfig, method: AdapterKind, run: RunShape): Item[] {
-  const N = run.batch * run.seq, e = run.bytes;
+  const N = run.batch * run.seq, e = elementBytes(run).matmul;
   const linears = layerLinears(cfg);
   const adapted = new Set(run.targets ?? linears.map((l) => l.name));
   const items: Item[] = [];
   const sharedInputs = new Set<string>();
+  const autocast = run.precision === 'autocast-bf16';
   for (const l of linears) {
     const isAdapted = method === 'full' || adapted.has(l.name);
+    if (autocast) {
+      const elements = savedWeights(isAdapted ? method : 'full', { d: l.in, o: l.out, r: run.rank }, true);
+      items.push({ name: `${l.name}: 16-bit weight copies (autocast)`, elements, bytes: elements * e });
+    }
     if (!isAdapted) continue;
     const needsX = method !== 'lorafa' && method !== 'vera';
-    if (needsX && method === 'lora' && run.peftDropout) {
+    // under autocast a linear reading a float32 tensor (a LayerNorm's output) casts it itself: its own copy
+    const ownCopy = autocast && l.input.endsWith('LN output');
+    if (needsX && ownCopy) {
+      items.push({ name: `input of ${l.name} (its own 16-bit copy)`, elements: N * l.in, bytes: N * l.in * e });
+    } else if (needsX && method === 'lora' && run.peftDropout) {
       items.push({ name: `${l.name}: dropped input (PEFT's own copy)`, elements: N * l.in, bytes: N * l.in * e });
       items.push({ name: `${l.name}: dropout mask (PEFT)`, elements: N * l.in, bytes: N * l.in });
     } else if (needsX && !sharedInputs.has(l.input)) {
@@ -167,13 +224,24 @@ export function adapterLayerActivations(cfg: TransformerConfig, method: AdapterK
   return items;
 }
 
+/**
+ * Weight elements a linear's op keeps for backward (what autocast keeps 16-bit copies of), by
+ * whether its input needs a gradient ('full': a plain linear, W only then). With it, every
+ * weight of the op: W, A, B, DoRA's m, VeRA's d and b; without it, what the trained factors'
+ * gradients need: LoRA and LoRA-FB B, LoRA-Pro A and B, DoRA all, VeRA B, d and b.
+ */
+export function savedWeights(method: AdapterKind, { d, o, r }: { d: number; o: number; r: number }, inputNeedsGrad: boolean): number {
+  if (inputNeedsGrad) return d * o + { full: 0, lora: r * (d + o), lorafa: r * (d + o), lorafb: r * (d + o), lorapro: r * (d + o), dora: r * (d + o) + o, vera: r * (d + o) + r + o }[method];
+  return { full: 0, lora: r * o, lorafa: 0, lorafb: r * o, lorapro: r * (d + o), dora: d * o + r * (d + o) + o, vera: r * o + r + o }[method];
+}
+
 export interface MethodMemory<K extends AdapterKind = AdapterKind> {
   method: K;
   totalParams: number;
   trainableParams: number;
   weights: number;
   gradients: number;
-  /** AdamW: two fp32 moments per trainable parameter. */
+  /** AdamW: two moments per trainable parameter (float32; in the weights' dtype for pure 16-bit precisions). */
   optimizer: number;
   /** What every layer keeps for backward (after checkpointing). */
   activations: number;
@@ -200,13 +268,14 @@ export function methodMemory<K extends AdapterKind>(cfg: TransformerConfig, meth
   const totalParams = baseParams + cfg.layers * adapterParamsPerLayer + shared;
   const layer = layerActivations(cfg, method, run);
   const sum = (items: Item[]) => items.reduce((n, x) => n + x.bytes, 0);
+  const bytes = elementBytes(run);
   const m = {
     method,
     totalParams,
     trainableParams,
-    weights: totalParams * run.bytes,
-    gradients: trainableParams * run.bytes,
-    optimizer: trainableParams * 2 * 4,
+    weights: totalParams * bytes.weights,
+    gradients: trainableParams * bytes.weights,
+    optimizer: trainableParams * 2 * bytes.moments,
     activations: cfg.layers * sum(layer.kept),
     recomputed: sum(layer.recomputed),
   };

@@ -11,10 +11,11 @@ import { TABLE7_COLUMNS } from './table7.ts';
 /** Extra rows for what Table 7 does not list. */
 export const LN_STATS = 'LayerNorm mean and rstd (not in Table 7)';
 export const OTHER = 'other';
+export const WEIGHT_COPIES = 'autocast: 16-bit weight copies (not in Table 7)';
 
 /**
  * The Table 7 column of each entry of a Block's forward (measureSaved entries, in save order),
- * from its module path (relative to the block) and op. q, k and v save one input storage: k's
+ * from its module path (relative to the block) and op; autocast's copies of weights are a row of their own. q, k and v save one input storage: k's
  * and v's entries add 0 bytes.
  *
  * The attention core's two matmuls both save [.., s, ·] tensors, and when s = dh = d/h their
@@ -30,6 +31,7 @@ export function table7Columns(entries: readonly SavedEntry[], blockPrefix = ''):
   const relative = (e: SavedEntry) => (e.module.startsWith(blockPrefix) ? e.module.slice(blockPrefix.length) : e.module);
   const attention = attentionColumns(entries.map((e, i) => [e, i] as const).filter(([e]) => relative(e) === 'attn'));
   return entries.map((e, i) => {
+    if (e.weightCopy) return WEIGHT_COPIES;
     switch (relative(e)) {
       case 'ln1':
         return e.shape.length === 1 ? LN_STATS : 'attention LN';
@@ -71,7 +73,7 @@ function attentionColumns(attn: (readonly [SavedEntry, number])[]): Map<number, 
 
 /** Bytes per Table 7 column (all 13, in order, then LN statistics and anything else). */
 export function bytesByColumn(entries: readonly SavedEntry[], blockPrefix = ''): Map<string, number> {
-  const out = new Map<string, number>([...TABLE7_COLUMNS, LN_STATS, OTHER].map((c) => [c, 0]));
+  const out = new Map<string, number>([...TABLE7_COLUMNS, LN_STATS, WEIGHT_COPIES, OTHER].map((c) => [c, 0]));
   const columns = table7Columns(entries, blockPrefix);
   entries.forEach((e, i) => out.set(columns[i]!, out.get(columns[i]!)! + e.bytes));
   return out;

@@ -1,3 +1,4 @@
+import { autocast, type AutocastDtype } from '../autograd/autocast.ts';
 import { recomputeAttentionScores, recomputeEverything, selectiveCheckpoint } from '../autograd/checkpoint.ts';
 import { add } from '../autograd/ops/elementwise.ts';
 import { crossEntropy, dropout } from '../autograd/ops/nn.ts';
@@ -83,6 +84,12 @@ export class GPT extends Module {
   readonly blocks: Sequential<Block>;
   readonly lnF: LayerNorm;
   readonly head: Linear;
+  /**
+   * Mixed precision of forward and loss: null (default) runs every op in the weights' dtype; a
+   * 16-bit dtype runs them under autocast(dtype) (src/autograd/autocast.ts: matmuls in 16 bits,
+   * softmax, LayerNorm and the loss in float32; weights and gradients stay in their dtype).
+   */
+  autocast: AutocastDtype | null = null;
 
   constructor(readonly config: GptConfig, options: LayerOptions = {}) {
     super();
@@ -102,6 +109,10 @@ export class GPT extends Module {
   }
 
   forward(idx: Tensor): Tensor {
+    return this.autocast ? autocast(this.autocast, () => this.logits(idx)) : this.logits(idx);
+  }
+
+  private logits(idx: Tensor): Tensor {
     if (idx.rank !== 2 || idx.dtype !== 'int32' || idx.shape[1]! > this.config.context) {
       fail('GPT', `${describe('idx', idx)} does not fit; expected int32 [batch, seq ≤ ${this.config.context}]`);
     }
@@ -122,7 +133,11 @@ export class GPT extends Module {
 
   /** Mean next-token cross entropy of idx [b, s] against targets [b, s] (int32). */
   loss(idx: Tensor, targets: Tensor): Tensor {
-    const logits = pipe(this.forward(idx), (t) => reshape(t, [idx.size, this.config.vocab]));
+    return this.autocast ? autocast(this.autocast, () => this.meanLoss(idx, targets)) : this.meanLoss(idx, targets);
+  }
+
+  private meanLoss(idx: Tensor, targets: Tensor): Tensor {
+    const logits = pipe(this.logits(idx), (t) => reshape(t, [idx.size, this.config.vocab]));
     const flat = reshape(targets, [targets.size]);
     const loss = crossEntropy(logits, flat);
     logits.dispose();

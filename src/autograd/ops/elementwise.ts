@@ -4,6 +4,7 @@ import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { isTensor } from '../tensor-class.ts';
 import { checkFloat, checkSameDtype, sumToShape, withOperands, wrap, type Operand } from './util.ts';
+import { autocastOp } from '../autocast.ts';
 
 export type { Operand } from './util.ts';
 
@@ -158,7 +159,7 @@ function binaryOp(F: typeof Add | typeof Sub | typeof Mul | typeof Div, a: Opera
   const op = F.opName as keyof typeof SCALAR;
   if (isTensor(a) && typeof b === 'number') return SCALAR[op].apply(a, b, false);
   if (typeof a === 'number' && isTensor(b) && op !== 'div') return SCALAR[op].apply(b, a, true);
-  return withOperands(F.opName, a, b, (ta, tb) => F.apply(ta, tb));
+  return withOperands(F.opName, a, b, (ta, tb) => autocastOp('promote', [ta, tb], (ca, cb) => F.apply(ca, cb)));
 }
 
 export const add = (a: Operand, b: Operand): Tensor => binaryOp(Add, a, b);

@@ -7,6 +7,7 @@ import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { mm } from './matmul.ts';
 import { checkFloat, reshaped, rows2d, wrap } from './util.ts';
+import { autocastOp } from '../autocast.ts';
 
 /**
  * Checks x [..., d] and W [d, o] — and every other named tensor of an op built on them (the LoRA
@@ -67,5 +68,5 @@ export class Linear extends Function {
 
 /** y = x·W + b: the Full-FT reference (what nn.Linear computes). */
 export function linear(x: Tensor, W: Tensor, bias: Tensor | null = null): Tensor {
-  return Linear.apply(x, W, bias);
+  return autocastOp('lower', [x, W, bias], (cx, cW, cb) => Linear.apply(cx, cW, cb));
 }

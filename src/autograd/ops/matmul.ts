@@ -4,6 +4,7 @@ import { broadcastShapes, checkElements, contiguousStrides, sameShape, sizeOf } 
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { checkSameDtype, sumToShape, view, wrap } from './util.ts';
+import { autocastOp } from '../autocast.ts';
 
 export interface MatmulFlags {
   /** Use aᵀ (a's last two axes swapped) without copying a. */
@@ -152,5 +153,5 @@ export class MatMul extends Function {
 }
 
 export function matmul(a: Tensor, b: Tensor, flags: MatmulFlags = {}): Tensor {
-  return MatMul.apply(a, b, flags);
+  return autocastOp('lower', [a, b], (ca, cb) => MatMul.apply(ca, cb, flags));
 }

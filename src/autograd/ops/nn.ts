@@ -8,6 +8,7 @@ import { div } from './elementwise.ts';
 import { sum } from './reduce.ts';
 import { reshape, transpose } from './shape.ts';
 import { checkFloat, wrap } from './util.ts';
+import { autocastOp } from '../autocast.ts';
 
 /** Rows and columns of x seen as [rows, last axis]. */
 function rowsCols(x: Tensor): [number, number] {
@@ -54,8 +55,8 @@ function alongAxis(op: string, F: typeof SoftmaxLast, x: Tensor, axis: number): 
   return y;
 }
 
-export const softmax = (x: Tensor, axis = -1): Tensor => alongAxis('softmax', SoftmaxLast, x, axis);
-export const logSoftmax = (x: Tensor, axis = -1): Tensor => alongAxis('logSoftmax', LogSoftmaxLast, x, axis);
+export const softmax = (x: Tensor, axis = -1): Tensor => autocastOp('float32', [x], (cx) => alongAxis('softmax', SoftmaxLast, cx, axis));
+export const logSoftmax = (x: Tensor, axis = -1): Tensor => autocastOp('float32', [x], (cx) => alongAxis('logSoftmax', LogSoftmaxLast, cx, axis));
 
 /**
  * Forward: y = (x − μ)/√(σ² + eps)·γ + β over the last axis (biased variance).
@@ -100,7 +101,7 @@ export class LayerNorm extends Function {
 }
 
 export function layerNorm(x: Tensor, gamma: Tensor | null = null, beta: Tensor | null = null, eps = 1e-5): Tensor {
-  return LayerNorm.apply(x, gamma, beta, eps);
+  return autocastOp('float32', [x, gamma, beta], (cx, cg, cb) => LayerNorm.apply(cx, cg, cb, eps));
 }
 
 interface CrossEntropyMeta {
@@ -136,19 +137,24 @@ export class CrossEntropy extends Function {
     const k = logits.backend.kernels;
     const r = k.crossEntropy(logits.storage, targets.storage, rows, classes, ignoreIndex);
     const losses = wrap(r.loss, [rows]), valid = wrap(r.valid, [rows]), lse = wrap(r.lse, [rows]);
-    // valid stays float32 for 16-bit logits (half-precision.ts), so the count is exact; it is rounded once to the logits' dtype
-    const exactCount = sum(valid);
-    const count = exactCount.dtype === logits.dtype ? exactCount : wrap(k.cast(exactCount.storage, logits.dtype), []);
-    const loss = div(sum(losses), count);
+    // 16-bit logits: the row losses are summed and divided in float32 (the kernel's valid and lse
+    // are float32) and the mean rounded once to the logits' dtype
+    const wide = losses.dtype === valid.dtype ? null : wrap(k.cast(r.loss, valid.dtype), [rows]);
+    const count = sum(valid);
+    const mean = div(sum(wide ?? losses), count);
+    const loss = mean.dtype === logits.dtype ? mean : wrap(k.cast(mean.storage, logits.dtype), []);
     ctx.meta = { ignoreIndex };
     ctx.saveForBackward(logits, lse, targets, count);
-    for (const t of new Set([losses, valid, lse, exactCount, count])) t.dispose();
+    for (const t of [losses, valid, lse, count, wide]) t?.dispose();
+    if (loss !== mean) mean.dispose();
     return loss;
   }
   static override backward(ctx: Context<CrossEntropyMeta>, g: Tensor) {
     const [logits, lse, targets, count] = ctx.savedTensors as Tensor[] as [Tensor, Tensor, Tensor, Tensor];
     const [rows, classes] = logits.shape as [number, number];
-    const scale = div(g, count);
+    const wide = g.dtype === count.dtype ? null : wrap(g.backend.kernels.cast(g.storage, count.dtype), g.shape);
+    const scale = div(wide ?? g, count);
+    wide?.dispose();
     return [wrap(g.backend.kernels.crossEntropyGrad(logits.storage, lse.storage, targets.storage, scale.storage, rows, classes, ctx.meta.ignoreIndex), logits.shape), null, null];
   }
 }
@@ -177,7 +183,7 @@ function withIndices<T>(op: string, idx: Indices, like: Tensor, run: (indices: T
 }
 
 export function crossEntropy(logits: Tensor, targets: Indices, options: { ignoreIndex?: number } = {}): Tensor {
-  return withIndices('crossEntropy', targets, logits, (t) => CrossEntropy.apply(logits, t, options.ignoreIndex ?? -100));
+  return autocastOp('float32', [logits], (cl) => withIndices('crossEntropy', targets, cl, (t) => CrossEntropy.apply(cl, t, options.ignoreIndex ?? -100)));
 }
 
 /**

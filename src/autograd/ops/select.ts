@@ -4,6 +4,7 @@ import { broadcastShapes } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { asTensor, checkSameDtype, sumToShape, withOperands, wrap, type Operand } from './util.ts';
+import { autocastOp } from '../autocast.ts';
 
 /** 1 where the comparison holds, else 0 (broadcast; not differentiable: the result never requires grad). */
 function compare(op: BinaryOp, a: Operand, b: Operand): Tensor {
@@ -52,7 +53,7 @@ export class Where extends Function {
 }
 
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  return withOperands('where', a, b, (ta, tb) => Where.apply(cond, ta, tb));
+  return withOperands('where', a, b, (ta, tb) => autocastOp('promote', [ta, tb], (ca, cb) => Where.apply(cond, ca, cb)));
 }
 
 /** x with value wherever mask ≠ 0 (e.g. −∞ above the diagonal for a causal mask). */

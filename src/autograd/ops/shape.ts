@@ -3,6 +3,7 @@ import { broadcastShapes, checkShape, contiguousStrides, normalizeAxis, sameShap
 import type { Tensor } from '../../tensor.ts';
 import { Function, type Context } from '../function.ts';
 import { sumToShape, view, wrap } from './util.ts';
+import { autocastOp } from '../autocast.ts';
 
 /**
  * Forward: y = x viewed with a new shape (one size may be −1); shares x's storage.
@@ -168,7 +169,7 @@ export class Expand extends Function {
 export const reshape = (x: Tensor, shape: readonly number[]): Tensor => Reshape.apply(x, shape);
 export const permute = (x: Tensor, dims: readonly number[]): Tensor => Permute.apply(x, dims);
 export const slice = (x: Tensor, axis: number, start: number, end: number): Tensor => Slice.apply(x, axis, start, end);
-export const concat = (xs: readonly Tensor[], axis = 0): Tensor => Concat.apply(axis, ...xs);
+export const concat = (xs: readonly Tensor[], axis = 0): Tensor => autocastOp('promote', xs, (...cs) => Concat.apply(axis, ...cs));
 export const expand = (x: Tensor, shape: readonly number[]): Tensor => Expand.apply(x, shape);
 
 /** Swaps two axes (the last two by default). */
