@@ -2,7 +2,7 @@
  * lorafa's WebGPU backend in bfloat16 and float16 against itself in float32, in one process on one
  * adapter (Dawn; on a machine without a GPU, Mesa's llvmpipe through OpenGL):
  *
- *   npx tsx bench/webgpu-half.ts            # writes the 'webgpu-half' section of bench/RESULTS.md
+ *   npm run bench:webgpu-half               # writes the 'webgpu-half' section of bench/RESULTS.md
  *   npx tsx bench/webgpu-half.ts --quick    # small shapes, prints only
  *
  * Each case is timed as "one call, then read its whole result back to the host", the dtypes
@@ -110,7 +110,7 @@ const ms = (xs: number[]) => median(xs).toFixed(1);
 const section = [
   '## WebGPU in 16 bits: bfloat16 and float16 against float32 (lorafa only)',
   '',
-  `\`npx tsx bench/webgpu-half.ts\`, ${new Date().toISOString().slice(0, 16)} UTC, ${gpu.description}; ${os.cpus().length} CPUs, ` +
+  `\`npm run bench:webgpu-half\`, ${new Date().toISOString().slice(0, 16)} UTC, ${gpu.description}; ${os.cpus().length} CPUs, ` +
   `load average ${loadStart[0]!.toFixed(2)} at the start and ${loadEnd[0]!.toFixed(2)} at the end. Medians of ${RUNS} runs, interleaved; ` +
   'each run is one call and the read-back of its result.',
   '',
@@ -120,9 +120,9 @@ const section = [
     `${(median(t.float32) / median(t.bfloat16)).toFixed(2)} | ${(median(t.float32) / median(t.float16)).toFixed(2)} |`),
   '',
   '16-bit matmuls read packed tiles and round in their epilogue (one dispatch, no float32 copies); the',
-  'arithmetic is float32 throughout, so 16 bits save memory and bandwidth, not FLOPs. On llvmpipe the',
-  'kernels are compute-bound and the unpacking (integer shifts per element, float16 also normalising',
-  'by hand) is extra work; the step also pays the casts around the kernels that are not fused.',
+  'arithmetic is float32 throughout, so 16 bits save memory and bandwidth, not FLOPs. A ratio above 1',
+  'means half the bytes per tile load outweighed the unpacking (integer shifts per element, float16',
+  'also normalising by hand); the step also pays the casts around the kernels that are not fused.',
 ].join('\n');
 console.log(section);
 if (!QUICK) writeSection('webgpu-half', section);
