@@ -117,6 +117,14 @@ describe('applyPeftAdapter: the config read', () => {
     }
   });
 
+  it('refuses a lora_alpha that is not a finite number', () => {
+    for (const alpha of [Infinity, NaN, '4']) {
+      const a = exported();
+      a.config.lora_alpha = alpha;
+      expectError(() => applyPeftAdapter(new Tree({ fc: linear(4, 3, 1) }), a), 'applyPeftAdapter', `lora_alpha = ${JSON.stringify(alpha)}; expected a finite non-zero number`);
+    }
+  });
+
   it('defaults: peft_type LORA, bias none, use_rslora and use_dora false', () => {
     const a = exported();
     for (const k of ['peft_type', 'bias', 'use_rslora', 'use_dora']) delete a.config[k];

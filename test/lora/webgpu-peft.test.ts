@@ -61,6 +61,11 @@ describe.skipIf(!webgpu)(`PEFT methods on WebGPU ${skipReason}`, () => {
     expect((await layer.B.data()).some((v) => v !== 0)).toBe(true);
   });
 
+  it('VeRA refuses projections on another device than W, naming both', () => {
+    expectError(() => new VeraLinear(new Linear(d, o, { seed: 2, device: 'webgpu' }), new VeraProjections(r, d, o, { seed: 4 })), 'VeraLinear',
+      'the shared A [12, 2] (float32, cpu) does not match W [12, 7] (float32, webgpu); expected one dtype and device');
+  });
+
   it('an SVD init needs W on the host: refused on WebGPU, naming what to do', () => {
     expectError(() => new LoraLinear(new Linear(d, o, { seed: 2, device: 'webgpu' }), { rank: r, alpha: 4, svdInit: 'pissa' }), 'LoraLinear',
       'svdInit needs the host values of W [12, 7] (float32, webgpu), and a webgpu tensor cannot be read synchronously; apply the adapters to the model on the CPU');
@@ -72,6 +77,6 @@ describe.skipIf(!webgpu)(`PEFT methods on WebGPU ${skipReason}`, () => {
     await loadPeftAdapter(join(import.meta.dirname, '..', 'fixtures', 'peft', 'lora'), gpu);
     const x = randn([3, 5], { seed: 8 }), xg = await x.to('webgpu');
     expectClose(await noGrad(() => gpu.forward(xg)).data(), noGrad(() => cpu.forward(x)).dataSync(), { atol: 2e-5, rtol: 2e-4 });
-    expectError(() => applyPeftAdapter(new Two('webgpu'), peftAdapterState(cpu)), 'applyPeftAdapter', "'base_model.model.fc1.lora_A.weight' is on cpu; expected it on webgpu");
+    expectError(() => applyPeftAdapter(new Two('webgpu'), peftAdapterState(cpu)), 'applyPeftAdapter', "'base_model.model.fc1.lora_A.weight' is on cpu; expected it on webgpu, the device of W [5, 4] (float32, webgpu)");
   });
 });
