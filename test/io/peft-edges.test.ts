@@ -125,9 +125,23 @@ describe('applyPeftAdapter: the config read', () => {
     }
   });
 
-  it('defaults: peft_type LORA, bias none, use_rslora and use_dora false', () => {
+  it('refuses use_dora and lora_dropout of the wrong type or range', () => {
+    const refuse = (key: string, value: unknown, message: string) => {
+      const a = exported();
+      a.config[key] = value;
+      expectError(() => applyPeftAdapter(new Tree({ fc: linear(4, 3, 1) }), a), 'applyPeftAdapter', message);
+    };
+    refuse('use_dora', 'yes', 'use_rslora = false and use_dora = "yes"; expected booleans');
+    refuse('lora_dropout', -0.1, 'lora_dropout = -0.1; expected 0 ≤ p < 1');
+    refuse('lora_dropout', '0.1', 'lora_dropout = "0.1"; expected 0 ≤ p < 1');
+  });
+
+  it('defaults: peft_type LORA, bias none, use_rslora and use_dora false; rank_pattern, alpha_pattern and modules_to_save absent or null', () => {
+    const nulls = exported();
+    for (const k of ['rank_pattern', 'alpha_pattern', 'modules_to_save']) nulls.config[k] = null;
+    expect(applyPeftAdapter(new Tree({ fc: linear(4, 3, 1) }), nulls).replaced).toEqual(['fc']);
     const a = exported();
-    for (const k of ['peft_type', 'bias', 'use_rslora', 'use_dora']) delete a.config[k];
+    for (const k of ['peft_type', 'bias', 'use_rslora', 'use_dora', 'rank_pattern', 'alpha_pattern', 'modules_to_save']) delete a.config[k];
     const model = new Tree({ fc: linear(4, 3, 1) });
     applyPeftAdapter(model, a);
     const layer = model.namedModules().find(([p]) => p === 'fc')![1];
