@@ -111,6 +111,18 @@ describe('applyPeftAdapter: the config read', () => {
     return peftAdapterState(model);
   };
 
+  it('loads onto layers named by the last part of their path, as LoRA-FB or LoRA-Pro when asked; refuses no adapter at all', () => {
+    const blocks = () => new Tree({ b0: new Tree({ q: linear(4, 3, 1) }), b1: new Tree({ q: linear(4, 3, 2) }) });
+    const model = blocks();
+    applyAdapters(model, { method: 'lora', rank: 1, alpha: 1, targets: ['q'] });
+    const adapter = peftAdapterState(model);
+    expect(adapter.config.target_modules).toEqual(['q']);
+    for (const method of ['lorafb', 'lorapro'] as const) {
+      expect(applyPeftAdapter(blocks(), adapter, { method }).replaced).toEqual(['b0.q', 'b1.q']);
+    }
+    expectError(() => applyPeftAdapter(blocks(), null as never), 'applyPeftAdapter', 'adapter_config.json is not a JSON object');
+  });
+
   it('refuses a config that is not a JSON object', () => {
     for (const config of [null, [], 3, 'x']) {
       expectError(() => applyPeftAdapter(new Tree({ fc: linear(4, 3, 1) }), { ...exported(), config: config as never }), 'applyPeftAdapter', 'adapter_config.json is not a JSON object');
