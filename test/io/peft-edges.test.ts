@@ -51,6 +51,7 @@ describe('peftAdapterState: the config', () => {
     };
     // a Linear named 'base' (its adapter's own Linear is 'base.base'), and a non-Linear module of an adapted layer's name
     expect(names({ base: linear(3, 3, 1) }, ['base'])).toEqual(['base']);
+    expect(names({ fc: linear(3, 3, 1), head: linear(3, 3, 2) }, ['fc'])).toEqual(['fc']); // 'head' not adapted, not named
     expect(names({ fc: linear(3, 3, 1), blk: new Tree({ fc: new NotLinear() }) }, ['fc'])).toEqual(['fc']);
     // 'q' in two blocks, one adapted: the names would select both
     const blocks = () => ({ b0: new Tree({ q: linear(3, 3, 1) }), b1: new Tree({ q: linear(3, 3, 2) }), 'x+y': new Tree({ q: linear(3, 3, 3) }) });
