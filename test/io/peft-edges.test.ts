@@ -87,6 +87,13 @@ describe('peftAdapterState: SVD inits converted onto the original W', () => {
     }));
   });
 
+  it('a float32 layer exports float32 tensors', () => {
+    const model = new Tree({ fc: new Linear(6, 5, { seed: 1 }) });
+    applyAdapters(model, { method: 'lora', rank: 1, alpha: 3, init: 'pissa', targets: ['fc'] });
+    const { tensors } = peftAdapterState(model);
+    expect([tensors['base_model.model.fc.lora_A.weight']!.dtype, tensors['base_model.model.fc.lora_B.weight']!.dtype]).toEqual(['float32', 'float32']);
+  });
+
   it('needs 2r ≤ min(d, o) of the first layer: 2r = min(d, o) is fine, one more is refused', () => {
     const svd = (d: number, o: number, r: number) => {
       const model = new Tree({ fc: linear(d, o, 1) });
