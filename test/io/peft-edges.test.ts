@@ -5,7 +5,7 @@
  * tensors, and the defaults and refusals of a config read.
  */
 import { describe, expect, it } from 'vitest';
-import type { Tensor } from '../../src/index.ts';
+import { tensor, type Tensor } from '../../src/index.ts';
 import { applyAdapters } from '../../src/lora/adapters.ts';
 import { applyPeftAdapter, peftAdapterState } from '../../src/lora/peft-format.ts';
 import { LoraLinear, type LoraAdapterLinear } from '../../src/lora/layers.ts';
@@ -129,6 +129,43 @@ describe('applyPeftAdapter: the config read', () => {
       expect(applyPeftAdapter(blocks(), adapter, { method }).replaced).toEqual(['b0.q', 'b1.q']);
     }
     expectError(() => applyPeftAdapter(blocks(), null as never), 'applyPeftAdapter', 'adapter_config.json is not a JSON object');
+  });
+
+  it('tensors: a DoRA magnitude under PEFT\'s newer key (….weight) loads; wrong keys, ranks and missing factors are refused with full messages', () => {
+    const model = new Tree({ fc: linear(4, 3, 1) });
+    applyAdapters(model, { method: 'dora', rank: 2, alpha: 4, targets: ['fc'], seed: 1 });
+    const dora = peftAdapterState(model);
+    const m = dora.tensors['base_model.model.fc.lora_magnitude_vector']!;
+    delete dora.tensors['base_model.model.fc.lora_magnitude_vector'];
+    dora.tensors['base_model.model.fc.lora_magnitude_vector.weight'] = m;
+    expect(applyPeftAdapter(new Tree({ fc: linear(4, 3, 1) }), dora).replaced).toEqual(['fc']);
+    const refuse = (change: (a: ReturnType<typeof exported>) => void, message: string) => {
+      const a = exported();
+      change(a);
+      expectError(() => applyPeftAdapter(new Tree({ fc: linear(4, 3, 1) }), a), 'applyPeftAdapter', message);
+    };
+    refuse((a) => { a.tensors['base_model.model.fc.lora_C.weight'] = m; },
+      "key 'base_model.model.fc.lora_C.weight' is not a LoRA tensor; expected base_model.model.<module path> followed by .lora_A.weight, .lora_B.weight, .lora_magnitude_vector");
+    refuse((a) => { delete a.tensors['base_model.model.fc.lora_B.weight']; }, "module 'fc' has no lora_B.weight; expected lora_A.weight, lora_B.weight");
+    refuse((a) => { a.tensors['base_model.model.fc.lora_A.weight'] = tensor([1, 2], { dtype: 'float64' }); },
+      "'base_model.model.fc.lora_A.weight' is [2] (float64, cpu); expected [2, 4]");
+  });
+
+  it('r up to min(d, o) loads; above it is refused, naming min(d, o)', () => {
+    const peft = (d: number, o: number, r: number) => ({
+      config: { peft_type: 'LORA', r, lora_alpha: 1, target_modules: ['fc'] },
+      tensors: { 'base_model.model.fc.lora_A.weight': tensor(new Float64Array(r * d), { shape: [r, d] }), 'base_model.model.fc.lora_B.weight': tensor(new Float64Array(o * r), { shape: [o, r] }) },
+    });
+    expect(applyPeftAdapter(new Tree({ fc: linear(5, 3, 1) }), peft(5, 3, 3)).replaced).toEqual(['fc']);
+    expectError(() => applyPeftAdapter(new Tree({ fc: linear(5, 3, 1) }), peft(5, 3, 4)), 'applyPeftAdapter', "r = 4 exceeds min(d, o) = 3 of 'fc'");
+  });
+
+  it('names every module on which target_modules and the tensors disagree', () => {
+    const model = new Tree({ a: linear(4, 3, 1), b: linear(4, 3, 2) });
+    applyAdapters(model, { method: 'lora', rank: 1, alpha: 1, targets: ['a', 'b'] });
+    const adapter = peftAdapterState(model);
+    adapter.config.target_modules = ['zz'];
+    expectError(() => applyPeftAdapter(new Tree({ a: linear(4, 3, 1), b: linear(4, 3, 2) }), adapter), 'applyPeftAdapter', 'target_modules ["zz"] and the tensors disagree on a, b;');
   });
 
   it('refuses a config that is not a JSON object', () => {
