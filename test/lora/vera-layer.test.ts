@@ -82,7 +82,7 @@ describe('VeraLinear', () => {
       layer.eval();
       const adapter = ops.mul(ops.matmul(ops.mul(ops.matmul(x, layer.A), layer.lambdaD), layer.B), layer.lambdaB);
       const expected = ops.add(ops.add(ops.matmul(x, base.weight), adapter), bias ? base.bias! : 0);
-      expectClose(layer.forward(x), expected, 1e-14);
+      expectClose(data(layer.forward(x)), data(expected), { atol: 1e-14, rtol: 1e-12 });
       layer.train();
       expect(data(layer.forward(x))).not.toEqual(data(expected)); // half of x's entries dropped before A
     }
@@ -103,11 +103,11 @@ describe('VeraLinear', () => {
       return { got: layer.sgdDirection(), termD, termB };
     };
     const onlyD = run(true, false);
-    expectClose(onlyD.got, onlyD.termD!, 1e-14);
+    expectClose(data(onlyD.got), data(onlyD.termD!), { atol: 1e-14, rtol: 1e-12 });
     const onlyB = run(false, true);
-    expectClose(onlyB.got, onlyB.termB!, 1e-14);
+    expectClose(data(onlyB.got), data(onlyB.termB!), { atol: 1e-14, rtol: 1e-12 });
     const both = run(true, true);
-    expectClose(both.got, ops.add(both.termD!, both.termB!), 1e-14);
+    expectClose(data(both.got), data(ops.add(both.termD!, both.termB!)), { atol: 1e-14, rtol: 1e-12 });
   });
 });
 
