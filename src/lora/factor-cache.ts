@@ -101,8 +101,7 @@ export function loraFactor(op: string, t: Tensor, side: GramSide, ridge = 0): Te
   const r = side === 'columns' ? t.shape[1]! : t.shape[0]!;
   const hit = lookup(t, side, ridge);
   if (hit) return handle(hit, r);
-  const read = t.backend.readSync;
-  if (!read) {
+  if (!t.backend.readSync) {
     fail(op, `the factor of ${describe(label(side), t)} (version ${t.version}) is not cached: it is computed on the host, ` +
       `and a ${t.device} tensor cannot be read synchronously inside forward; call \`await prepareLoraFactor(${label(side)}, '${side}')\` ` +
       '(or `await layer.prepare()`) after creating or changing it in place');
